@@ -1,0 +1,291 @@
+"""The shared vectorized BPTT core: one recurrent layer, forward and backward.
+
+Every architecture numrnn builds runs on these two functions. Per layer
+(``docs/derivations.md``, section "The recurrent layer"):
+
+1. **Forward.** ``U = MLP_x(X)`` for all T·B rows at once (R.1). The time
+   loop then does only what depends on the previous state: the transition
+   levels j = 1..q+1 (R.2–R.4), writing what the backward pass needs into
+   preallocated (T, B, ·) arrays.
+2. **Backward.** The gradient from above, ``dH`` (T, B, H), arrives for all
+   steps at once. The reverse loop carries ``dh_next`` back through φ and the
+   transition (R.5–R.8), writing every delta into one (T, B, ·) array; it
+   does no weight-gradient work.
+3. **After the loop**, each weight gradient is one matrix product over all
+   T·B rows (R.9), each bias gradient a column sum, and ``dX`` comes from
+   ``MLP_x``'s backward for all rows at once (R.10).
+
+One trick makes every skip kind the same code: all weights that read
+``h_{t-1}`` (``W_h1``, and DT(S)'s shortcuts ``S_h2 .. S_hh``) are
+concatenated into one matrix ``W_from_h`` once per call, so each step does a
+single product with ``h_{t-1}`` forward and a single product into
+``dh_{t-1}`` backward (the deltas of those levels sit side by side).
+
+Shape legend: T steps, B batch, D input size, H hidden size, M MLP width.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .activations import get_activation
+from .config import LayerConfig
+from .mlp import MLPCache, MLPSpec, mlp_backward, mlp_forward
+
+__all__ = ["LayerCache", "LayerGradients", "input_mlp_spec", "level_names", "layer_forward", "layer_backward"]
+
+
+def input_mlp_spec(config: LayerConfig) -> MLPSpec:
+    """The ``MLP_x`` of a layer: hidden layers ``W_x{j}``, last affine ``W_xh`` plus the input level's bias."""
+    return MLPSpec(
+        hidden_name="x",
+        depth=config.input_depth,
+        last_weight="W_xh",
+        last_bias=level_names(config, config.input_level)[2],
+        activation=config.psi,
+        layer_skip=config.layer_skip,
+    )
+
+
+def level_names(config: LayerConfig, j: int) -> tuple[str, str, str]:
+    """Names ``(W, S, b)`` of transition level j: e.g. ``("W_h2", "S_h2", "b_h2")``; level q+1 is ``hh``/``h``."""
+    top = j == config.transition_depth + 1
+    return ("W_hh", "S_hh", "b_h") if top else (f"W_h{j}", f"S_h{j}", f"b_h{j}")
+
+
+class _Levels(NamedTuple):
+    """Layout of the transition levels j = 1..q+1 inside the layer's buffers."""
+
+    widths: list        # widths[j - 1] = output width of level j
+    offsets: list       # offsets[j - 1] = first column of level j in the deltas buffer
+    total: int          # sum of all widths
+    reads_h: int        # number of leading levels that read h_{t-1}: 1, or q + 1 for DT(S)
+    width_from_h: int   # columns of W_from_h: the widths of those levels
+
+
+def _levels(config: LayerConfig) -> _Levels:
+    levels = range(1, config.transition_depth + 2)
+    widths = [config.level_width(j) for j in levels]
+    offsets = list(np.cumsum([0] + widths[:-1]))
+    reads_h = len(widths) if config.skip == "shortcut" else 1
+    return _Levels(widths, offsets, sum(widths), reads_h, sum(widths[:reads_h]))
+
+
+def _weights_from_h(params: dict, config: LayerConfig, levels: _Levels) -> np.ndarray:
+    """``W_from_h`` (H, ·): ``W_h1`` and, for DT(S), ``S_h2 .. S_hh`` side by side."""
+    blocks = [params[level_names(config, 1)[0]]]
+    blocks += [params[level_names(config, j)[1]] for j in range(2, levels.reads_h + 1)]
+    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=1)
+
+
+class LayerCache(NamedTuple):
+    """What :func:`layer_backward` needs from :func:`layer_forward`.
+
+    Attributes
+    ----------
+    config : LayerConfig
+    params : dict of str to ndarray
+        The layer's parameters, unprefixed.
+    input_cache : MLPCache
+        ``MLP_x``'s cache over all T·B rows.
+    states : ndarray of shape (T + 1, B, H)
+        ``h_0 .. h_T``.
+    level_outputs : list of ndarray of shape (T, B, M)
+        ``g_1 .. g_q`` for every step (the inputs of levels 2..q+1).
+    level_activations : list of ndarray of shape (T, B, M)
+        ``ψ(s_j)`` for j = 1..q (the same arrays as ``level_outputs`` where a
+        level is no layer-skip); ψ' is computed from them.
+    phi_a : ndarray of shape (T, B, H)
+        ``φ(a_t)``; a view of ``states[1:]`` when skip is not residual.
+    """
+
+    config: LayerConfig
+    params: dict
+    input_cache: MLPCache
+    states: np.ndarray
+    level_outputs: list
+    level_activations: list
+    phi_a: np.ndarray
+
+
+class LayerGradients(NamedTuple):
+    """Result of :func:`layer_backward`.
+
+    Attributes
+    ----------
+    dx : ndarray of shape (T, B, D)
+    dh0 : ndarray of shape (B, H)
+    grads : dict of str to ndarray
+        Same names and shapes as the layer's params.
+    dh_norms : ndarray of shape (T,)
+        ``‖∂loss/∂h_t‖`` (Frobenius over batch and units) for t = 1..T.
+    """
+
+    dx: np.ndarray
+    dh0: np.ndarray
+    grads: dict
+    dh_norms: np.ndarray
+
+
+def layer_forward(x: np.ndarray, h0: np.ndarray, params: dict, config: LayerConfig) -> tuple[np.ndarray, LayerCache]:
+    """Run one recurrent layer over a whole sequence.
+
+    The inputs are trusted: :mod:`numrnn.layers` and :class:`numrnn.DeepRNN`
+    check them before they call in.
+
+    Parameters
+    ----------
+    x : ndarray of shape (T, B, D)
+    h0 : ndarray of shape (B, H)
+    params : dict of str to ndarray
+        The layer's parameters, unprefixed (:func:`numrnn.params.layer_parameter_shapes`).
+    config : LayerConfig
+
+    Returns
+    -------
+    h : ndarray of shape (T, B, H)
+        ``h_1 .. h_T`` (a view into the cache's ``states``).
+    cache : LayerCache
+    """
+    T, B, D = x.shape
+    H, q = config.hidden_size, config.transition_depth
+    phi, psi = get_activation(config.activation), get_activation(config.psi)
+    levels = _levels(config)
+    dtype = params["W_hh"].dtype
+
+    # (R.1) The input side for all T·B rows at once; the input level's bias rides along.
+    U, input_cache = mlp_forward(x.reshape(T * B, D), params, input_mlp_spec(config))
+    U = U.reshape(T, B, -1)                                     # (T, B, H), or (T, B, M) for DT(S)
+
+    states = np.empty((T + 1, B, H), dtype=dtype)               # h_0 .. h_T
+    states[0] = h0
+    level_activations = [np.empty((T, B, levels.widths[j - 1]), dtype=dtype) for j in range(1, q + 1)]
+    level_outputs = [
+        np.empty_like(act) if config.level_has_skip(j) else act
+        for j, act in enumerate(level_activations, start=1)
+    ]
+    phi_a = np.empty((T, B, H), dtype=dtype) if config.skip == "residual" else states[1:]
+
+    # Everything a step needs, fetched once: the loop below only multiplies and adds.
+    W_from_h = _weights_from_h(params, config, levels)         # (H, width_from_h)
+    W_level = [params[level_names(config, j)[0]] for j in range(1, q + 2)]
+    b_level = [params[level_names(config, j)[2]] for j in range(1, q + 2)]
+    h_products = np.empty((B, levels.width_from_h), dtype=dtype)  # h_{t-1} @ W_from_h
+    scratch = [np.empty((B, w), dtype=dtype) for w in levels.widths]
+
+    for t in range(T):
+        h_prev = states[t]
+        np.matmul(h_prev, W_from_h, out=h_products)            # (R.2) every product with h_{t-1}, fused
+        g = h_prev
+        for j in range(1, q + 2):
+            lo, w = levels.offsets[j - 1], levels.widths[j - 1]
+            if j == 1:
+                s = h_products[:, :w]                           # s_1 = h_{t-1} W_h1
+            else:
+                s = scratch[j - 1]
+                np.matmul(g, W_level[j - 1], out=s)             # s_j = g_{j-1} W_hj
+                if j <= levels.reads_h:
+                    s += h_products[:, lo:lo + w]               #       + h_{t-1} S_hj   (DT(S))
+            s += U[t] if j == config.input_level else b_level[j - 1]   # + u_t, or + b_hj
+            if j <= q:                                          # (R.3) a hidden transition level
+                act = level_activations[j - 1][t]
+                psi.forward(s, out=act)                         # ψ(s_j)
+                if config.level_has_skip(j):
+                    np.add(g, act, out=level_outputs[j - 1][t])  # g_j = g_{j-1} + ψ(s_j)
+                g = level_outputs[j - 1][t]
+            else:                                               # (R.4) the state: a_t = s_{q+1}
+                phi.forward(s, out=phi_a[t])                    # h_t = φ(a_t)
+                if config.skip == "residual":
+                    np.add(h_prev, phi_a[t], out=states[t + 1])  # h_t = h_{t-1} + φ(a_t)
+
+    cache = LayerCache(config, params, input_cache, states, level_outputs, level_activations, phi_a)
+    return states[1:], cache
+
+
+def layer_backward(dh: np.ndarray, cache: LayerCache, *, window: int | None = None) -> LayerGradients:
+    """Backpropagate through one recurrent layer over the whole sequence.
+
+    Parameters
+    ----------
+    dh : ndarray of shape (T, B, H)
+        ∂loss/∂h_t arriving from above (the output MLP or the next layer),
+        for every step, not yet including the path through time.
+    cache : LayerCache
+        From :func:`layer_forward`.
+    window : int or None, default None
+        Truncated BPTT: the gradient is not carried from step t back to step
+        t - 1 where t is a multiple of ``window`` (t > 0, 0-based), so each
+        window of ``window`` steps is backpropagated on its own. None (or a
+        window >= T) is full BPTT.
+
+    Returns
+    -------
+    LayerGradients
+        ``dx`` (T, B, D), ``dh0`` (B, H), ``grads`` and ``dh_norms`` (T,).
+    """
+    config, params, states = cache.config, cache.params, cache.states
+    T, B, H = dh.shape
+    q = config.transition_depth
+    phi, psi = get_activation(config.activation), get_activation(config.psi)
+    levels = _levels(config)
+    dtype = states.dtype
+
+    # Derivatives of every activation for all steps at once, outside the loop.
+    dphi = phi.derivative_from_output(cache.phi_a)                              # φ'(a_t), (T, B, H)
+    dpsi = [psi.derivative_from_output(act) for act in cache.level_activations]  # ψ'(s_j), (T, B, M)
+
+    dh_total = dh.copy()                       # becomes ∂loss/∂h_t including the path through time
+    deltas = np.empty((T, B, levels.total), dtype=dtype)  # δ_1 | δ_2 | ... | δ_{q+1}, side by side
+    delta = [deltas[:, :, lo:lo + w] for lo, w in zip(levels.offsets, levels.widths)]
+    W_from_h = _weights_from_h(params, config, levels)
+    W_level = [params[level_names(config, j)[0]] for j in range(1, q + 2)]
+    skip_level = [config.level_has_skip(j) for j in range(1, q + 2)]
+    dg = [np.empty((B, w), dtype=dtype) for w in levels.widths[:-1]]   # dg_1 .. dg_q, reused each step
+    dh_next = np.zeros((B, H), dtype=dtype)
+
+    for t in range(T - 1, -1, -1):
+        dh_t = dh_total[t]
+        dh_t += dh_next                                          # (R.5) dh_t = dH_t + dh_next
+        np.multiply(dh_t, dphi[t], out=delta[q][t])              # (R.6) δ_{q+1} = da_t = dh_t ⊙ φ'(a_t)
+        for j in range(q, 0, -1):                                # (R.7) down the transition levels
+            np.matmul(delta[j][t], W_level[j].T, out=dg[j - 1])  #   dg_j = δ_{j+1} W_{j+1}ᵀ
+            if skip_level[j]:
+                dg[j - 1] += dg[j]                               #        + dg_{j+1}  (layer-skip at j+1)
+            np.multiply(dg[j - 1], dpsi[j - 1][t], out=delta[j - 1][t])  # δ_j = dg_j ⊙ ψ'(s_j)
+        # (R.8) dh_{t-1}: every level that reads h_{t-1}, in one product.
+        np.matmul(deltas[t, :, :levels.width_from_h], W_from_h.T, out=dh_next)
+        if skip_level[0]:
+            dh_next += dg[0]                                     #   + dg_1  (g_1 = h_{t-1} + ψ(s_1))
+        if config.skip == "residual":
+            dh_next += dh_t                                      #   + dh_t  (h_t = h_{t-1} + φ(a_t))
+        if window is not None and t % window == 0 and t > 0:
+            dh_next[...] = 0                                     # truncated BPTT: cut at the window edge
+
+    # (R.9) Weight gradients: one product over all T·B rows per weight.
+    rows = T * B
+    all_deltas = deltas.reshape(rows, levels.total)              # (T·B, total)
+    grads = {}
+    dW_from_h = states[:-1].reshape(rows, H).T @ all_deltas[:, :levels.width_from_h]  # Σ_t h_{t-1}ᵀ δ
+    for j in range(1, levels.reads_h + 1):
+        lo, w = levels.offsets[j - 1], levels.widths[j - 1]
+        W_name, S_name, _ = level_names(config, j)
+        grads[W_name if j == 1 else S_name] = dW_from_h[:, lo:lo + w].copy()
+    for j in range(2, q + 2):
+        lo, w = levels.offsets[j - 1], levels.widths[j - 1]
+        g_prev = cache.level_outputs[j - 2].reshape(rows, -1)
+        grads[level_names(config, j)[0]] = g_prev.T @ all_deltas[:, lo:lo + w]         # Σ_t g_{j-1}ᵀ δ_j
+    for j in range(1, q + 2):
+        if j != config.input_level:
+            lo, w = levels.offsets[j - 1], levels.widths[j - 1]
+            grads[level_names(config, j)[2]] = all_deltas[:, lo:lo + w].sum(axis=0)   # Σ_t Σ_b δ_j
+
+    # (R.10) The input side for all rows at once: du_t is the input level's delta.
+    du = delta[config.input_level - 1].reshape(rows, -1)
+    dx, input_grads = mlp_backward(du, cache.input_cache)
+    grads.update(input_grads)
+
+    dh_norms = np.sqrt(np.einsum("tbh,tbh->t", dh_total, dh_total))  # ‖∂loss/∂h_t‖ per step
+    ordered = {name: grads[name] for name in params}                  # the params' own order
+    return LayerGradients(dx.reshape(T, B, -1), dh_next, ordered, dh_norms)

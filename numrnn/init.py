@@ -1,0 +1,138 @@
+"""Weight initialisation: Glorot/Xavier, orthogonal, identity (IRNN), spectral radius.
+
+=============  ==================================================================
+``init``       what the transition matrices (``W_h{j}``, ``W_hh``, ``S_h*``) get
+=============  ==================================================================
+"xavier"       Glorot uniform, ``U(-a, a)`` with ``a = sqrt(6 / (fan_in + fan_out))``
+"orthogonal"   (semi-)orthogonal, from the QR decomposition of a Gaussian matrix
+"identity"     the identity (Le et al. 2015, IRNN); needs square matrices
+=============  ==================================================================
+
+All other weights (input and output MLPs) are Glorot uniform whatever ``init``
+says. ``spectral_radius=rho`` then rescales a vanilla layer's ``W_hh`` so its
+largest absolute eigenvalue is ``rho``. Biases are the constant ``bias``
+(zero by default). Randomness comes only from the ``rng`` passed in.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import check_choice
+from .config import ModelConfig
+from .params import OUTPUT_PREFIX, layer_parameter_shapes, layer_prefix, output_parameter_shapes
+
+__all__ = ["INITS", "glorot_uniform", "orthogonal", "scale_to_spectral_radius", "init_params"]
+
+INITS = ("xavier", "orthogonal", "identity")
+
+
+def glorot_uniform(rng: np.random.Generator, shape: tuple[int, int], dtype) -> np.ndarray:
+    """Glorot/Xavier uniform matrix of shape ``(fan_in, fan_out)``.
+
+    Keeps the variance of activations and gradients roughly constant across
+    a layer: ``Var = 2 / (fan_in + fan_out)``.
+    """
+    fan_in, fan_out = shape
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=shape).astype(dtype)
+
+
+def orthogonal(rng: np.random.Generator, shape: tuple[int, int], dtype) -> np.ndarray:
+    """A (semi-)orthogonal matrix of shape ``(n, m)``: orthonormal rows or columns.
+
+    The Q factor of a Gaussian matrix, with signs fixed so the result is
+    uniformly (Haar) distributed.
+    """
+    n, m = shape
+    gaussian = rng.standard_normal((max(n, m), min(n, m)))
+    q, r = np.linalg.qr(gaussian)
+    q *= np.sign(np.diag(r))  # make the decomposition unique, hence Haar-uniform
+    matrix = q if n >= m else q.T
+    return matrix.astype(dtype)
+
+
+def scale_to_spectral_radius(matrix: np.ndarray, radius: float) -> np.ndarray:
+    """Rescale a square matrix so that its largest absolute eigenvalue is ``radius``.
+
+    Parameters
+    ----------
+    matrix : ndarray of shape (H, H)
+    radius : float
+        The target spectral radius, > 0.
+
+    Returns
+    -------
+    ndarray of shape (H, H)
+        A new array, same dtype.
+    """
+    current = np.max(np.abs(np.linalg.eigvals(matrix.astype(np.float64))))
+    if current == 0:
+        raise ValueError("cannot rescale a matrix whose spectral radius is 0 to spectral_radius")
+    return (matrix * (radius / current)).astype(matrix.dtype)
+
+
+def _is_transition_weight(name: str) -> bool:
+    return name.startswith("W_h") and name != "W_hy" or name.startswith("S_h")
+
+
+def init_params(config: ModelConfig, *, init: str = "xavier", spectral_radius: float | None = None,
+                bias: float = 0.0, dtype=np.float64, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Create every parameter of a model.
+
+    Parameters
+    ----------
+    config : ModelConfig
+    init : {"xavier", "orthogonal", "identity"}, default "xavier"
+        How the transition matrices are drawn (module docstring).
+    spectral_radius : float or None, default None
+        Rescale each vanilla layer's ``W_hh`` (shape (H, H)) to this spectral
+        radius. Only for layers with ``transition_depth == 0``, whose one
+        recurrent matrix has eigenvalues.
+    bias : float, default 0.0
+        Value of every bias.
+    dtype : np.float32 or np.float64
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    dict of str to ndarray
+        Names and shapes of :func:`numrnn.params.model_parameter_shapes`.
+    """
+    check_choice(init, "init", INITS)
+    if spectral_radius is not None:
+        if not isinstance(spectral_radius, (int, float)) or isinstance(spectral_radius, bool) or not (
+            np.isfinite(spectral_radius) and spectral_radius > 0
+        ):
+            raise ValueError(f"spectral_radius must be a positive finite number; got {spectral_radius!r}")
+        deep = [l for l, layer in enumerate(config.layers, start=1) if layer.transition_depth > 0]
+        if deep:
+            raise ValueError(
+                "spectral_radius rescales the single recurrent matrix W_hh of a vanilla layer; "
+                f"layers {deep} have transition_depth > 0, whose recurrence is an MLP with no spectral radius"
+            )
+    if not isinstance(bias, (int, float)) or isinstance(bias, bool) or not np.isfinite(bias):
+        raise ValueError(f"bias must be a finite number; got {bias!r}")
+
+    groups = [(layer_prefix(l), layer_parameter_shapes(layer)) for l, layer in enumerate(config.layers, start=1)]
+    groups.append((OUTPUT_PREFIX, output_parameter_shapes(config)))
+    params = {}
+    for prefix, shapes in groups:
+        for name, shape in shapes.items():
+            if len(shape) == 1:
+                value = np.full(shape, bias, dtype=dtype)
+            elif prefix != OUTPUT_PREFIX and _is_transition_weight(name) and init == "orthogonal":
+                value = orthogonal(rng, shape, dtype)
+            elif prefix != OUTPUT_PREFIX and name.startswith("W_h") and init == "identity":
+                if shape[0] != shape[1]:
+                    raise ValueError(
+                        f"init='identity' needs square transition matrices; {prefix}{name} has shape {shape} "
+                        "(set mlp_width equal to hidden_size)"
+                    )
+                value = np.eye(shape[0], dtype=dtype)
+            else:
+                value = glorot_uniform(rng, shape, dtype)
+            if name == "W_hh" and prefix != OUTPUT_PREFIX and spectral_radius is not None:
+                value = scale_to_spectral_radius(value, spectral_radius)
+            params[prefix + name] = value
+    return params

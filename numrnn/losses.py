@@ -1,0 +1,211 @@
+"""Losses over a sequence of outputs, each with its hand-written gradient.
+
+Each loss is a mean over the entries that count and returns ``(loss, dy)``
+with ``dy = ∂loss/∂y`` of the shape of ``y``. Equations and derivations:
+``docs/derivations.md``, section "Losses".
+
+=========  ==============================  ===================================
+name       targets                         loss (mean over counted entries)
+=========  ==============================  ===================================
+"xent"     int (T, B), -1 = not counted    softmax cross-entropy, log-sum-exp
+"mse"      float (T, B, O)                 squared error
+"bce"      float in [0, 1], (T, B, O)      sigmoid binary cross-entropy
+=========  ==============================  ===================================
+
+``mask`` (T, B), optional, weights each step of each sequence (0 = not
+counted); the mean divides by the total weight that counts.
+
+Shape legend: T steps, B batch, O output size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import check_choice, check_float_array
+
+__all__ = ["LOSSES", "softmax_cross_entropy", "mean_squared_error", "sigmoid_binary_cross_entropy", "compute_loss"]
+
+
+def _weights(mask, targets_shape, dtype):
+    """The (T, B) weight of each step: the mask, or ones."""
+    if mask is None:
+        return np.ones(targets_shape[:2], dtype=dtype)
+    return mask
+
+
+def _xent(y, targets, weights):
+    """Softmax cross-entropy over counted rows; see :func:`softmax_cross_entropy`."""
+    T, B, _ = y.shape
+    counted = targets >= 0
+    w = np.where(counted, weights, 0).astype(y.dtype)             # (T, B)
+    total = w.sum()
+    if total <= 0:
+        raise ValueError("targets has no entry that counts (every target is -1 or has mask 0)")
+    shifted = y - y.max(axis=-1, keepdims=True)                   # (L.1) log-sum-exp, stable
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))  # (T, B, O)
+    step, row = np.ogrid[:T, :B]
+    safe_targets = np.where(counted, targets, 0)                  # -1 would index the last class
+    loss = -(w * log_probs[step, row, safe_targets]).sum() / total
+    dy = np.exp(log_probs)                                        # (L.2) dy = w (softmax(y) - onehot) / Σw
+    dy[step, row, safe_targets] -= 1
+    dy *= (w / total)[..., None]
+    return y.dtype.type(loss), dy
+
+
+def _mse(y, targets, weights):
+    """Weighted mean squared error; see :func:`mean_squared_error`."""
+    total = weights.sum() * y.shape[-1]
+    if total <= 0:
+        raise ValueError("mask has no entry that counts (all weights are 0)")
+    diff = y - targets                                           # (T, B, O)
+    w = weights[..., None]
+    loss = (w * diff * diff).sum() / total                       # (L.3)
+    dy = (2 / total) * w * diff                                  # (L.4) dy = 2 w (y - t) / Σw
+    return y.dtype.type(loss), dy.astype(y.dtype, copy=False)
+
+
+def _bce(y, targets, weights):
+    """Sigmoid binary cross-entropy on logits; see :func:`sigmoid_binary_cross_entropy`."""
+    total = weights.sum() * y.shape[-1]
+    if total <= 0:
+        raise ValueError("mask has no entry that counts (all weights are 0)")
+    w = weights[..., None]
+    # (L.5) softplus(y) - t y, written so that exp never overflows: softplus(y) = max(y, 0) + log1p(exp(-|y|))
+    per_entry = np.maximum(y, 0) - targets * y + np.log1p(np.exp(-np.abs(y)))
+    loss = (w * per_entry).sum() / total
+    sigmoid = 0.5 * (1 + np.tanh(0.5 * y))
+    dy = (w / total) * (sigmoid - targets)                       # (L.6) dy = w (σ(y) - t) / Σw
+    return y.dtype.type(loss), dy.astype(y.dtype, copy=False)
+
+
+LOSSES = {"xent": _xent, "mse": _mse, "bce": _bce}
+
+
+def check_targets(loss: str, targets, y_shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """Raise unless ``targets`` fits ``loss`` and outputs of shape ``y_shape`` (T, B, O)."""
+    T, B, O = y_shape
+    if loss == "xent":
+        if not isinstance(targets, np.ndarray):
+            raise TypeError(f"targets must be an integer numpy array of shape (T, B); got {type(targets).__name__}")
+        if not np.issubdtype(targets.dtype, np.integer):
+            raise TypeError(f"targets for loss='xent' must have an integer dtype (class indices); got {targets.dtype}")
+        if targets.shape != (T, B):
+            raise ValueError(f"targets for loss='xent' must have shape (T, B) = {(T, B)}; got {targets.shape}")
+        bad = (targets < -1) | (targets >= O)
+        if bad.any():
+            value = targets[bad].flat[0]
+            raise ValueError(
+                f"targets for loss='xent' must be class indices in [0, {O}) or -1 (not counted); got {value}"
+            )
+        return targets
+    targets = check_float_array(targets, "targets", ndim=3, dtype=dtype, shape_doc="(T, B, O)")
+    if targets.shape != (T, B, O):
+        raise ValueError(f"targets for loss={loss!r} must have shape (T, B, O) = {(T, B, O)}; got {targets.shape}")
+    if loss == "bce" and ((targets < 0) | (targets > 1)).any():
+        raise ValueError("targets for loss='bce' must lie in [0, 1]; got values outside it")
+    return targets
+
+
+def check_mask(mask, T: int, B: int, dtype: np.dtype) -> np.ndarray | None:
+    """Return ``mask`` as (T, B) weights of ``dtype``, or raise; None stays None."""
+    if mask is None:
+        return None
+    if not isinstance(mask, np.ndarray):
+        raise TypeError(f"mask must be a numpy array of shape (T, B); got {type(mask).__name__}")
+    if mask.shape != (T, B):
+        raise ValueError(f"mask must have shape (T, B) = {(T, B)}; got {mask.shape}")
+    if not (mask.dtype == bool or np.issubdtype(mask.dtype, np.number)):
+        raise TypeError(f"mask must be boolean or numeric; got dtype {mask.dtype}")
+    weights = mask.astype(dtype)
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        raise ValueError("mask must hold finite weights >= 0")
+    return weights
+
+
+def compute_loss(loss: str, y: np.ndarray, targets, mask=None) -> tuple:
+    """Evaluate a loss by name and its gradient, checking every argument.
+
+    Parameters
+    ----------
+    loss : {"xent", "mse", "bce"}
+    y : ndarray of shape (T, B, O)
+        The model's outputs (logits for "xent" and "bce").
+    targets : ndarray
+        int (T, B) for "xent"; float (T, B, O) of y's dtype for "mse" and "bce".
+    mask : ndarray of shape (T, B), optional
+        Weight of each (step, sequence); 0 means not counted.
+
+    Returns
+    -------
+    loss : scalar of y's dtype
+    dy : ndarray of shape (T, B, O)
+        ∂loss/∂y, y's dtype.
+    """
+    check_choice(loss, "loss", LOSSES)
+    if not isinstance(y, np.ndarray) or y.dtype not in (np.float32, np.float64):
+        raise TypeError(f"y must be a float32 or float64 numpy array of shape (T, B, O); got {getattr(y, 'dtype', type(y).__name__)}")
+    y = check_float_array(y, "y", ndim=3, dtype=y.dtype, shape_doc="(T, B, O)")
+    targets = check_targets(loss, targets, y.shape, y.dtype)
+    weights = check_mask(mask, y.shape[0], y.shape[1], y.dtype)
+    return LOSSES[loss](y, targets, _weights(weights, y.shape, y.dtype))
+
+
+def softmax_cross_entropy(logits, targets, mask=None):
+    """Softmax cross-entropy, mean over counted steps, via log-sum-exp.
+
+    ``loss = Σ_{t,b} w_tb (logsumexp(y_tb) - y_tb[c_tb]) / Σ w_tb`` over the
+    (t, b) whose target ``c_tb`` is not -1.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (T, B, O)
+    targets : int ndarray of shape (T, B)
+        Class indices in [0, O); -1 means "not counted".
+    mask : ndarray of shape (T, B), optional
+
+    Returns
+    -------
+    loss : scalar
+    dlogits : ndarray of shape (T, B, O)
+    """
+    return compute_loss("xent", logits, targets, mask)
+
+
+def mean_squared_error(y, targets, mask=None):
+    """Mean squared error over every counted entry.
+
+    ``loss = Σ w_tb (y_tbo - t_tbo)² / (O Σ w_tb)``.
+
+    Parameters
+    ----------
+    y, targets : ndarray of shape (T, B, O)
+    mask : ndarray of shape (T, B), optional
+
+    Returns
+    -------
+    loss : scalar
+    dy : ndarray of shape (T, B, O)
+    """
+    return compute_loss("mse", y, targets, mask)
+
+
+def sigmoid_binary_cross_entropy(logits, targets, mask=None):
+    """Sigmoid binary cross-entropy for multi-label targets (e.g. piano rolls).
+
+    ``loss = Σ w_tb (softplus(y_tbo) - t_tbo y_tbo) / (O Σ w_tb)``, computed
+    without overflow for any logit.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (T, B, O)
+    targets : ndarray of shape (T, B, O)
+        Probabilities in [0, 1].
+    mask : ndarray of shape (T, B), optional
+
+    Returns
+    -------
+    loss : scalar
+    dlogits : ndarray of shape (T, B, O)
+    """
+    return compute_loss("bce", logits, targets, mask)

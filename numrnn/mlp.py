@@ -1,0 +1,144 @@
+"""The feed-forward MLP over rows: ``MLP_x`` and ``MLP_o``, forward and backward.
+
+An MLP with k hidden layers maps ``v`` (N rows) to ``g_k @ W_{k+1} + b_{k+1}``
+where ``g_0 = v`` and ``g_j = ψ(g_{j-1} @ W_j + b_j)``, or, with the
+layer-skip option and equal widths, ``g_j = g_{j-1} + ψ(g_{j-1} @ W_j + b_j)``.
+
+Neither MLP depends on the recurrent state, so the core runs each over all
+N = T·B rows at once (one matrix product per affine map), never inside the
+time loop. Equations: ``docs/derivations.md``, section "MLP".
+
+Shape legend: N rows (T·B), I input width, M hidden width, O output width.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .activations import get_activation
+
+__all__ = ["MLPSpec", "MLPCache", "mlp_forward", "mlp_backward"]
+
+
+class MLPSpec(NamedTuple):
+    """Which entries of a params dict form the MLP, and how it computes.
+
+    Attributes
+    ----------
+    hidden_name : str
+        Letter of the hidden layers: ``"x"`` reads ``W_x1, b_x1, ..., W_x{k}, b_x{k}``.
+    depth : int
+        k, the number of hidden layers.
+    last_weight : str
+        Name of the last affine's weight (``"W_xh"``, ``"W_hy"``).
+    last_bias : str
+        Name of the last affine's bias (``"b_h"``, ``"b_h1"``, ``"b_y"``).
+    activation : str
+        ψ, the hidden layers' activation.
+    layer_skip : bool
+        Whether hidden layers of equal in/out width are layer-skips.
+    """
+
+    hidden_name: str
+    depth: int
+    last_weight: str
+    last_bias: str
+    activation: str
+    layer_skip: bool
+
+
+class MLPCache(NamedTuple):
+    """What the backward pass needs from the forward pass.
+
+    Attributes
+    ----------
+    inputs : list of ndarray
+        ``g_0 .. g_k``, the input of each affine map, each of shape (N, ·).
+    activations : list of ndarray
+        ``ψ(s_j)`` for j = 1..k, shape (N, M): ψ' is computed from them.
+    skips : list of bool
+        Whether hidden layer j is a layer-skip.
+    spec : MLPSpec
+    params : dict of str to ndarray
+    """
+
+    inputs: list
+    activations: list
+    skips: list
+    spec: MLPSpec
+    params: dict
+
+
+def mlp_forward(v: np.ndarray, params: dict, spec: MLPSpec) -> tuple[np.ndarray, MLPCache]:
+    """Apply the MLP to every row of ``v``.
+
+    Parameters
+    ----------
+    v : ndarray of shape (N, I)
+    params : dict of str to ndarray
+        Holds the names ``spec`` lists.
+    spec : MLPSpec
+
+    Returns
+    -------
+    out : ndarray of shape (N, O)
+    cache : MLPCache
+    """
+    psi = get_activation(spec.activation)
+    inputs, activations, skips = [v], [], []
+    g = v
+    for j in range(1, spec.depth + 1):
+        W, b = params[f"W_{spec.hidden_name}{j}"], params[f"b_{spec.hidden_name}{j}"]
+        s = g @ W                                # (N, M)
+        s += b
+        act = psi.forward(s, out=s)              # ψ in place: s is not needed again
+        skip = spec.layer_skip and W.shape[0] == W.shape[1]
+        g = g + act if skip else act             # g_j = g_{j-1} + ψ(s_j)  or  ψ(s_j)
+        inputs.append(g)
+        activations.append(act)
+        skips.append(skip)
+    out = g @ params[spec.last_weight]           # (N, O)
+    out += params[spec.last_bias]
+    return out, MLPCache(inputs, activations, skips, spec, params)
+
+
+def mlp_backward(dout: np.ndarray, cache: MLPCache, *, need_dv: bool = True) -> tuple[np.ndarray | None, dict]:
+    """Backward pass of :func:`mlp_forward`.
+
+    Parameters
+    ----------
+    dout : ndarray of shape (N, O)
+        ∂loss/∂out.
+    cache : MLPCache
+    need_dv : bool, default True
+        Skip the last product when the caller does not need ``dv``.
+
+    Returns
+    -------
+    dv : ndarray of shape (N, I) or None
+    grads : dict of str to ndarray
+        ∂loss/∂ each parameter the MLP uses, same names and shapes.
+    """
+    spec, params = cache.spec, cache.params
+    psi = get_activation(spec.activation)
+    grads = {}
+    W = params[spec.last_weight]
+    grads[spec.last_weight] = cache.inputs[-1].T @ dout    # eq. (M.3): dW_{k+1} = g_kᵀ dout
+    grads[spec.last_bias] = dout.sum(axis=0)               # eq. (M.3): db_{k+1} = Σ_rows dout
+    if spec.depth == 0 and not need_dv:
+        return None, grads
+    dg = dout @ W.T                                        # eq. (M.4): dg_k = dout W_{k+1}ᵀ
+    for j in range(spec.depth, 0, -1):
+        W = params[f"W_{spec.hidden_name}{j}"]
+        ds = dg * psi.derivative_from_output(cache.activations[j - 1])   # eq. (M.5): δ_j = dg_j ⊙ ψ'(s_j)
+        grads[f"W_{spec.hidden_name}{j}"] = cache.inputs[j - 1].T @ ds  # eq. (M.6): dW_j = g_{j-1}ᵀ δ_j
+        grads[f"b_{spec.hidden_name}{j}"] = ds.sum(axis=0)               # eq. (M.6): db_j = Σ_rows δ_j
+        if j == 1 and not need_dv:
+            return None, grads
+        dg_below = ds @ W.T                                # eq. (M.7): dg_{j-1} = δ_j W_jᵀ (+ dg_j)
+        if cache.skips[j - 1]:
+            dg_below += dg
+        dg = dg_below
+    return dg, grads
