@@ -1,1 +1,18 @@
+"""numrnn: deep recurrent networks in pure NumPy, every pass written by hand.
+
+The three ways to make an RNN deep (hierarchical stacking, deep transition,
+deep transition with skip, and Pascanu et al.'s DT(S) shortcut), in any
+combination, on one vectorized BPTT core whose every gradient is checked
+against finite differences. Start with :class:`DeepRNN` or :mod:`numrnn.presets`;
+read :mod:`numrnn.reference` beside :mod:`numrnn.core`.
+"""
+
 __version__ = "0.1.0"
+
+from . import gradcheck, layers, losses, presets
+from .config import LayerConfig, ModelConfig
+from .model import DeepRNN
+from .network import LossInfo
+
+__all__ = ["DeepRNN", "LayerConfig", "ModelConfig", "LossInfo", "gradcheck", "layers", "losses", "presets",
+           "__version__"]
