@@ -1,0 +1,51 @@
+"""The ``numrnn`` command line.
+
+``numrnn gradcheck`` proves every gradient of every architecture right;
+``numrnn <command> --help`` documents each command's flags. Each command is a
+module with ``add_arguments(parser)`` and ``run(args) -> exit code``, listed
+in :data:`COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from . import __version__
+
+# name -> (module, one-line help). A module provides add_arguments(parser) and run(args).
+COMMANDS = {
+    "gradcheck": ("numrnn.commands.gradcheck", "check every gradient against finite differences"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every command's subparser."""
+    parser = argparse.ArgumentParser(
+        prog="numrnn",
+        description="Deep recurrent networks in pure NumPy, every gradient checked.",
+    )
+    parser.add_argument("--version", action="version", version=f"numrnn {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        sub = subparsers.add_parser(name, help=help_text, description=module.__doc__.strip().splitlines()[0],
+                                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        module.add_arguments(sub)
+        sub.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``numrnn`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return int(args.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The ``numrnn`` command-line commands, one module each (see :mod:`numrnn.cli`)."""
