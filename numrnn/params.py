@@ -151,20 +151,23 @@ def output_params(params: dict) -> dict:
 def _layer_equations(config: LayerConfig) -> dict[str, str]:
     q, p = config.transition_depth, config.input_depth
     eqs = {}
+    gx = lambda j: "x_t" if j == 0 else f"gx_{j}"          # MLP_x's hidden outputs, gx_0 = x_t
+    g = lambda j: "h_(t-1)" if j == 0 else f"g_{j}"         # MLP_h's hidden outputs, g_0 = h_(t-1)
     for j in range(1, p + 1):
-        eqs[f"W_x{j}"] = eqs[f"b_x{j}"] = f"gx_{j} = ψ(gx_{j - 1} W_x{j} + b_x{j})   (MLP_x, gx_0 = x_t)"
+        lhs = f"{gx(j)} = {gx(j - 1)} + ψ(" if config.layer_skip and (config.input_size == config.width or j > 1) else f"{gx(j)} = ψ("
+        eqs[f"W_x{j}"] = eqs[f"b_x{j}"] = f"{lhs}{gx(j - 1)} W_x{j} + b_x{j})   (MLP_x)"
     joins = "a_t = u_t + z_t" if config.input_level == q + 1 else "joins g_1"
-    eqs["W_xh"] = f"u_t = gx_{p} W_xh   ({joins})"
+    eqs["W_xh"] = f"u_t = {gx(p)} W_xh   ({joins})"
     for j in range(1, q + 1):
         extra = f" + h_(t-1) S_h{j}" if config.skip == "shortcut" and j >= 2 else ""
         extra += " + u_t" if config.input_level == j else ""
-        lhs = f"g_{j} = g_{j - 1} + ψ(" if config.level_has_skip(j) else f"g_{j} = ψ("
-        eqs[f"W_h{j}"] = eqs[f"b_h{j}"] = f"{lhs}g_{j - 1} W_h{j}{extra} + b_h{j})   (MLP_h, g_0 = h_(t-1))"
+        lhs = f"g_{j} = {g(j - 1)} + ψ(" if config.level_has_skip(j) else f"g_{j} = ψ("
+        eqs[f"W_h{j}"] = eqs[f"b_h{j}"] = f"{lhs}{g(j - 1)} W_h{j}{extra} + b_h{j})   (MLP_h)"
         if config.skip == "shortcut" and j >= 2:
             eqs[f"S_h{j}"] = eqs[f"W_h{j}"]
     shortcut = " + h_(t-1) S_hh" if config.skip == "shortcut" else ""
     inject = " + u_t" if config.input_level == q + 1 else ""
-    a = f"a_t = g_{q} W_hh{shortcut}{inject} + b_h"
+    a = f"a_t = {g(q)} W_hh{shortcut}{inject} + b_h"
     h = "h_t = h_(t-1) + φ(a_t)" if config.skip == "residual" else "h_t = φ(a_t)"
     eqs["W_hh"] = eqs["b_h"] = f"{a};  {h}"
     if config.skip == "shortcut":
@@ -189,11 +192,10 @@ def parameter_equations(config: ModelConfig) -> dict[str, str]:
         for name, eq in _layer_equations(layer).items():
             eqs[layer_prefix(l) + name] = eq
     r = config.output_depth
+    gy = lambda j: "h_t^(L)" if j == 0 else f"gy_{j}"      # MLP_o's hidden outputs, gy_0 = h_t^(L)
     for j in range(1, r + 1):
-        eqs[f"{OUTPUT_PREFIX}W_y{j}"] = eqs[f"{OUTPUT_PREFIX}b_y{j}"] = (
-            f"gy_{j} = ψ(gy_{j - 1} W_y{j} + b_y{j})   (MLP_o, gy_0 = h_t^(L))"
-        )
-    eqs[f"{OUTPUT_PREFIX}W_hy"] = eqs[f"{OUTPUT_PREFIX}b_y"] = f"y_t = gy_{r} W_hy + b_y"
+        eqs[f"{OUTPUT_PREFIX}W_y{j}"] = eqs[f"{OUTPUT_PREFIX}b_y{j}"] = f"{gy(j)} = ψ({gy(j - 1)} W_y{j} + b_y{j})   (MLP_o)"
+    eqs[f"{OUTPUT_PREFIX}W_hy"] = eqs[f"{OUTPUT_PREFIX}b_y"] = f"y_t = {gy(r)} W_hy + b_y"
     return eqs
 
 
