@@ -26,6 +26,7 @@ Shape legend: T steps, B batch, D input size, H hidden size, M MLP width.
 
 from __future__ import annotations
 
+from itertools import accumulate
 from typing import NamedTuple
 
 import numpy as np
@@ -68,7 +69,7 @@ class _Levels(NamedTuple):
 def _levels(config: LayerConfig) -> _Levels:
     levels = range(1, config.transition_depth + 2)
     widths = [config.level_width(j) for j in levels]
-    offsets = list(np.cumsum([0] + widths[:-1]))
+    offsets = list(accumulate([0] + widths[:-1]))
     reads_h = len(widths) if config.skip == "shortcut" else 1
     return _Levels(widths, offsets, sum(widths), reads_h, sum(widths[:reads_h]))
 
@@ -172,32 +173,38 @@ def layer_forward(x: np.ndarray, h0: np.ndarray, params: dict, config: LayerConf
     W_from_h = _weights_from_h(params, config, levels)         # (H, width_from_h)
     W_level = [params[level_names(config, j)[0]] for j in range(1, q + 2)]
     b_level = [params[level_names(config, j)[2]] for j in range(1, q + 2)]
+    takes_input = [j == config.input_level for j in range(1, q + 2)]
+    has_skip = [config.level_has_skip(j) for j in range(1, q + 2)]
+    residual = config.skip == "residual"
     h_products = np.empty((B, levels.width_from_h), dtype=dtype)  # h_{t-1} @ W_from_h
+    from_h = [h_products[:, lo:lo + w] if j <= levels.reads_h else None    # level j's columns of it
+              for j, lo, w in zip(range(1, q + 2), levels.offsets, levels.widths)]
     scratch = [np.empty((B, w), dtype=dtype) for w in levels.widths]
 
+    # np.dot with out= below: for 2-D arrays it is matmul with less call overhead,
+    # which matters when a step's product takes about a microsecond.
     for t in range(T):
         h_prev = states[t]
-        np.matmul(h_prev, W_from_h, out=h_products)            # (R.2) every product with h_{t-1}, fused
+        np.dot(h_prev, W_from_h, out=h_products)               # (R.2) every product with h_{t-1}, fused
         g = h_prev
         for j in range(1, q + 2):
-            lo, w = levels.offsets[j - 1], levels.widths[j - 1]
             if j == 1:
-                s = h_products[:, :w]                           # s_1 = h_{t-1} W_h1
+                s = from_h[0]                                   # s_1 = h_{t-1} W_h1
             else:
                 s = scratch[j - 1]
-                np.matmul(g, W_level[j - 1], out=s)             # s_j = g_{j-1} W_hj
-                if j <= levels.reads_h:
-                    s += h_products[:, lo:lo + w]               #       + h_{t-1} S_hj   (DT(S))
-            s += U[t] if j == config.input_level else b_level[j - 1]   # + u_t, or + b_hj
+                np.dot(g, W_level[j - 1], out=s)                # s_j = g_{j-1} W_hj
+                if from_h[j - 1] is not None:
+                    s += from_h[j - 1]                          #       + h_{t-1} S_hj   (DT(S))
+            s += U[t] if takes_input[j - 1] else b_level[j - 1]  #       + u_t, or + b_hj
             if j <= q:                                          # (R.3) a hidden transition level
                 act = level_activations[j - 1][t]
                 psi.forward(s, out=act)                         # ψ(s_j)
-                if config.level_has_skip(j):
+                if has_skip[j - 1]:
                     np.add(g, act, out=level_outputs[j - 1][t])  # g_j = g_{j-1} + ψ(s_j)
                 g = level_outputs[j - 1][t]
             else:                                               # (R.4) the state: a_t = s_{q+1}
                 phi.forward(s, out=phi_a[t])                    # h_t = φ(a_t)
-                if config.skip == "residual":
+                if residual:
                     np.add(h_prev, phi_a[t], out=states[t + 1])  # h_t = h_{t-1} + φ(a_t)
 
     cache = LayerCache(config, params, input_cache, states, level_outputs, level_activations, phi_a)
@@ -239,9 +246,12 @@ def layer_backward(dh: np.ndarray, cache: LayerCache, *, window: int | None = No
     dh_total = dh.copy()                       # becomes ∂loss/∂h_t including the path through time
     deltas = np.empty((T, B, levels.total), dtype=dtype)  # δ_1 | δ_2 | ... | δ_{q+1}, side by side
     delta = [deltas[:, :, lo:lo + w] for lo, w in zip(levels.offsets, levels.widths)]
-    W_from_h = _weights_from_h(params, config, levels)
-    W_level = [params[level_names(config, j)[0]] for j in range(1, q + 2)]
-    skip_level = [config.level_has_skip(j) for j in range(1, q + 2)]
+    # Transposed weights copied to C order once per call: np.dot with a transposed
+    # view is measurably slower per step at small sizes.
+    W_from_h_T = np.ascontiguousarray(_weights_from_h(params, config, levels).T)
+    W_level_T = [np.ascontiguousarray(params[level_names(config, j)[0]].T) for j in range(1, q + 2)]
+    has_skip = [config.level_has_skip(j) for j in range(1, q + 2)]
+    residual = config.skip == "residual"
     dg = [np.empty((B, w), dtype=dtype) for w in levels.widths[:-1]]   # dg_1 .. dg_q, reused each step
     dh_next = np.zeros((B, H), dtype=dtype)
 
@@ -250,18 +260,18 @@ def layer_backward(dh: np.ndarray, cache: LayerCache, *, window: int | None = No
         dh_t += dh_next                                          # (R.5) dh_t = dH_t + dh_next
         np.multiply(dh_t, dphi[t], out=delta[q][t])              # (R.6) δ_{q+1} = da_t = dh_t ⊙ φ'(a_t)
         for j in range(q, 0, -1):                                # (R.7) down the transition levels
-            np.matmul(delta[j][t], W_level[j].T, out=dg[j - 1])  #   dg_j = δ_{j+1} W_{j+1}ᵀ
-            if skip_level[j]:
+            np.dot(delta[j][t], W_level_T[j], out=dg[j - 1])     #   dg_j = δ_{j+1} W_{j+1}ᵀ
+            if has_skip[j]:
                 dg[j - 1] += dg[j]                               #        + dg_{j+1}  (layer-skip at j+1)
             np.multiply(dg[j - 1], dpsi[j - 1][t], out=delta[j - 1][t])  # δ_j = dg_j ⊙ ψ'(s_j)
         # (R.8) dh_{t-1}: every level that reads h_{t-1}, in one product.
-        np.matmul(deltas[t, :, :levels.width_from_h], W_from_h.T, out=dh_next)
-        if skip_level[0]:
+        np.dot(deltas[t, :, :levels.width_from_h], W_from_h_T, out=dh_next)
+        if has_skip[0]:
             dh_next += dg[0]                                     #   + dg_1  (g_1 = h_{t-1} + ψ(s_1))
-        if config.skip == "residual":
+        if residual:
             dh_next += dh_t                                      #   + dh_t  (h_t = h_{t-1} + φ(a_t))
         if window is not None and t % window == 0 and t > 0:
-            dh_next[...] = 0                                     # truncated BPTT: cut at the window edge
+            dh_next[...] = 0                                     # (R.11) truncated BPTT: cut at the window edge
 
     # (R.9) Weight gradients: one product over all T·B rows per weight.
     rows = T * B
