@@ -9,10 +9,10 @@ read :mod:`numrnn.reference` beside :mod:`numrnn.core`.
 
 __version__ = "0.1.0"
 
-from . import gradcheck, layers, losses, presets
+from . import diagnostics, gradcheck, layers, losses, presets
 from .config import LayerConfig, ModelConfig
 from .model import DeepRNN
 from .network import LossInfo
 
-__all__ = ["DeepRNN", "LayerConfig", "ModelConfig", "LossInfo", "gradcheck", "layers", "losses", "presets",
+__all__ = ["DeepRNN", "LayerConfig", "ModelConfig", "LossInfo", "diagnostics", "gradcheck", "layers", "losses", "presets",
            "__version__"]
