@@ -36,8 +36,9 @@ class Activation(NamedTuple):
         The name users pass, e.g. ``"tanh"``.
     forward : callable ``(a, out=None) -> out``
         The activation, element-wise; writes into ``out`` when given.
-    derivative_from_output : callable ``(out) -> ndarray``
-        ``f'(a)`` computed from ``out = f(a)``, same shape and dtype.
+    derivative_from_output : callable ``(out, into=None) -> ndarray``
+        ``f'(a)`` computed from ``out = f(a)``, same shape and dtype; written
+        into ``into`` when given (no temporary arrays).
     """
 
     name: str
@@ -50,9 +51,10 @@ def _tanh(a, out=None):
     return np.tanh(a, out=out)
 
 
-def _tanh_derivative(out):
+def _tanh_derivative(out, into=None):
     """tanh'(a) = 1 - tanh(a)^2."""
-    return 1.0 - out * out
+    into = np.multiply(out, out, out=into)
+    return np.subtract(1.0, into, out=into)
 
 
 def _sigmoid(a, out=None):
@@ -65,9 +67,10 @@ def _sigmoid(a, out=None):
     return out
 
 
-def _sigmoid_derivative(out):
+def _sigmoid_derivative(out, into=None):
     """sigmoid'(a) = s (1 - s)."""
-    return out * (1.0 - out)
+    into = np.subtract(1.0, out, out=into)
+    return np.multiply(out, into, out=into)
 
 
 def _relu(a, out=None):
@@ -75,9 +78,11 @@ def _relu(a, out=None):
     return np.maximum(a, 0.0, out=out)
 
 
-def _relu_derivative(out):
+def _relu_derivative(out, into=None):
     """relu'(a) = 1 where a > 0 (equivalently out > 0), else 0."""
-    return (out > 0).astype(out.dtype)
+    if into is None:
+        into = np.empty_like(out)
+    return np.greater(out, 0, out=into, casting="unsafe")
 
 
 def _identity(a, out=None):
@@ -88,9 +93,12 @@ def _identity(a, out=None):
     return out
 
 
-def _identity_derivative(out):
+def _identity_derivative(out, into=None):
     """identity'(a) = 1."""
-    return np.ones_like(out)
+    if into is None:
+        return np.ones_like(out)
+    into[...] = 1
+    return into
 
 
 ACTIVATIONS: dict[str, Activation] = {

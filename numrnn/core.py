@@ -211,7 +211,8 @@ def layer_forward(x: np.ndarray, h0: np.ndarray, params: dict, config: LayerConf
     return states[1:], cache
 
 
-def layer_backward(dh: np.ndarray, cache: LayerCache, *, window: int | None = None) -> LayerGradients:
+def layer_backward(dh: np.ndarray, cache: LayerCache, *, window: int | None = None, need_dx: bool = True,
+                   overwrite_dh: bool = False) -> LayerGradients:
     """Backpropagate through one recurrent layer over the whole sequence.
 
     Parameters
@@ -226,11 +227,17 @@ def layer_backward(dh: np.ndarray, cache: LayerCache, *, window: int | None = No
         t - 1 where t is a multiple of ``window`` (t > 0, 0-based), so each
         window of ``window`` steps is backpropagated on its own. None (or a
         window >= T) is full BPTT.
+    need_dx : bool, default True
+        False skips the product that gives ``dx`` (then None): the bottom
+        layer of a model in training needs no gradient for its data.
+    overwrite_dh : bool, default False
+        Let the core accumulate into ``dh`` instead of a copy of it (for
+        callers that own ``dh``, like :func:`numrnn.network.backward`).
 
     Returns
     -------
     LayerGradients
-        ``dx`` (T, B, D), ``dh0`` (B, H), ``grads`` and ``dh_norms`` (T,).
+        ``dx`` (T, B, D) or None, ``dh0`` (B, H), ``grads`` and ``dh_norms`` (T,).
     """
     config, params, states = cache.config, cache.params, cache.states
     T, B, H = dh.shape
@@ -239,13 +246,16 @@ def layer_backward(dh: np.ndarray, cache: LayerCache, *, window: int | None = No
     levels = _levels(config)
     dtype = states.dtype
 
-    # Derivatives of every activation for all steps at once, outside the loop.
-    dphi = phi.derivative_from_output(cache.phi_a)                              # φ'(a_t), (T, B, H)
-    dpsi = [psi.derivative_from_output(act) for act in cache.level_activations]  # ψ'(s_j), (T, B, M)
-
-    dh_total = dh.copy()                       # becomes ∂loss/∂h_t including the path through time
+    # δ_j's buffer first holds ψ'(s_j) (δ_{q+1}'s holds φ'(a_t)), for all steps at once,
+    # outside the loop; the loop then multiplies the incoming gradient into it in place.
     deltas = np.empty((T, B, levels.total), dtype=dtype)  # δ_1 | δ_2 | ... | δ_{q+1}, side by side
     delta = [deltas[:, :, lo:lo + w] for lo, w in zip(levels.offsets, levels.widths)]
+    phi.derivative_from_output(cache.phi_a, into=delta[q])                   # φ'(a_t)
+    for j in range(1, q + 1):
+        psi.derivative_from_output(cache.level_activations[j - 1], into=delta[j - 1])  # ψ'(s_j)
+
+    # dh_total becomes ∂loss/∂h_t including the path through time.
+    dh_total = dh if overwrite_dh else dh.copy()
     # Transposed weights copied to C order once per call: np.dot with a transposed
     # view is measurably slower per step at small sizes.
     W_from_h_T = np.ascontiguousarray(_weights_from_h(params, config, levels).T)
@@ -258,12 +268,12 @@ def layer_backward(dh: np.ndarray, cache: LayerCache, *, window: int | None = No
     for t in range(T - 1, -1, -1):
         dh_t = dh_total[t]
         dh_t += dh_next                                          # (R.5) dh_t = dH_t + dh_next
-        np.multiply(dh_t, dphi[t], out=delta[q][t])              # (R.6) δ_{q+1} = da_t = dh_t ⊙ φ'(a_t)
+        np.multiply(dh_t, delta[q][t], out=delta[q][t])          # (R.6) δ_{q+1} = da_t = dh_t ⊙ φ'(a_t)
         for j in range(q, 0, -1):                                # (R.7) down the transition levels
             np.dot(delta[j][t], W_level_T[j], out=dg[j - 1])     #   dg_j = δ_{j+1} W_{j+1}ᵀ
             if has_skip[j]:
                 dg[j - 1] += dg[j]                               #        + dg_{j+1}  (layer-skip at j+1)
-            np.multiply(dg[j - 1], dpsi[j - 1][t], out=delta[j - 1][t])  # δ_j = dg_j ⊙ ψ'(s_j)
+            np.multiply(dg[j - 1], delta[j - 1][t], out=delta[j - 1][t])  # δ_j = dg_j ⊙ ψ'(s_j)
         # (R.8) dh_{t-1}: every level that reads h_{t-1}, in one product.
         np.dot(deltas[t, :, :levels.width_from_h], W_from_h_T, out=dh_next)
         if has_skip[0]:
@@ -293,9 +303,9 @@ def layer_backward(dh: np.ndarray, cache: LayerCache, *, window: int | None = No
 
     # (R.10) The input side for all rows at once: du_t is the input level's delta.
     du = delta[config.input_level - 1].reshape(rows, -1)
-    dx, input_grads = mlp_backward(du, cache.input_cache)
+    dx, input_grads = mlp_backward(du, cache.input_cache, need_dv=need_dx)
     grads.update(input_grads)
 
     dh_norms = np.sqrt(np.einsum("tbh,tbh->t", dh_total, dh_total))  # ‖∂loss/∂h_t‖ per step
     ordered = {name: grads[name] for name in params}                  # the params' own order
-    return LayerGradients(dx.reshape(T, B, -1), dh_next, ordered, dh_norms)
+    return LayerGradients(None if dx is None else dx.reshape(T, B, -1), dh_next, ordered, dh_norms)

@@ -207,7 +207,7 @@ class DeepRNN:
         y, state, _ = network.forward(self.params, self.config, x, h0)
         return y, state
 
-    def loss_and_grads(self, x, targets, loss="xent", h0=None, mask=None, bptt_window=None):
+    def loss_and_grads(self, x, targets, loss="xent", h0=None, mask=None, bptt_window=None, need_dx=True):
         """Loss and the gradient of every parameter, by the vectorized BPTT core.
 
         Parameters
@@ -224,6 +224,9 @@ class DeepRNN:
             Truncated BPTT: backpropagate through windows of this many steps
             (state carried across windows, gradient not). None or >= T is
             full BPTT.
+        need_dx : bool, default True
+            False skips computing ``info.dx`` (one product less; training
+            needs no gradient for its data).
 
         Returns
         -------
@@ -243,8 +246,10 @@ class DeepRNN:
         mask = check_mask(mask, T, B, self.dtype)
         if bptt_window is not None:
             check_int(bptt_window, "bptt_window", minimum=1)
+        if not isinstance(need_dx, bool):
+            raise TypeError(f"need_dx must be True or False; got {need_dx!r}")
         return network.loss_and_grads(self.params, self.config, x, targets, loss=loss, h0=h0, mask=mask,
-                                      window=bptt_window)
+                                      window=bptt_window, need_dx=need_dx)
 
     # ---------------------------------------------------------------- display
 

@@ -56,7 +56,7 @@ class ModelGradients(NamedTuple):
     ----------
     grads : dict of str to ndarray
         Same keys, shapes and order as the params.
-    dx : ndarray of shape (T, B, D)
+    dx : ndarray of shape (T, B, D), or None
     dh0 : list of ndarray of shape (B, H_l)
     grad_norms : ndarray of shape (L, T)
         ``‖∂loss/∂h_t^(l)‖`` for every layer l (row l - 1) and step t.
@@ -81,8 +81,8 @@ class LossInfo:
     grad_norms : ndarray of shape (L, T)
         ``‖∂loss/∂h_t^(l)‖``: with the loss on the last step only, the
         vanishing/exploding-gradient picture (row l - 1 is layer l).
-    dx : ndarray of shape (T, B, D)
-        ∂loss/∂x.
+    dx : ndarray of shape (T, B, D), or None
+        ∂loss/∂x (None when computed with ``need_dx=False``).
     dh0 : list of ndarray of shape (B, H_l)
         ∂loss/∂h_0^(l).
     """
@@ -123,7 +123,7 @@ def forward(params: dict, config: ModelConfig, x: np.ndarray, h0: list) -> tuple
     return y.reshape(T, B, -1), final_state, ModelCache(config, layer_caches, output_cache)
 
 
-def backward(dy: np.ndarray, cache: ModelCache, *, window: int | None = None) -> ModelGradients:
+def backward(dy: np.ndarray, cache: ModelCache, *, window: int | None = None, need_dx: bool = True) -> ModelGradients:
     """Backpropagate ``dy`` through the output MLP and the stack.
 
     Parameters
@@ -133,6 +133,8 @@ def backward(dy: np.ndarray, cache: ModelCache, *, window: int | None = None) ->
     cache : ModelCache
     window : int or None, default None
         Truncated-BPTT window (see :func:`numrnn.core.layer_backward`).
+    need_dx : bool, default True
+        False skips the product that gives ∂loss/∂x (then ``dx`` is None).
 
     Returns
     -------
@@ -144,7 +146,9 @@ def backward(dy: np.ndarray, cache: ModelCache, *, window: int | None = None) ->
     dh = dh.reshape(T, B, -1)                                   # ∂loss/∂h^(L) from the output, every step
     layer_grads, dh0, norms = ([None] * config.num_layers for _ in range(3))
     for l in range(config.num_layers, 0, -1):
-        result = layer_backward(dh, cache.layer_caches[l - 1], window=window)
+        # dh is this function's own array (from MLP_o or the layer above), so the core may accumulate into it.
+        result = layer_backward(dh, cache.layer_caches[l - 1], window=window, need_dx=need_dx or l > 1,
+                                overwrite_dh=True)
         layer_grads[l - 1], dh0[l - 1], norms[l - 1] = result.grads, result.dh0, result.dh_norms
         dh = result.dx                                          # (S.2) arrives at layer l-1's states
     grads = {}                                                  # in the params' order: layer 1 first
@@ -155,7 +159,7 @@ def backward(dy: np.ndarray, cache: ModelCache, *, window: int | None = None) ->
 
 
 def loss_and_grads(params: dict, config: ModelConfig, x: np.ndarray, targets, *, loss: str = "xent",
-                   h0: list, mask: np.ndarray | None = None, window: int | None = None):
+                   h0: list, mask: np.ndarray | None = None, window: int | None = None, need_dx: bool = True):
     """Forward, loss, and backward in one call.
 
     Parameters
@@ -171,6 +175,8 @@ def loss_and_grads(params: dict, config: ModelConfig, x: np.ndarray, targets, *,
         Weights of the (step, sequence) entries, already in the params' dtype.
     window : int or None
         Truncated-BPTT window.
+    need_dx : bool, default True
+        False skips computing ∂loss/∂x.
 
     Returns
     -------
@@ -181,5 +187,5 @@ def loss_and_grads(params: dict, config: ModelConfig, x: np.ndarray, targets, *,
     y, final_state, cache = forward(params, config, x, h0)
     weights = np.ones(y.shape[:2], dtype=y.dtype) if mask is None else mask
     value, dy = LOSSES[loss](y, targets, weights)
-    result = backward(dy, cache, window=window)
+    result = backward(dy, cache, window=window, need_dx=need_dx)
     return value, result.grads, LossInfo(y, final_state, result.grad_norms, result.dx, result.dh0)
