@@ -15,8 +15,8 @@ The derivative is the sixth-order central difference
 
 whose truncation error is O(ε⁶) instead of the textbook stencil's O(ε²).
 That lets ε be large (2e-3 in float64), so the rounding error of ``f``
-(about 1e-16 |f|) is divided by a large ε: the numeric derivative is then
-good to about 1e-12 |f|, which is what makes a 1e-7 relative tolerance
+(about 1e-16 ``|f|``) is divided by a large ε: the numeric derivative is then
+good to about 1e-12 ``|f|``, which is what makes a 1e-7 relative tolerance
 meaningful. Each entry is scored by the relative error
 ``|a − n| / max(|a| + |n|, tiny)``; ``tiny`` (1e-4) keeps entries that are
 zero up to rounding from counting as failures, and still compares them at

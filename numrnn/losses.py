@@ -60,8 +60,8 @@ def _mse(y, targets, weights):
         raise ValueError("mask has no entry that counts (all weights are 0)")
     diff = y - targets                                           # (T, B, O)
     w = weights[..., None]
-    loss = (w * diff * diff).sum() / total                       # (L.3)
-    dy = (2 / total) * w * diff                                  # (L.4) dy = 2 w (y - t) / Σw
+    loss = (w * diff * diff).sum() / total                       # (L.3) total = N = O Σw
+    dy = (2 / total) * w * diff                                  # (L.4) dy = 2 w (y - t) / N
     return y.dtype.type(loss), dy.astype(y.dtype, copy=False)
 
 
@@ -75,7 +75,7 @@ def _bce(y, targets, weights):
     per_entry = np.maximum(y, 0) - targets * y + np.log1p(np.exp(-np.abs(y)))
     loss = (w * per_entry).sum() / total
     sigmoid = 0.5 * (1 + np.tanh(0.5 * y))
-    dy = (w / total) * (sigmoid - targets)                       # (L.6) dy = w (σ(y) - t) / Σw
+    dy = (w / total) * (sigmoid - targets)                       # (L.6) dy = w (σ(y) - t) / N,  N = O Σw
     return y.dtype.type(loss), dy.astype(y.dtype, copy=False)
 
 

@@ -91,7 +91,7 @@ def mlp_forward(v: np.ndarray, params: dict, spec: MLPSpec) -> tuple[np.ndarray,
     g = v
     for j in range(1, spec.depth + 1):
         W, b = params[f"W_{spec.hidden_name}{j}"], params[f"b_{spec.hidden_name}{j}"]
-        s = g @ W                                # (N, M)
+        s = g @ W                                # (M.1) s_j = g_{j-1} W_j + b_j, (N, M)
         s += b
         act = psi.forward(s, out=s)              # ψ in place: s is not needed again
         skip = spec.layer_skip and W.shape[0] == W.shape[1]
@@ -99,7 +99,7 @@ def mlp_forward(v: np.ndarray, params: dict, spec: MLPSpec) -> tuple[np.ndarray,
         inputs.append(g)
         activations.append(act)
         skips.append(skip)
-    out = g @ params[spec.last_weight]           # (N, O)
+    out = g @ params[spec.last_weight]           # (M.2) out = g_k W_{k+1} + b_{k+1}, (N, O)
     out += params[spec.last_bias]
     return out, MLPCache(inputs, activations, skips, spec, params)
 

@@ -4,16 +4,16 @@ Each preset is :class:`numrnn.DeepRNN` with the settings of one pattern; every
 other keyword is passed through, so ``deep_transition(4, 32, 2, transition_depth=3,
 dtype=np.float32)`` works.
 
-==================================  ==========================================================
-name (CLI ``--arch``)               settings
-==================================  ==========================================================
-``vanilla``                         L = 1, q = 0: ``h_t = φ(x_t W_xh + h_{t-1} W_hh + b_h)``
-``hierarchical``                    L = 2 stacked vanilla layers
-``deep-transition``                 q = 2 (``MLP_h`` with two hidden layers)
-``deep-transition-skip``            q = 2, ``skip="residual"``: ``h_t = h_{t-1} + φ(a_t)``
-``deep-transition-shortcut``        q = 2, ``skip="shortcut"``: Pascanu et al.'s DT(S)
-``hierarchical-deep-transition-skip``  L = 2 layers, each q = 2 with ``skip="residual"``
-==================================  ==========================================================
+======================================  =========================================================
+name (CLI ``--arch``)                   settings
+======================================  =========================================================
+``vanilla``                             L = 1, q = 0: ``h_t = φ(x_t W_xh + h_{t-1} W_hh + b_h)``
+``hierarchical``                        L = 2 stacked vanilla layers
+``deep-transition``                     q = 2 (``MLP_h`` with two hidden layers)
+``deep-transition-skip``                q = 2, ``skip="residual"``: ``h_t = h_{t-1} + φ(a_t)``
+``deep-transition-shortcut``            q = 2, ``skip="shortcut"``: Pascanu et al.'s DT(S)
+``hierarchical-deep-transition-skip``   L = 2 layers, each q = 2 with ``skip="residual"``
+======================================  =========================================================
 """
 
 from __future__ import annotations

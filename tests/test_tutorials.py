@@ -1,0 +1,96 @@
+"""Run every tutorial as a user would, and check what it prints.
+
+Each ``tutorials/*.py`` runs in its own interpreter (``python tutorials/X.py``) from an empty
+temporary folder, with the Agg backend and ``NUMRNN_TUTORIAL_OUTPUT`` pointing at a temporary
+folder for its figures, and RuntimeWarnings (overflow, invalid values) turned into errors. A
+tutorial passes when it exits 0 *and* prints the results it teaches: a tutorial that silently
+computes something else fails. A new tutorial must add its expectations to ``EXPECTED``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import numrnn
+
+REPO = Path(__file__).resolve().parents[1]
+TUTORIALS = sorted((REPO / "tutorials").glob("*.py"))
+FLOAT = r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?"
+
+
+def _check_01(out: str, figures: Path) -> None:
+    for what in ("step forward", "step backward"):
+        difference = float(re.search(rf"{what}: +max \|by hand - reference\| = ({FLOAT})", out).group(1))
+        assert difference < 1e-13
+    agreement = re.search(rf"vectorized core agrees with the step-by-step loop: max \|difference\| = ({FLOAT})", out)
+    assert agreement and float(agreement.group(1)) < 1e-12
+    assert re.search(r"my vanilla RNN: full check in float64", out)
+    assert re.search(r"^PASS: max relative error", out, re.MULTILINE)
+
+
+def _check_02(out: str, figures: Path) -> None:
+    for name in numrnn.presets.ARCHITECTURES:        # every preset in the table, with a parameter count
+        assert re.search(rf"^{re.escape(name)} +\d+ +\d+ +\w+ +\d+  \(20, 4, 5\)$", out, re.MULTILINE), name
+    formula, model = re.search(r"vanilla by the formula: (\d+), by the model: (\d+)", out).groups()
+    assert formula == model
+    assert out.count("total parameters:") == 2                      # two summaries
+    assert "deep transition with q = 0 equals vanilla: max |difference| = 0.0e+00" in out
+    assert "hierarchical with L = 1 equals vanilla: max |difference| = 0.0e+00" in out
+    assert "layers: ['vanilla', 'deep transition + skip', 'DT(S) shortcut']" in out
+
+
+def _check_03(out: str, figures: Path) -> None:
+    ratios = dict(re.findall(rf"ratio ‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ for (\S+) += ({FLOAT})", out))
+    assert set(ratios) == {"vanilla", "deep-transition", "deep-transition-skip", "hierarchical"}
+    ratios = {name: float(value) for name, value in ratios.items()}
+    # The chapter's claims, as this tutorial measures them at T = 50.
+    assert ratios["vanilla"] < 1e-2                                  # vanilla: the gradient vanishes
+    assert ratios["deep-transition"] < ratios["vanilla"]             # deep transition: "challenging"
+    assert ratios["deep-transition-skip"] > 1e3 * ratios["vanilla"]  # with skip: "improved"
+    for name in ("gradient_norm_map.png", "gradient_flow_compare.png"):
+        assert (figures / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    assert f"figures saved to {figures}" in out
+
+
+def _check_04(out: str, figures: Path) -> None:
+    assert re.search(r"^leaky RNN: full check in float64.*?^PASS: max relative error", out, re.MULTILINE | re.DOTALL)
+    assert re.search(r"^leaky RNN with a planted bug: full check.*?^FAIL \(\d+ of 5 arrays\)", out,
+                     re.MULTILINE | re.DOTALL)
+    caught = re.search(r"arrays caught: (.+)", out).group(1).split(", ")
+    assert "W_hh" in caught and "h0" in caught                       # the bug is on the path through time
+    agreement = re.search(rf"α = 1 equals numrnn's vanilla layer: max \|difference\| = ({FLOAT})", out)
+    assert agreement and float(agreement.group(1)) < 1e-12
+    assert re.search(r"^leaky RNN, directional: directional check.*?^PASS", out, re.MULTILINE | re.DOTALL)
+
+
+EXPECTED = {
+    "01_vanilla_rnn_by_hand.py": _check_01,
+    "02_three_ways_to_go_deep.py": _check_02,
+    "03_vanishing_gradients.py": _check_03,
+    "04_check_your_own_layer.py": _check_04,
+}
+
+
+def test_every_tutorial_has_expectations():
+    assert TUTORIALS, "no tutorials found"
+    assert sorted(path.name for path in TUTORIALS) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("tutorial", TUTORIALS, ids=[path.stem for path in TUTORIALS])
+def test_tutorial_runs_and_prints_its_results(tutorial: Path, tmp_path: Path):
+    figures = tmp_path / "figures"
+    env = {key: value for key, value in os.environ.items() if key not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.update(MPLBACKEND="Agg", NUMRNN_TUTORIAL_OUTPUT=str(figures), PYTHONPATH=str(REPO),
+               MPLCONFIGDIR=str(tmp_path / "mplconfig"), PYTHONIOENCODING="utf-8")
+    result = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", str(tutorial)], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, encoding="utf-8", timeout=120)
+    assert result.returncode == 0, f"{tutorial.name} failed:\n{result.stdout}\n{result.stderr}"
+    EXPECTED[tutorial.name](result.stdout, figures)
+    assert sorted(os.listdir(tmp_path)) in (["figures", "mplconfig"], ["figures"], ["mplconfig"], []), \
+        "a tutorial must write only into NUMRNN_TUTORIAL_OUTPUT"
