@@ -24,6 +24,17 @@ def check_int(value, name: str, *, minimum: int | None = None) -> int:
     return int(value)
 
 
+def check_number(value, name: str, *, positive: bool = False) -> float:
+    """Return ``value`` as a float if it is a finite real number (NumPy scalars too), else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {value!r} of type {type(value).__name__}")
+    if positive and not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number; got {value!r}")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number; got {value!r}")
+    return float(value)
+
+
 def check_choice(value, name: str, choices) -> str:
     """Return ``value`` if it is one of ``choices`` (strings), else raise."""
     if not isinstance(value, str):

@@ -218,6 +218,8 @@ class ModelConfig:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown model config keys {sorted(unknown)}; known: {sorted(known)}")
+        if not isinstance(data["layers"], (list, tuple)):
+            raise ValueError(f"a model config's 'layers' must be a list of dicts; got {data['layers']!r}")
         layer_fields = {f.name for f in fields(LayerConfig)}
         layers = []
         for entry in data["layers"]:

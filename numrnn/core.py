@@ -156,10 +156,6 @@ def layer_forward(x: np.ndarray, h0: np.ndarray, params: dict, config: LayerConf
     levels = _levels(config)
     dtype = params["W_hh"].dtype
 
-    # (R.1) The input side for all T·B rows at once; the input level's bias rides along.
-    U, input_cache = mlp_forward(x.reshape(T * B, D), params, input_mlp_spec(config))
-    U = U.reshape(T, B, -1)                                     # (T, B, H), or (T, B, M) for DT(S)
-
     states = np.empty((T + 1, B, H), dtype=dtype)               # h_0 .. h_T
     states[0] = h0
     level_activations = [np.empty((T, B, levels.widths[j - 1]), dtype=dtype) for j in range(1, q + 1)]
@@ -168,6 +164,13 @@ def layer_forward(x: np.ndarray, h0: np.ndarray, params: dict, config: LayerConf
         for j, act in enumerate(level_activations, start=1)
     ]
     phi_a = np.empty((T, B, H), dtype=dtype) if config.skip == "residual" else states[1:]
+
+    # (R.1) The input side for all T·B rows at once; the input level's bias rides along.
+    # u_t is written straight into the buffer of the level it joins (no array of its
+    # own): step t adds the rest of s_j to it and applies the activation in place.
+    input_buffer = phi_a if config.input_level == q + 1 else level_activations[config.input_level - 1]
+    _, input_cache = mlp_forward(x.reshape(T * B, D), params, input_mlp_spec(config),
+                                 out=input_buffer.reshape(T * B, -1))
 
     # Everything a step needs, fetched once: the loop below only multiplies and adds.
     W_from_h = _weights_from_h(params, config, levels)         # (H, width_from_h)
@@ -189,13 +192,18 @@ def layer_forward(x: np.ndarray, h0: np.ndarray, params: dict, config: LayerConf
         g = h_prev
         for j in range(1, q + 2):
             if j == 1:
-                s = from_h[0]                                   # s_1 = h_{t-1} W_h1
+                r = from_h[0]                                   # h_{t-1} W_h1
             else:
-                s = scratch[j - 1]
-                np.dot(g, W_level[j - 1], out=s)                # s_j = g_{j-1} W_hj
+                r = scratch[j - 1]
+                np.dot(g, W_level[j - 1], out=r)                # g_{j-1} W_hj
                 if from_h[j - 1] is not None:
-                    s += from_h[j - 1]                          #       + h_{t-1} S_hj   (DT(S))
-            s += U[t] if takes_input[j - 1] else b_level[j - 1]  #       + u_t, or + b_hj
+                    r += from_h[j - 1]                          #   + h_{t-1} S_hj   (DT(S))
+            if takes_input[j - 1]:
+                s = input_buffer[t]                             # s_j = u_t (put there by (R.1))
+                s += r                                          #       + the products above
+            else:
+                s = r
+                s += b_level[j - 1]                             # s_j = the products above + b_hj
             if j <= q:                                          # (R.3) a hidden transition level
                 act = level_activations[j - 1][t]
                 psi.forward(s, out=act)                         # ψ(s_j)

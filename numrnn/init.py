@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_choice
+from ._checks import check_choice, check_number
 from .config import ModelConfig
 from .params import OUTPUT_PREFIX, layer_parameter_shapes, layer_prefix, output_parameter_shapes
 
@@ -101,18 +101,14 @@ def init_params(config: ModelConfig, *, init: str = "xavier", spectral_radius: f
     """
     check_choice(init, "init", INITS)
     if spectral_radius is not None:
-        if not isinstance(spectral_radius, (int, float)) or isinstance(spectral_radius, bool) or not (
-            np.isfinite(spectral_radius) and spectral_radius > 0
-        ):
-            raise ValueError(f"spectral_radius must be a positive finite number; got {spectral_radius!r}")
+        spectral_radius = check_number(spectral_radius, "spectral_radius", positive=True)
         deep = [l for l, layer in enumerate(config.layers, start=1) if layer.transition_depth > 0]
         if deep:
             raise ValueError(
                 "spectral_radius rescales the single recurrent matrix W_hh of a vanilla layer; "
                 f"layers {deep} have transition_depth > 0, whose recurrence is an MLP with no spectral radius"
             )
-    if not isinstance(bias, (int, float)) or isinstance(bias, bool) or not np.isfinite(bias):
-        raise ValueError(f"bias must be a finite number; got {bias!r}")
+    bias = check_number(bias, "bias")
 
     groups = [(layer_prefix(l), layer_parameter_shapes(layer)) for l, layer in enumerate(config.layers, start=1)]
     groups.append((OUTPUT_PREFIX, output_parameter_shapes(config)))

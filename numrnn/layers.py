@@ -109,8 +109,8 @@ def layer_forward(x, h0, params, config: LayerConfig):
     """
     if not isinstance(config, LayerConfig):
         raise TypeError(f"config must be a LayerConfig; got {type(config).__name__}")
-    if not isinstance(params, dict) or "W_hh" not in params:
-        raise ValueError("params must be a dict holding the layer's parameters (at least 'W_hh')")
+    if not isinstance(params, dict) or not isinstance(params.get("W_hh"), np.ndarray):
+        raise ValueError("params must be a dict holding the layer's parameters as numpy arrays (at least 'W_hh')")
     dtype = params["W_hh"].dtype
     check_params(params, layer_parameter_shapes(config), dtype)
     x = check_float_array(x, "x", ndim=3, dtype=dtype, shape_doc="(T, B, D)")

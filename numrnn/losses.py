@@ -34,6 +34,18 @@ def _weights(mask, targets_shape, dtype):
     return mask
 
 
+def _flush_subnormals(dy):
+    """Set entries below the smallest normal float to 0, in place.
+
+    Underflowing probabilities (e.g. softmax of logits that differ by > 87 in
+    float32) leave subnormal numbers in ``dy``, and every matrix product that
+    reads them then runs tens of times slower on x86 (measured: 34 ms instead
+    of 0.9 ms for the output layer's backward). Their values are below 1e-38.
+    """
+    dy[np.abs(dy) < np.finfo(dy.dtype).tiny] = 0
+    return dy
+
+
 def _xent(y, targets, weights):
     """Softmax cross-entropy over counted rows; see :func:`softmax_cross_entropy`."""
     T, B, _ = y.shape
@@ -42,15 +54,17 @@ def _xent(y, targets, weights):
     total = w.sum()
     if total <= 0:
         raise ValueError("targets has no entry that counts (every target is -1 or has mask 0)")
-    shifted = y - y.max(axis=-1, keepdims=True)                   # (L.1) log-sum-exp, stable
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))  # (T, B, O)
     step, row = np.ogrid[:T, :B]
     safe_targets = np.where(counted, targets, 0)                  # -1 would index the last class
-    loss = -(w * log_probs[step, row, safe_targets]).sum() / total
-    dy = np.exp(log_probs)                                        # (L.2) dy = w (softmax(y) - onehot) / Σw
-    dy[step, row, safe_targets] -= 1
+    dy = y - y.max(axis=-1, keepdims=True)                        # (L.1) z = y - max(y) <= 0: exp cannot overflow
+    picked = dy[step, row, safe_targets]                          # z_c, (T, B)
+    np.exp(dy, out=dy)                                            # e^z; one (T, B, O) buffer serves throughout
+    norm = dy.sum(axis=-1)                                        # Σ_k e^{z_k}, (T, B)
+    loss = (w * (np.log(norm) - picked)).sum() / total            # (L.1) logsumexp(y) - y_c = log Σ e^z - z_c
+    dy /= norm[..., None]                                         # softmax(y)
+    dy[step, row, safe_targets] -= 1                              # (L.2) dy = w (softmax(y) - onehot(c)) / Σw
     dy *= (w / total)[..., None]
-    return y.dtype.type(loss), dy
+    return y.dtype.type(loss), _flush_subnormals(dy)
 
 
 def _mse(y, targets, weights):
@@ -62,7 +76,7 @@ def _mse(y, targets, weights):
     w = weights[..., None]
     loss = (w * diff * diff).sum() / total                       # (L.3) total = N = O Σw
     dy = (2 / total) * w * diff                                  # (L.4) dy = 2 w (y - t) / N
-    return y.dtype.type(loss), dy.astype(y.dtype, copy=False)
+    return y.dtype.type(loss), _flush_subnormals(dy.astype(y.dtype, copy=False))
 
 
 def _bce(y, targets, weights):
@@ -76,7 +90,7 @@ def _bce(y, targets, weights):
     loss = (w * per_entry).sum() / total
     sigmoid = 0.5 * (1 + np.tanh(0.5 * y))
     dy = (w / total) * (sigmoid - targets)                       # (L.6) dy = w (σ(y) - t) / N,  N = O Σw
-    return y.dtype.type(loss), dy.astype(y.dtype, copy=False)
+    return y.dtype.type(loss), _flush_subnormals(dy.astype(y.dtype, copy=False))
 
 
 LOSSES = {"xent": _xent, "mse": _mse, "bce": _bce}
@@ -102,8 +116,9 @@ def check_targets(loss: str, targets, y_shape: tuple, dtype: np.dtype) -> np.nda
     targets = check_float_array(targets, "targets", ndim=3, dtype=dtype, shape_doc="(T, B, O)")
     if targets.shape != (T, B, O):
         raise ValueError(f"targets for loss={loss!r} must have shape (T, B, O) = {(T, B, O)}; got {targets.shape}")
-    if loss == "bce" and ((targets < 0) | (targets > 1)).any():
-        raise ValueError("targets for loss='bce' must lie in [0, 1]; got values outside it")
+    outside = (targets < 0) | (targets > 1)
+    if loss == "bce" and outside.any():
+        raise ValueError(f"targets for loss='bce' must lie in [0, 1]; got {targets[outside].flat[0]!r}")
     return targets
 
 
@@ -115,11 +130,12 @@ def check_mask(mask, T: int, B: int, dtype: np.dtype) -> np.ndarray | None:
         raise TypeError(f"mask must be a numpy array of shape (T, B); got {type(mask).__name__}")
     if mask.shape != (T, B):
         raise ValueError(f"mask must have shape (T, B) = {(T, B)}; got {mask.shape}")
-    if not (mask.dtype == bool or np.issubdtype(mask.dtype, np.number)):
+    if not (mask.dtype == bool or np.issubdtype(mask.dtype, np.integer) or np.issubdtype(mask.dtype, np.floating)):
         raise TypeError(f"mask must be boolean or numeric; got dtype {mask.dtype}")
     weights = mask.astype(dtype)
-    if not np.isfinite(weights).all() or (weights < 0).any():
-        raise ValueError("mask must hold finite weights >= 0")
+    bad = ~np.isfinite(weights) | (weights < 0)
+    if bad.any():
+        raise ValueError(f"mask must hold finite weights >= 0; got {mask[bad].flat[0]!r}")
     return weights
 
 

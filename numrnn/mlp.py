@@ -71,7 +71,8 @@ class MLPCache(NamedTuple):
     params: dict
 
 
-def mlp_forward(v: np.ndarray, params: dict, spec: MLPSpec) -> tuple[np.ndarray, MLPCache]:
+def mlp_forward(v: np.ndarray, params: dict, spec: MLPSpec, *, out: np.ndarray | None = None
+                ) -> tuple[np.ndarray, MLPCache]:
     """Apply the MLP to every row of ``v``.
 
     Parameters
@@ -80,6 +81,8 @@ def mlp_forward(v: np.ndarray, params: dict, spec: MLPSpec) -> tuple[np.ndarray,
     params : dict of str to ndarray
         Holds the names ``spec`` lists.
     spec : MLPSpec
+    out : ndarray of shape (N, O), optional
+        C-contiguous buffer to write the result into.
 
     Returns
     -------
@@ -99,7 +102,7 @@ def mlp_forward(v: np.ndarray, params: dict, spec: MLPSpec) -> tuple[np.ndarray,
         inputs.append(g)
         activations.append(act)
         skips.append(skip)
-    out = g @ params[spec.last_weight]           # (M.2) out = g_k W_{k+1} + b_{k+1}, (N, O)
+    out = np.dot(g, params[spec.last_weight], out=out)  # (M.2) out = g_k W_{k+1} + b_{k+1}, (N, O)
     out += params[spec.last_bias]
     return out, MLPCache(inputs, activations, skips, spec, params)
 

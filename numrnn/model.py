@@ -137,9 +137,12 @@ class DeepRNN:
             raise TypeError(f"config must be a ModelConfig; got {type(config).__name__}")
         if not isinstance(params, dict) or not params:
             raise TypeError(f"params must be a non-empty dict of str to ndarray; got {type(params).__name__}")
+        first = next(iter(params.values()))
+        if not isinstance(first, np.ndarray) or first.dtype not in (np.float32, np.float64):
+            raise TypeError(f"params must hold float32 or float64 numpy arrays; got {getattr(first, 'dtype', type(first).__name__)}")
         model = cls.__new__(cls)
         model.config = config
-        model.dtype = check_dtype(next(iter(params.values())).dtype)
+        model.dtype = first.dtype
         check_params(params, model_parameter_shapes(config), model.dtype)
         model.params = params
         return model
@@ -282,6 +285,11 @@ class DeepRNN:
         kinds = ", ".join(layer.architecture for layer in self.config.layers)
         return (f"DeepRNN(input_size={self.config.input_size}, output_size={self.config.output_size}, "
                 f"layers=[{kinds}], num_params={self.num_params()}, dtype={self.dtype})")
+
+    def sample(self, vocab, length, temperature=1.0, seed=None, prime=""):
+        """Sample text from a character model; see :func:`numrnn.sampling.sample`."""
+        from .sampling import sample                        # imported here: sampling builds on tasks
+        return sample(self, vocab, length, temperature=temperature, seed=seed, prime=prime)
 
 
 def _layer_configs(input_size: int, shared: dict, num_layers, layers) -> tuple:
