@@ -13,6 +13,8 @@ from . import diagnostics, gradcheck, layers, losses, presets
 from .config import LayerConfig, ModelConfig
 from .model import DeepRNN
 from .network import LossInfo
+from . import checkpoint, optim, tasks           # training (issue 4); tqdm is imported only by a run
+from .trainer import Trainer, train
 
 __all__ = ["DeepRNN", "LayerConfig", "ModelConfig", "LossInfo", "diagnostics", "gradcheck", "layers", "losses", "presets",
-           "__version__"]
+           "checkpoint", "optim", "tasks", "Trainer", "train", "__version__"]

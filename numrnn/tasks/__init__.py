@@ -1,0 +1,63 @@
+"""Learning tasks with known difficulty and stated baselines, by name.
+
+==================  =====================================================  ======  ==========================
+name (``--task``)   what the model must do                                 metric  trivial baseline
+==================  =====================================================  ======  ==========================
+``adding``          output the sum of the two marked values at the end     mse     predict 1: 1/6 ≈ 0.167
+``copy``            repeat K symbols after a delay                          xent    ln A
+``temporal-order``  classify the order of two far-apart symbols X/Y         xent    ln 4 ≈ 1.386
+``sine``            predict the next value of a sum of sines                mse     persistence
+``reber``           predict the next symbol of embedded Reber strings       xent    unigram frequencies
+``charlm``          predict the next character of a text                    bpc     unigram frequencies
+==================  =====================================================  ======  ==========================
+
+Every task gives the trainer ``train_batch(step, batch_size, rng)``, a fixed
+``validation_batches(batch_size)``, a ``metric`` and a ``baseline``
+(:class:`numrnn.tasks.base.Task`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Baseline, Batch, SyntheticTask, Task, one_hot
+from .charlm import CharLMTask, Vocabulary, builtin_text
+from .reber import ReberTask
+from .synthetic import AddingTask, CopyTask, SineTask, TemporalOrderTask
+
+__all__ = ["TASKS", "make_task", "Task", "SyntheticTask", "Batch", "Baseline", "one_hot", "AddingTask",
+           "CopyTask", "TemporalOrderTask", "SineTask", "ReberTask", "CharLMTask", "Vocabulary", "builtin_text"]
+
+TASKS = {
+    "adding": AddingTask,
+    "copy": CopyTask,
+    "temporal-order": TemporalOrderTask,
+    "sine": SineTask,
+    "reber": ReberTask,
+    "charlm": CharLMTask,
+}
+
+
+def make_task(name: str, *, dtype=np.float64, **settings) -> Task:
+    """A task by name with its settings; ``None`` settings take the task's default.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`TASKS`.
+    dtype : np.float32 or np.float64
+        The model's dtype.
+    **settings
+        The task's own keywords (``seq_len``, ``seed``, ``path`` ...), as
+        :meth:`Task.to_dict` writes them.
+
+    Returns
+    -------
+    Task
+    """
+    if not isinstance(name, str) or name not in TASKS:
+        raise ValueError(f"task must be one of {list(TASKS)}; got {name!r}")
+    settings = {key: value for key, value in settings.items() if value is not None}
+    if name == "charlm":
+        return CharLMTask(settings.pop("path", None), dtype=dtype, **settings)
+    return TASKS[name](dtype=dtype, **settings)
