@@ -118,7 +118,7 @@ def check_targets(loss: str, targets, y_shape: tuple, dtype: np.dtype) -> np.nda
         raise ValueError(f"targets for loss={loss!r} must have shape (T, B, O) = {(T, B, O)}; got {targets.shape}")
     outside = (targets < 0) | (targets > 1)
     if loss == "bce" and outside.any():
-        raise ValueError(f"targets for loss='bce' must lie in [0, 1]; got {targets[outside].flat[0]!r}")
+        raise ValueError(f"targets for loss='bce' must lie in [0, 1]; got {float(targets[outside].flat[0])}")
     return targets
 
 
@@ -135,7 +135,7 @@ def check_mask(mask, T: int, B: int, dtype: np.dtype) -> np.ndarray | None:
     weights = mask.astype(dtype)
     bad = ~np.isfinite(weights) | (weights < 0)
     if bad.any():
-        raise ValueError(f"mask must hold finite weights >= 0; got {mask[bad].flat[0]!r}")
+        raise ValueError(f"mask must hold finite weights >= 0; got {float(mask[bad].flat[0])}")
     return weights
 
 
