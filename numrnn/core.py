@@ -309,11 +309,16 @@ def layer_backward(dh: np.ndarray, cache: LayerCache, *, window: int | None = No
             lo, w = levels.offsets[j - 1], levels.widths[j - 1]
             grads[level_names(config, j)[2]] = all_deltas[:, lo:lo + w].sum(axis=0)   # Σ_t Σ_b δ_j
 
+    dh_norms = np.sqrt(np.einsum("tbh,tbh->t", dh_total, dh_total))  # ‖∂loss/∂h_t‖ per step
+
     # (R.10) The input side for all rows at once: du_t is the input level's delta.
     du = delta[config.input_level - 1].reshape(rows, -1)
-    dx, input_grads = mlp_backward(du, cache.input_cache, need_dv=need_dx)
+    # dx may reuse dh_total's memory when the core owns it and the widths match (layers above the
+    # first): the norms above were its last use, and it saves one (T, B, H) array at the peak.
+    reuse = overwrite_dh and need_dx and dh_total.shape[2] == config.input_size
+    dx, input_grads = mlp_backward(du, cache.input_cache, need_dv=need_dx,
+                                   dv_out=dh_total.reshape(rows, -1) if reuse else None)
     grads.update(input_grads)
 
-    dh_norms = np.sqrt(np.einsum("tbh,tbh->t", dh_total, dh_total))  # ‖∂loss/∂h_t‖ per step
     ordered = {name: grads[name] for name in params}                  # the params' own order
     return LayerGradients(None if dx is None else dx.reshape(T, B, -1), dh_next, ordered, dh_norms)

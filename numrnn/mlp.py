@@ -107,7 +107,8 @@ def mlp_forward(v: np.ndarray, params: dict, spec: MLPSpec, *, out: np.ndarray |
     return out, MLPCache(inputs, activations, skips, spec, params)
 
 
-def mlp_backward(dout: np.ndarray, cache: MLPCache, *, need_dv: bool = True) -> tuple[np.ndarray | None, dict]:
+def mlp_backward(dout: np.ndarray, cache: MLPCache, *, need_dv: bool = True, dv_out: np.ndarray | None = None
+                 ) -> tuple[np.ndarray | None, dict]:
     """Backward pass of :func:`mlp_forward`.
 
     Parameters
@@ -117,6 +118,9 @@ def mlp_backward(dout: np.ndarray, cache: MLPCache, *, need_dv: bool = True) -> 
     cache : MLPCache
     need_dv : bool, default True
         Skip the last product when the caller does not need ``dv``.
+    dv_out : ndarray of shape (N, I), optional
+        C-contiguous buffer for ``dv`` that the caller no longer needs
+        (it must not be ``dout`` or hold anything the backward reads).
 
     Returns
     -------
@@ -132,7 +136,7 @@ def mlp_backward(dout: np.ndarray, cache: MLPCache, *, need_dv: bool = True) -> 
     grads[spec.last_bias] = dout.sum(axis=0)               # eq. (M.3): db_{k+1} = Σ_rows dout
     if spec.depth == 0 and not need_dv:
         return None, grads
-    dg = dout @ W.T                                        # eq. (M.4): dg_k = dout W_{k+1}ᵀ
+    dg = np.dot(dout, W.T, out=dv_out if spec.depth == 0 else None)   # eq. (M.4): dg_k = dout W_{k+1}ᵀ
     for j in range(spec.depth, 0, -1):
         W = params[f"W_{spec.hidden_name}{j}"]
         ds = dg * psi.derivative_from_output(cache.activations[j - 1])   # eq. (M.5): δ_j = dg_j ⊙ ψ'(s_j)
@@ -140,7 +144,7 @@ def mlp_backward(dout: np.ndarray, cache: MLPCache, *, need_dv: bool = True) -> 
         grads[f"b_{spec.hidden_name}{j}"] = ds.sum(axis=0)               # eq. (M.6): db_j = Σ_rows δ_j
         if j == 1 and not need_dv:
             return None, grads
-        dg_below = ds @ W.T                                # eq. (M.7): dg_{j-1} = δ_j W_jᵀ (+ dg_j)
+        dg_below = np.dot(ds, W.T, out=dv_out if j == 1 else None)      # eq. (M.7): dg_{j-1} = δ_j W_jᵀ (+ dg_j)
         if cache.skips[j - 1]:
             dg_below += dg
         dg = dg_below
