@@ -43,6 +43,8 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from ._checks import check_int
+
 __all__ = [
     "Optimizer", "SGD", "Momentum", "Nesterov", "Adagrad", "RMSProp", "Adam", "AdamW",
     "OPTIMIZERS", "make_optimizer", "optimizer_from_dict",
@@ -64,14 +66,6 @@ def _check_number(value, name: str, *, low: float, high: float = math.inf, low_o
         left, right = "(" if low_open else "[", ")" if high_open else "]"
         raise ValueError(f"{name} must be a finite number in {left}{low}, {high}{right}; got {value!r}")
     return value
-
-
-def _check_step_int(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer; got {value!r} of type {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}; got {value}")
-    return int(value)
 
 
 # ---------------------------------------------------------------- optimizers
@@ -447,7 +441,7 @@ class StepDecay(Schedule):
 
     def __post_init__(self):
         _check_number(self.lr, "lr", low=0.0)
-        _check_step_int(self.every, "every", 1)
+        check_int(self.every, "every", minimum=1)
         _check_number(self.factor, "factor", low=0.0, high=1.0, high_open=False)
 
     def __call__(self, step: int) -> float:
@@ -468,7 +462,7 @@ class Cosine(Schedule):
 
     def __post_init__(self):
         _check_number(self.lr, "lr", low=0.0)
-        _check_step_int(self.total_steps, "total_steps", 1)
+        check_int(self.total_steps, "total_steps", minimum=1)
         _check_number(self.min_lr, "min_lr", low=0.0, high=self.lr, low_open=False, high_open=False)
 
     def __call__(self, step: int) -> float:
@@ -498,7 +492,7 @@ class Warmup(Schedule):
     def __post_init__(self):
         if not isinstance(self.after, Schedule):
             raise TypeError(f"after must be a Schedule (e.g. Constant(1e-3)); got {type(self.after).__name__}")
-        _check_step_int(self.steps, "steps", 1)
+        check_int(self.steps, "steps", minimum=1)
 
     def __call__(self, step: int) -> float:
         scale = (step + 1) / self.steps if step < self.steps else 1.0
@@ -548,7 +542,7 @@ def make_schedule(name: str, lr: float, total_steps: int, *, warmup: int = 0, de
     """
     if not isinstance(name, str) or name not in SCHEDULES:
         raise ValueError(f"schedule must be one of {list(SCHEDULES)}; got {name!r}")
-    _check_step_int(warmup, "warmup", 0)
+    check_int(warmup, "warmup", minimum=0)
     if name == "constant":
         schedule = Constant(lr)
     elif name == "step":
