@@ -27,10 +27,10 @@ from ._checks import check_choice, check_float_array
 __all__ = ["LOSSES", "softmax_cross_entropy", "mean_squared_error", "sigmoid_binary_cross_entropy", "compute_loss"]
 
 
-def _weights(mask, targets_shape, dtype):
-    """The (T, B) weight of each step: the mask, or ones."""
+def step_weights(mask, y_shape, dtype):
+    """The (T, B) weight of each (step, sequence): the checked mask, or ones when it is None."""
     if mask is None:
-        return np.ones(targets_shape[:2], dtype=dtype)
+        return np.ones(y_shape[:2], dtype=dtype)
     return mask
 
 
@@ -164,7 +164,7 @@ def compute_loss(loss: str, y: np.ndarray, targets, mask=None) -> tuple:
     y = check_float_array(y, "y", ndim=3, dtype=y.dtype, shape_doc="(T, B, O)")
     targets = check_targets(loss, targets, y.shape, y.dtype)
     weights = check_mask(mask, y.shape[0], y.shape[1], y.dtype)
-    return LOSSES[loss](y, targets, _weights(weights, y.shape, y.dtype))
+    return LOSSES[loss](y, targets, step_weights(weights, y.shape, y.dtype))
 
 
 def softmax_cross_entropy(logits, targets, mask=None):

@@ -20,7 +20,7 @@ import numpy as np
 
 from .config import ModelConfig
 from .core import LayerCache, layer_backward, layer_forward
-from .losses import LOSSES
+from .losses import LOSSES, step_weights
 from .mlp import MLPCache, MLPSpec, mlp_backward, mlp_forward
 from .params import OUTPUT_PREFIX, layer_params, layer_prefix, output_params
 
@@ -185,7 +185,6 @@ def loss_and_grads(params: dict, config: ModelConfig, x: np.ndarray, targets, *,
     info : LossInfo
     """
     y, final_state, cache = forward(params, config, x, h0)
-    weights = np.ones(y.shape[:2], dtype=y.dtype) if mask is None else mask
-    value, dy = LOSSES[loss](y, targets, weights)
+    value, dy = LOSSES[loss](y, targets, step_weights(mask, y.shape, y.dtype))
     result = backward(dy, cache, window=window, need_dx=need_dx)
     return value, result.grads, LossInfo(y, final_state, result.grad_norms, result.dx, result.dh0)
