@@ -32,6 +32,7 @@ if os.path.dirname(HERE) not in sys.path:          # run from a checkout without
 import numrnn                                       # noqa: E402
 from numrnn import network, reference              # noqa: E402
 from numrnn.losses import softmax_cross_entropy    # noqa: E402
+from numrnn.workspace import Workspace             # noqa: E402
 
 RESULTS_DIR = os.path.join(HERE, "results")
 
@@ -112,10 +113,11 @@ def numrnn_model_step(model: numrnn.DeepRNN, batch: Batch) -> Callable[[], tuple
 def numrnn_core_step(model: numrnn.DeepRNN, batch: Batch) -> Callable[[], tuple]:
     """``numrnn.network.loss_and_grads``: the core without the public edge's checks."""
     B = batch.x.shape[1]
+    workspace = Workspace()                         # the scratch memory the model's own step reuses
     def step():
         h0 = model.initial_state(B)
         loss, grads, _ = network.loss_and_grads(model.params, model.config, batch.x, batch.targets,
-                                                loss="xent", h0=h0, need_dx=False)
+                                                loss="xent", h0=h0, need_dx=False, workspace=workspace)
         return loss, grads
     return step
 

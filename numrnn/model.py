@@ -3,7 +3,9 @@
 The class holds parameters and configuration for convenience and checks what
 users pass in; the work is done by the pure functions of
 :mod:`numrnn.network`. It keeps no hidden state between calls: the state of a
-sequence goes in as ``h0`` and comes out as ``state``.
+sequence goes in as ``h0`` and comes out as ``state``. What it does keep is
+scratch memory (:mod:`numrnn.workspace`): the arrays a training step uses and
+drops, reused by the next step instead of being asked of the system again.
 
 Shape legend: T steps, B batch, D input size, H hidden size, O output size,
 L layers.
@@ -21,6 +23,7 @@ from .config import LayerConfig, ModelConfig
 from .init import init_params
 from .losses import LOSSES, check_mask, check_targets
 from .params import check_params, model_parameter_shapes, parameter_equations
+from .workspace import Workspace
 
 __all__ = ["DeepRNN"]
 
@@ -87,6 +90,11 @@ class DeepRNN:
         Flat, stable names (:mod:`numrnn.params`); edit freely, shapes and
         dtype are checked at every call.
     dtype : numpy.dtype
+    workspace : Workspace
+        Scratch memory that :meth:`loss_and_grads` reuses from call to call
+        (``model.workspace.clear()`` gives it back). It never changes a result,
+        and nothing :meth:`loss_and_grads` returns lives in it; but one model
+        must not run two steps at once from two threads.
 
     Examples
     --------
@@ -122,6 +130,7 @@ class DeepRNN:
         self.config = config
         self.params = init_params(config, init=init, spectral_radius=spectral_radius, bias=bias,
                                   dtype=self.dtype, rng=rng)
+        self.workspace = Workspace()
 
     @classmethod
     def from_config(cls, config: ModelConfig, params: dict) -> "DeepRNN":
@@ -145,6 +154,7 @@ class DeepRNN:
         model.dtype = first.dtype
         check_params(params, model_parameter_shapes(config), model.dtype)
         model.params = params
+        model.workspace = Workspace()
         return model
 
     # ------------------------------------------------------------------ checks
@@ -252,7 +262,7 @@ class DeepRNN:
         if not isinstance(need_dx, bool):
             raise TypeError(f"need_dx must be True or False; got {need_dx!r}")
         return network.loss_and_grads(self.params, self.config, x, targets, loss=loss, h0=h0, mask=mask,
-                                      window=bptt_window, need_dx=need_dx)
+                                      window=bptt_window, need_dx=need_dx, workspace=self.workspace)
 
     # ---------------------------------------------------------------- display
 

@@ -23,6 +23,7 @@ from .core import LayerCache, layer_backward, layer_forward
 from .losses import LOSSES, step_weights
 from .mlp import MLPCache, MLPSpec, mlp_backward, mlp_forward
 from .params import OUTPUT_PREFIX, layer_params, layer_prefix, output_params
+from .workspace import FRESH, Workspace
 
 __all__ = ["ModelCache", "ModelGradients", "LossInfo", "output_mlp_spec", "forward", "backward", "loss_and_grads"]
 
@@ -94,7 +95,8 @@ class LossInfo:
     dh0: list
 
 
-def forward(params: dict, config: ModelConfig, x: np.ndarray, h0: list) -> tuple[np.ndarray, list, ModelCache]:
+def forward(params: dict, config: ModelConfig, x: np.ndarray, h0: list, *,
+            workspace: Workspace = FRESH) -> tuple[np.ndarray, list, ModelCache]:
     """Run the stack and the output MLP over a whole sequence.
 
     Parameters
@@ -105,6 +107,9 @@ def forward(params: dict, config: ModelConfig, x: np.ndarray, h0: list) -> tuple
     x : ndarray of shape (T, B, D)
     h0 : list of ndarray of shape (B, H_l)
         Initial state of every layer.
+    workspace : Workspace, optional
+        Where the cache's arrays come from (:mod:`numrnn.workspace`); by
+        default new arrays. ``y`` and ``final_state`` are always new arrays.
 
     Returns
     -------
@@ -116,14 +121,17 @@ def forward(params: dict, config: ModelConfig, x: np.ndarray, h0: list) -> tuple
     layer_caches, final_state = [], []
     h = x
     for l, layer_config in enumerate(config.layers, start=1):
-        h, cache = layer_forward(h, h0[l - 1], layer_params(params, l), layer_config)   # (S.1) (T, B, H_l)
+        h, cache = layer_forward(h, h0[l - 1], layer_params(params, l), layer_config,   # (S.1) (T, B, H_l)
+                                 workspace=workspace.scope(f"layer{l}"))
         layer_caches.append(cache)
         final_state.append(h[-1].copy())
-    y, output_cache = mlp_forward(h.reshape(T * B, -1), output_params(params), output_mlp_spec(config))
+    y, output_cache = mlp_forward(h.reshape(T * B, -1), output_params(params), output_mlp_spec(config),
+                                  workspace=workspace.scope("output"))
     return y.reshape(T, B, -1), final_state, ModelCache(config, layer_caches, output_cache)
 
 
-def backward(dy: np.ndarray, cache: ModelCache, *, window: int | None = None, need_dx: bool = True) -> ModelGradients:
+def backward(dy: np.ndarray, cache: ModelCache, *, window: int | None = None, need_dx: bool = True,
+             workspace: Workspace = FRESH) -> ModelGradients:
     """Backpropagate ``dy`` through the output MLP and the stack.
 
     Parameters
@@ -135,6 +143,9 @@ def backward(dy: np.ndarray, cache: ModelCache, *, window: int | None = None, ne
         Truncated-BPTT window (see :func:`numrnn.core.layer_backward`).
     need_dx : bool, default True
         False skips the product that gives ∂loss/∂x (then ``dx`` is None).
+    workspace : Workspace, optional
+        Where the temporaries come from; by default new arrays. What is
+        returned is always new arrays.
 
     Returns
     -------
@@ -142,13 +153,23 @@ def backward(dy: np.ndarray, cache: ModelCache, *, window: int | None = None, ne
     """
     T, B, _ = dy.shape
     config = cache.config
-    dh, output_grads = mlp_backward(dy.reshape(T * B, -1), cache.output_cache)
+    top = config.layers[-1].hidden_size
+    dh, output_grads = mlp_backward(dy.reshape(T * B, -1), cache.output_cache,
+                                    dv_out=workspace.empty(f"dh{config.num_layers}", (T * B, top), dy.dtype),
+                                    workspace=workspace.scope("output"))
     dh = dh.reshape(T, B, -1)                                   # ∂loss/∂h^(L) from the output, every step
     layer_grads, dh0, norms = ([None] * config.num_layers for _ in range(3))
     for l in range(config.num_layers, 0, -1):
+        width_below = config.layers[l - 1].input_size
+        if l == 1:
+            dx_out = None                                       # dx goes back to the caller: a new array
+        elif dh.shape[2] == width_below:
+            dx_out = dh                                         # dh is spent when dx is written: one buffer for both
+        else:
+            dx_out = workspace.empty(f"dh{l - 1}", (T, B, width_below), dy.dtype)
         # dh is this function's own array (from MLP_o or the layer above), so the core may accumulate into it.
         result = layer_backward(dh, cache.layer_caches[l - 1], window=window, need_dx=need_dx or l > 1,
-                                overwrite_dh=True)
+                                overwrite_dh=True, dx_out=dx_out, workspace=workspace.scope("backward"))
         layer_grads[l - 1], dh0[l - 1], norms[l - 1] = result.grads, result.dh0, result.dh_norms
         dh = result.dx                                          # (S.2) arrives at layer l-1's states
     grads = {}                                                  # in the params' order: layer 1 first
@@ -159,7 +180,8 @@ def backward(dy: np.ndarray, cache: ModelCache, *, window: int | None = None, ne
 
 
 def loss_and_grads(params: dict, config: ModelConfig, x: np.ndarray, targets, *, loss: str = "xent",
-                   h0: list, mask: np.ndarray | None = None, window: int | None = None, need_dx: bool = True):
+                   h0: list, mask: np.ndarray | None = None, window: int | None = None, need_dx: bool = True,
+                   workspace: Workspace = FRESH):
     """Forward, loss, and backward in one call.
 
     Parameters
@@ -177,6 +199,9 @@ def loss_and_grads(params: dict, config: ModelConfig, x: np.ndarray, targets, *,
         Truncated-BPTT window.
     need_dx : bool, default True
         False skips computing ∂loss/∂x.
+    workspace : Workspace, optional
+        Scratch memory kept across calls (:mod:`numrnn.workspace`); by default
+        new arrays. Everything returned is always new arrays.
 
     Returns
     -------
@@ -184,7 +209,7 @@ def loss_and_grads(params: dict, config: ModelConfig, x: np.ndarray, targets, *,
     grads : dict of str to ndarray
     info : LossInfo
     """
-    y, final_state, cache = forward(params, config, x, h0)
-    value, dy = LOSSES[loss](y, targets, step_weights(mask, y.shape, y.dtype))
-    result = backward(dy, cache, window=window, need_dx=need_dx)
+    y, final_state, cache = forward(params, config, x, h0, workspace=workspace)
+    value, dy = LOSSES[loss](y, targets, step_weights(mask, y.shape, y.dtype), workspace=workspace.scope("loss"))
+    result = backward(dy, cache, window=window, need_dx=need_dx, workspace=workspace)
     return value, result.grads, LossInfo(y, final_state, result.grad_norms, result.dx, result.dh0)

@@ -81,6 +81,23 @@ def test_the_code_on_self_contained_pages_runs(page):
         exec(compile(block, f"docs/{page}", "exec"), namespace)
 
 
+def test_the_examples_in_docstrings_run_and_print_what_they_show():
+    """Catches a docstring example (``>>>``) that no longer runs or whose output changed."""
+    import doctest
+    import importlib
+    import pkgutil
+
+    import numrnn
+    attempted = 0
+    for info in pkgutil.walk_packages(numrnn.__path__, "numrnn."):
+        if info.name.endswith("__main__"):            # importing it runs the CLI
+            continue
+        result = doctest.testmod(importlib.import_module(info.name), optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0, info.name
+        attempted += result.attempted
+    assert attempted >= 5
+
+
 # --------------------------------------------------------------------------- the tutorial renderer
 
 def test_renderer_turns_cells_into_markdown_and_code():
