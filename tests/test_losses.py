@@ -159,3 +159,43 @@ def test_losses_keep_float32(rng, name):
                else rng.uniform(0, 1, size=y.shape).astype(np.float32))
     loss, dy = losses.compute_loss(name, y, targets, np.ones((4, 3)))
     assert np.asarray(loss).dtype == np.float32 and dy.dtype == np.float32
+
+
+def _is_subnormal(a):
+    return (a != 0) & (np.abs(a) < np.finfo(a.dtype).tiny)
+
+
+@pytest.mark.parametrize("dtype, spread", [(np.float32, 120.0), (np.float64, 800.0)])
+@pytest.mark.parametrize("use_mask", [False, True])
+def test_xent_dy_holds_no_subnormal_and_stays_exact_when_the_softmax_underflows(rng, dtype, spread, use_mask):
+    """Catches subnormal floats in dy (they make the output layer's backward tens of times slower)
+    and a cure that costs accuracy: probabilities far below the dtype's precision may move, but the
+    loss and dy must equal an exact float64 log-sum-exp (or, at float64, a long-double one)."""
+    T, B, O = 3, 4, 50
+    y = rng.uniform(-spread, 0.0, size=(T, B, O))
+    y[..., 0] = 0.0                                      # one large logit per row: the rest underflow
+    targets = rng.integers(0, O, size=(T, B))
+    mask = rng.uniform(1e-3, 2.0, size=(T, B)).astype(dtype) if use_mask else None
+    value, dy = losses.softmax_cross_entropy(y.astype(dtype), targets, mask)
+    assert not _is_subnormal(dy).any()
+
+    exact = y.astype(np.longdouble)                      # the reference: no floor, more precision
+    w = np.ones((T, B), np.longdouble) if mask is None else mask.astype(np.longdouble)
+    log_norm = np.log(np.exp(exact).sum(axis=-1))        # max is 0 in every row
+    picked = np.take_along_axis(exact, targets[..., None], axis=-1)[..., 0]
+    expected_loss = float((w * (log_norm - picked)).sum() / w.sum())
+    expected_dy = np.exp(exact - log_norm[..., None]) * (w / w.sum())[..., None]
+    np.put_along_axis(expected_dy, targets[..., None], np.take_along_axis(expected_dy, targets[..., None], -1)
+                      - (w / w.sum())[..., None], axis=-1)
+    eps = np.finfo(dtype).eps
+    assert float(value) == pytest.approx(expected_loss, rel=10 * eps)
+    np.testing.assert_allclose(dy, expected_dy.astype(np.float64), rtol=10 * eps, atol=10 * eps * float(np.abs(expected_dy).max()))
+
+
+def test_mse_flushes_subnormal_gradients():
+    """Catches an mse gradient that keeps subnormal entries: 2 (y - t) / N of a difference of 1e-37."""
+    y = np.zeros((2, 3, 4), dtype=np.float32)
+    targets = np.zeros_like(y)
+    targets[1, 1, 1] = np.float32(1e-37)                 # normal; 2 · 1e-37 / 24 is not
+    _, dy = losses.mean_squared_error(y, targets)
+    assert not _is_subnormal(dy).any() and dy[1, 1, 1] == 0
