@@ -258,6 +258,9 @@ def time_round_robin(steps: dict, *, warmup: int = 2, budget: float = 2.0, min_r
                      max_runs: int = 50) -> dict:
     """Median time of each step, the steps interleaved run by run so drift hits all alike.
 
+    Each round starts on a quiet machine (:func:`wait_for_quiet`) and runs the
+    steps in an order rotated by one from the round before.
+
     Each step gets ``warmup`` untimed calls, then ``n`` timed ones with
     ``n = clamp(budget / first time, min_runs, max_runs)``.
 
@@ -272,11 +275,15 @@ def time_round_robin(steps: dict, *, warmup: int = 2, budget: float = 2.0, min_r
         first[name] = timed(fn)
     runs = {name: min(max_runs, max(min_runs, math.ceil(budget / max(t, 1e-9)))) for name, t in first.items()}
     times = {name: [] for name in steps}
+    names = list(steps)
     for round_ in range(max(runs.values())):
         wait_for_quiet()                             # each round starts on a quiet machine, if it can
-        for name, fn in steps.items():
+        # The step that runs first after the pause above runs on an idle core (measured: +0.4 ms, +25 %
+        # on a 1.7 ms step): rotate the order so that no step always takes that place.
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
             if round_ < runs[name]:
-                times[name].append(timed(fn))
+                times[name].append(timed(steps[name]))
     return {name: Timing(statistics.median(ts), ts) for name, ts in times.items()}
 
 
