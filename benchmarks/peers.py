@@ -108,7 +108,7 @@ def torch_rnn_impl(torch, model: numrnn.DeepRNN, batch):
             g[f"layer{l}.b_h"] = getattr(rnn, f"bias_ih_l{l - 1}").grad.numpy()
         g["output.W_hy"] = readout.weight.grad.numpy().T
         g["output.b_y"] = readout.bias.grad.numpy()
-        return float(loss), g
+        return float(loss.detach()), g
 
     return step, grads
 
@@ -158,7 +158,7 @@ def torch_loop_impl(torch, model: numrnn.DeepRNN, batch):
 
     def grads():
         loss = step()
-        return float(loss), {name: value.grad.numpy() for name, value in P.items()}
+        return float(loss.detach()), {name: value.grad.numpy() for name, value in P.items()}
 
     return step, grads
 
