@@ -61,8 +61,7 @@ class _Levels(NamedTuple):
     """Layout of the transition levels j = 1..q+1 inside the layer's buffers."""
 
     widths: list        # widths[j - 1] = output width of level j
-    offsets: list       # offsets[j - 1] = first column of level j in the deltas buffer
-    total: int          # sum of all widths
+    offsets: list       # offsets[j - 1] = first column of level j in W_from_h (levels that read h_{t-1})
     reads_h: int        # number of leading levels that read h_{t-1}: 1, or q + 1 for DT(S)
     width_from_h: int   # columns of W_from_h: the widths of those levels
 
@@ -72,7 +71,7 @@ def _levels(config: LayerConfig) -> _Levels:
     widths = [config.level_width(j) for j in levels]
     offsets = list(accumulate([0] + widths[:-1]))
     reads_h = len(widths) if config.skip == "shortcut" else 1
-    return _Levels(widths, offsets, sum(widths), reads_h, sum(widths[:reads_h]))
+    return _Levels(widths, offsets, reads_h, sum(widths[:reads_h]))
 
 
 def _weights_from_h(params: dict, config: LayerConfig, levels: _Levels) -> np.ndarray:

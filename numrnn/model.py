@@ -262,7 +262,8 @@ class DeepRNN:
         if not isinstance(need_dx, bool):
             raise TypeError(f"need_dx must be True or False; got {need_dx!r}")
         return network.loss_and_grads(self.params, self.config, x, targets, loss=loss, h0=h0, mask=mask,
-                                      window=bptt_window, need_dx=need_dx, workspace=self.workspace)
+                                      window=bptt_window, need_dx=need_dx,
+                                      workspace=self.workspace)   # last step's scratch memory: no page faults
 
     # ---------------------------------------------------------------- display
 
