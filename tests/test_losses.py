@@ -187,7 +187,7 @@ def test_xent_dy_holds_no_subnormal_and_stays_exact_when_the_softmax_underflows(
     expected_dy = np.exp(exact - log_norm[..., None]) * (w / w.sum())[..., None]
     np.put_along_axis(expected_dy, targets[..., None], np.take_along_axis(expected_dy, targets[..., None], -1)
                       - (w / w.sum())[..., None], axis=-1)
-    eps = np.finfo(dtype).eps
+    eps = float(np.finfo(dtype).eps)
     assert float(value) == pytest.approx(expected_loss, rel=10 * eps)
     np.testing.assert_allclose(dy, expected_dy.astype(np.float64), rtol=10 * eps, atol=10 * eps * float(np.abs(expected_dy).max()))
 
