@@ -5,9 +5,8 @@ system each time it is created, and the system supplies that memory one page
 (4 KiB) at a time, zeroed, when the array is first written: a *page fault*.
 A training step makes many (T, B, ·) arrays that live only until the step ends:
 states, deltas, ∂loss/∂y. For the benchmarks' deep-transition model
-(B, T, D, H) = (32, 100, 64, 128) that is about 13 MB and 3,300 page faults per
-step. That cost about 4 ms of a 18 ms step, more than all the element-wise work
-(measured; ``docs/core.md``).
+(B, T, D, H) = (32, 100, 64, 128) that is about 13 MB and 3,200 page faults per
+step, which cost about 3 ms of an 18 ms step (measured; ``docs/core.md``).
 
 A :class:`Workspace` keeps those arrays between calls. The second and later
 steps then write into memory they already own. :class:`numrnn.DeepRNN` owns one
