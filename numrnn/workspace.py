@@ -60,12 +60,16 @@ class Workspace:
     """
 
     def __init__(self, *, reuse: bool = True):
+        if not isinstance(reuse, bool):
+            raise TypeError(f"reuse must be True or False; got {reuse!r}")
         self.reuse = reuse
         self._buffers: dict[str, np.ndarray] = {}
         self._prefix = ""
 
     def scope(self, name: str) -> "Workspace":
         """A view of this workspace whose roles are prefixed by ``name + "/"`` (same memory pool)."""
+        if not isinstance(name, str):
+            raise TypeError(f"scope name must be a string; got {name!r}")
         child = Workspace.__new__(Workspace)
         child.reuse, child._buffers, child._prefix = self.reuse, self._buffers, f"{self._prefix}{name}/"
         return child
@@ -84,7 +88,18 @@ class Workspace:
         -------
         ndarray of shape ``shape``
             Its contents are whatever the role's last user left there.
+
+        Raises
+        ------
+        TypeError
+            If ``role`` is not a string.
+        ValueError
+            If ``shape`` is not a tuple of integers >= 0.
         """
+        if not isinstance(role, str):
+            raise TypeError(f"role must be a string naming what the array is for; got {role!r}")
+        if not isinstance(shape, tuple) or not all(isinstance(n, (int, np.integer)) and n >= 0 for n in shape):
+            raise ValueError(f"shape must be a tuple of integers >= 0; got {shape!r}")
         if not self.reuse:
             return np.empty(shape, dtype=dtype)
         key, size = self._prefix + role, math.prod(shape)

@@ -143,3 +143,32 @@ def test_losses_with_a_workspace_equal_the_public_losses(loss):
         expected_value, expected_dy = compute_loss(loss, y, targets)
         assert value == pytest.approx(expected_value, rel=1e-14)
         np.testing.assert_allclose(dy, expected_dy, rtol=1e-14, atol=1e-300)
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: Workspace(reuse="yes"), TypeError, "reuse must be True or False; got 'yes'"),
+    (lambda: Workspace().empty(3, (2,), np.float64), TypeError, "role must be a string"),
+    (lambda: Workspace().empty("dy", [2, 3], np.float64), ValueError, "shape must be a tuple of integers >= 0; got [2, 3]"),
+    (lambda: Workspace().empty("dy", (2, -1), np.float64), ValueError, "got (2, -1)"),
+    (lambda: FRESH.empty("dy", (2.5,), np.float64), ValueError, "got (2.5,)"),
+    (lambda: Workspace().scope(1), TypeError, "scope name must be a string; got 1"),
+])
+def test_bad_arguments_get_errors_that_name_the_argument(call, error, words):
+    """Catches a negative or list shape that would slice the role's buffer into a confusing NumPy
+    error (or, with -1, a silently wrong view), and roles or scopes that are not strings."""
+    with pytest.raises(error) as info:
+        call()
+    assert words in str(info.value)
+
+
+def test_column_sums_equal_sum_over_rows_also_for_column_blocks_and_reject_other_ranks():
+    """Catches a column_sums that sums the wrong axis, mishandles a strided column block of a
+    wider array (how the core passes DT(S) deltas), or accepts a 1-D or 3-D array silently."""
+    from numrnn.mlp import column_sums
+    wide = np.random.default_rng(3).standard_normal((7, 10))
+    block = wide[:, 2:6]
+    np.testing.assert_allclose(column_sums(block), block.sum(axis=0), rtol=1e-14)
+    assert column_sums(block).shape == (4,)
+    for bad in (wide[:, 0], wide[None]):
+        with pytest.raises(ValueError, match="column_sums needs a 2-D array"):
+            column_sums(bad)
