@@ -38,7 +38,7 @@ import numpy as np                                          # noqa: E402
 
 import numrnn                                               # noqa: E402
 from numrnn import optim, presets, tasks                    # noqa: E402
-from numrnn.trainer import Trainer                          # noqa: E402
+from numrnn.training.trainer import Trainer                          # noqa: E402
 
 B, T, H = 32, 100, 128
 CONFIGS = [                                                 # (task, architecture, optimizer, clip_value)

@@ -3,18 +3,35 @@
 The three ways to make an RNN deep (hierarchical stacking, deep transition,
 deep transition with skip, and Pascanu et al.'s DT(S) shortcut), in any
 combination, on one vectorized BPTT core whose every gradient is checked
-against finite differences. Start with :class:`DeepRNN` or :mod:`numrnn.presets`;
-read :mod:`numrnn.reference` beside :mod:`numrnn.core`.
+against finite differences.
+
+Reading order
+-------------
+The maths lives flat in this package; read it in this order, each module beside
+its section of the docs' derivations:
+
+1. :mod:`numrnn.reference`: one step at a time, the naive oracle.
+2. :mod:`numrnn.activations`: φ, ψ and their derivatives.
+3. :mod:`numrnn.mlp`: the MLP block, forward and backward.
+4. :mod:`numrnn.core`: one recurrent layer, the vectorized BPTT core.
+5. :mod:`numrnn.network`: a stack of layers and the output MLP.
+6. :mod:`numrnn.losses`: xent, mse and bce with their gradients.
+7. :mod:`numrnn.model`: :class:`DeepRNN`, the object a user holds.
+8. :mod:`numrnn.gradcheck`: every gradient against finite differences.
+9. :mod:`numrnn.diagnostics`: gradient norms and step Jacobians.
+
+Around the maths: :mod:`numrnn.presets` (named architectures),
+:mod:`numrnn.layers` (the functional API for exercises), :mod:`numrnn.training`
+(optimizers, tasks, trainer, checkpoints), :mod:`numrnn.plotting` (the only
+module that imports matplotlib) and :mod:`numrnn.cli` (the ``numrnn`` command).
 """
 
-__version__ = "0.1.0"
-
-from . import diagnostics, gradcheck, layers, losses, presets
+from ._version import __version__
+from . import diagnostics, gradcheck, layers, losses, presets, training
 from .config import LayerConfig, ModelConfig
 from .model import DeepRNN
 from .network import LossInfo
-from . import checkpoint, optim, tasks           # training (issue 4); tqdm is imported only by a run
-from .trainer import Trainer, train
+from .training import Trainer, TrainingDiverged, train
 
-__all__ = ["DeepRNN", "LayerConfig", "ModelConfig", "LossInfo", "diagnostics", "gradcheck", "layers", "losses", "presets",
-           "checkpoint", "optim", "tasks", "Trainer", "train", "__version__"]
+__all__ = ["DeepRNN", "LayerConfig", "ModelConfig", "LossInfo", "Trainer", "TrainingDiverged", "train",
+           "diagnostics", "gradcheck", "layers", "losses", "presets", "training", "__version__"]

@@ -297,10 +297,6 @@ class DeepRNN:
         return (f"DeepRNN(input_size={self.config.input_size}, output_size={self.config.output_size}, "
                 f"layers=[{kinds}], num_params={self.num_params()}, dtype={self.dtype})")
 
-    def sample(self, vocab, length, temperature=1.0, seed=None, prime=""):
-        """Sample text from a character model; see :func:`numrnn.sampling.sample`."""
-        from .sampling import sample                        # imported here: sampling builds on tasks
-        return sample(self, vocab, length, temperature=temperature, seed=seed, prime=prime)
 
 
 def _layer_configs(input_size: int, shared: dict, num_layers, layers) -> tuple:

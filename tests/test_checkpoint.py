@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 import numrnn
-from numrnn import checkpoint, optim, presets
-from numrnn.checkpoint import load_checkpoint, save_checkpoint
-from numrnn.tasks import AddingTask, CharLMTask
-from numrnn.trainer import Trainer
+from numrnn import presets
+from numrnn.training import checkpoint, optim
+from numrnn.training.checkpoint import load_checkpoint, save_checkpoint
+from numrnn.training.tasks import AddingTask, CharLMTask
+from numrnn.training.trainer import Trainer
 
 TEXT = "a stitch in time saves nine; a bird in the hand is worth two in the bush.\n" * 10
 

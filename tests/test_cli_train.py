@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from numrnn import cli
-from numrnn.checkpoint import load_checkpoint
-from numrnn.commands import train as train_command
+from numrnn.training.checkpoint import load_checkpoint
+from numrnn.cli import train as train_command
 from numrnn.presets import ARCHITECTURES
-from numrnn.tasks import TASKS
+from numrnn.training.tasks import TASKS
 
 TINY = ["--hidden", "6", "--batch", "4", "--eval-every", "3", "--quiet"]
 

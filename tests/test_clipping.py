@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numrnn.clipping import clip_by_global_norm, clip_by_value, global_norm
+from numrnn.training.clipping import clip_by_global_norm, clip_by_value, global_norm
 
 
 def random_grads(rng, scale=1.0, dtype=np.float64):

@@ -17,10 +17,11 @@ import time
 import numpy as np
 import pytest
 
-from numrnn import optim, presets
+from numrnn import presets
+from numrnn.training import optim
 from numrnn.losses import mean_squared_error
-from numrnn.tasks import AddingTask, CharLMTask
-from numrnn.trainer import Trainer
+from numrnn.training.tasks import AddingTask, CharLMTask
+from numrnn.training.trainer import Trainer
 
 pytestmark = pytest.mark.slow
 

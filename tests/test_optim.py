@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 
-from numrnn import optim
+from numrnn.training import optim
 
 THETA0 = (1.0, -2.0)
 G1 = (0.5, -1.0)

@@ -241,7 +241,7 @@ def test_history_object_with_validation_at_eval_steps():
 
 
 def test_history_of_a_real_training_run():
-    trainer = pytest.importorskip("numrnn.trainer")
+    trainer = pytest.importorskip("numrnn.training.trainer")
     history = trainer.History(step=np.array([1, 2, 3]), loss=np.array([3.0, 2.0, 1.5]),
                               eval_step=np.array([3]), val_loss=np.array([1.7]))
     ax = plotting.plot_history(history, keys=("loss", "val_loss"))

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from numrnn import presets
-from numrnn.sampling import sample
-from numrnn.tasks import Vocabulary
+from numrnn.training.sampling import sample
+from numrnn.training.tasks import Vocabulary
 
 VOCAB = Vocabulary("abcdefgh ")
 
@@ -24,7 +24,7 @@ def test_same_seed_same_text_other_seed_other_text():
 
 def test_model_sample_delegates_and_keeps_the_prime():
     model = char_model("deep-transition-skip")
-    text = model.sample(VOCAB, 25, temperature=0.7, seed=3, prime="bad cafe")
+    text = sample(model, VOCAB, 25, temperature=0.7, seed=3, prime="bad cafe")
     assert text.startswith("bad cafe") and len(text) == len("bad cafe") + 25
     assert text == sample(model, VOCAB.chars, 25, temperature=0.7, seed=3, prime="bad cafe")  # vocab as a string
 
@@ -77,5 +77,5 @@ def test_model_and_vocabulary_must_agree():
     with pytest.raises(ValueError, match=r"model must have input_size = output_size = len\(vocab\) = 9 to sample "
                                          r"characters; got input_size=4, output_size=4"):
         sample(model, VOCAB, 5)
-    with pytest.raises(TypeError, match=r"vocab must be a numrnn.tasks.Vocabulary or a string of its characters; got list"):
+    with pytest.raises(TypeError, match=r"vocab must be a numrnn.training.tasks.Vocabulary or a string of its characters; got list"):
         sample(model, list("abcd"), 5)

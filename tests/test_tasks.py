@@ -6,8 +6,8 @@ import re
 import numpy as np
 import pytest
 
-from numrnn import tasks
-from numrnn.tasks import AddingTask, CharLMTask, CopyTask, ReberTask, SineTask, TemporalOrderTask, Vocabulary
+from numrnn.training import tasks
+from numrnn.training.tasks import AddingTask, CharLMTask, CopyTask, ReberTask, SineTask, TemporalOrderTask, Vocabulary
 
 
 @pytest.mark.parametrize("name", list(tasks.TASKS))

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 import numrnn
-from numrnn import optim, presets
-from numrnn.clipping import clip_by_global_norm
-from numrnn.tasks import AddingTask, Batch, CharLMTask, Task
-from numrnn.trainer import History, Trainer, TrainingDiverged, train
+from numrnn import presets
+from numrnn.training import optim
+from numrnn.training.clipping import clip_by_global_norm
+from numrnn.training.tasks import AddingTask, Batch, CharLMTask, Task
+from numrnn.training.trainer import History, Trainer, TrainingDiverged, train
 
 TEXT = "the cat sat on the mat. the dog sat on the log.\n" * 12
 
@@ -39,7 +40,7 @@ class FixedBatchTask(Task):
 
     @property
     def baseline(self):
-        return numrnn.tasks.Baseline(math.log(self.output_size), "uniform")
+        return numrnn.training.tasks.Baseline(math.log(self.output_size), "uniform")
 
     def to_dict(self):
         return {"name": self.name}
@@ -178,9 +179,9 @@ def test_trainer_rejects_mismatched_models_and_settings():
         Trainer(small_model(), task, clip=0)
     with pytest.raises(ValueError, match=r"batch_size must be >= 1; got 0"):
         Trainer(small_model(), task, batch_size=0)
-    with pytest.raises(TypeError, match=r"optimizer must be a numrnn.optim.Optimizer; got str"):
+    with pytest.raises(TypeError, match=r"optimizer must be a numrnn.training.optim.Optimizer; got str"):
         Trainer(small_model(), task, optimizer="adam")
-    with pytest.raises(TypeError, match=r"task must be a numrnn.tasks.Task"):
+    with pytest.raises(TypeError, match=r"task must be a numrnn.training.tasks.Task"):
         Trainer(small_model(), "adding")
 
 

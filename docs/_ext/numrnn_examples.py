@@ -102,7 +102,7 @@ def gradcheck_cli(out: Path) -> None:
     """The output of ``numrnn gradcheck --arch deep-transition-skip`` (the command's module, run directly)."""
     import argparse
 
-    from numrnn.commands import gradcheck as command
+    from numrnn.cli import gradcheck as command
 
     parser = argparse.ArgumentParser(prog="numrnn gradcheck")
     command.add_arguments(parser)

@@ -43,7 +43,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from ._checks import check_int
+from .._checks import check_int
 
 __all__ = [
     "Optimizer", "SGD", "Momentum", "Nesterov", "Adagrad", "RMSProp", "Adam", "AdamW",

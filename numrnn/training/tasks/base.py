@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import check_dtype, check_int
+from ..._checks import check_dtype, check_int
 
 __all__ = ["Batch", "Baseline", "Task", "SyntheticTask", "one_hot"]
 
@@ -102,7 +102,7 @@ class Task:
         return float(loss)
 
     def to_dict(self) -> dict:
-        """The keywords that rebuild this task with :func:`numrnn.tasks.make_task` (JSON-ready)."""
+        """The keywords that rebuild this task with :func:`numrnn.training.tasks.make_task` (JSON-ready)."""
         raise NotImplementedError
 
     def describe(self) -> str:

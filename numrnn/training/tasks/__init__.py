@@ -13,7 +13,7 @@ name (``--task``)   what the model must do                                 metri
 
 Every task gives the trainer ``train_batch(step, batch_size, rng)``, a fixed
 ``validation_batches(batch_size)``, a ``metric`` and a ``baseline``
-(:class:`numrnn.tasks.base.Task`).
+(:class:`numrnn.training.tasks.base.Task`).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ task's fixed validation set. The history (loss, pre-clip gradient norm and
 learning rate of every step; validation loss and metric of every
 evaluation) comes back as arrays and can be written as CSV and JSON. A
 :class:`Trainer` saves and restores everything a run needs to continue bit
-for bit (:mod:`numrnn.checkpoint`).
+for bit (:mod:`numrnn.training.checkpoint`).
 
 ``numrnn.train(model, task, steps=...)`` is the one-call form.
 
@@ -37,11 +37,11 @@ from typing import NamedTuple
 import numpy as np
 
 from . import optim
-from ._checks import check_int
+from .._checks import check_int
 from .checkpoint import atomic_write, load_checkpoint, save_checkpoint
 from .clipping import clip_by_global_norm, clip_by_value, global_norm
-from .losses import compute_loss
-from .model import DeepRNN
+from ..losses import compute_loss
+from ..model import DeepRNN
 from .tasks import CharLMTask, Task, make_task
 
 __all__ = ["TrainingDiverged", "StepResult", "Evaluation", "History", "Trainer", "train"]
@@ -198,11 +198,11 @@ class Trainer:
     ----------
     model : DeepRNN
         Trained in place: ``model.params`` holds the current weights.
-    task : numrnn.tasks.Task
+    task : numrnn.training.tasks.Task
         Its sizes and dtype must match the model's.
-    optimizer : numrnn.optim.Optimizer, optional
+    optimizer : numrnn.training.optim.Optimizer, optional
         Default ``Adam(lr=1e-3)``.
-    schedule : numrnn.optim.Schedule, optional
+    schedule : numrnn.training.optim.Schedule, optional
         Learning rate per 0-based step; default the optimizer's constant ``lr``.
     batch_size : int, default 32
         B.
@@ -239,7 +239,7 @@ class Trainer:
         if not isinstance(model, DeepRNN):
             raise TypeError(f"model must be a numrnn.DeepRNN; got {type(model).__name__}")
         if not isinstance(task, Task):
-            raise TypeError(f"task must be a numrnn.tasks.Task (e.g. numrnn.tasks.AddingTask()); got {type(task).__name__}")
+            raise TypeError(f"task must be a numrnn.training.tasks.Task (e.g. numrnn.training.tasks.AddingTask()); got {type(task).__name__}")
         config = model.config
         if (config.input_size, config.output_size) != (task.input_size, task.output_size):
             raise ValueError(f"the model must have input_size={task.input_size} and output_size={task.output_size} "
@@ -249,9 +249,9 @@ class Trainer:
                             f"Build the task with dtype=np.{model.dtype}")
         self.optimizer = optim.Adam() if optimizer is None else optimizer
         if not isinstance(self.optimizer, optim.Optimizer):
-            raise TypeError(f"optimizer must be a numrnn.optim.Optimizer; got {type(self.optimizer).__name__}")
+            raise TypeError(f"optimizer must be a numrnn.training.optim.Optimizer; got {type(self.optimizer).__name__}")
         if schedule is not None and not isinstance(schedule, optim.Schedule):
-            raise TypeError(f"schedule must be a numrnn.optim.Schedule or None; got {type(schedule).__name__}")
+            raise TypeError(f"schedule must be a numrnn.training.optim.Schedule or None; got {type(schedule).__name__}")
         for name, value in (("clip", clip), ("clip_value", clip_value)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)
                                       or not (math.isfinite(value) and value > 0)):
@@ -454,7 +454,7 @@ def train(model: DeepRNN, task: Task, *, steps: int, optimizer: optim.Optimizer 
     ----------
     model : DeepRNN
         Trained in place.
-    task : numrnn.tasks.Task
+    task : numrnn.training.tasks.Task
     steps : int
         Number of updates.
     optimizer, schedule, batch_size, clip, clip_value, bptt_window, eval_every, seed, progress
@@ -479,7 +479,7 @@ def train(model: DeepRNN, task: Task, *, steps: int, optimizer: optim.Optimizer 
     Examples
     --------
     >>> import numrnn
-    >>> task = numrnn.tasks.AddingTask(seq_len=20)
+    >>> task = numrnn.training.tasks.AddingTask(seq_len=20)
     >>> model = numrnn.presets.build("deep-transition-skip", 2, 16, 1, seed=0)
     >>> history = numrnn.train(model, task, steps=5, eval_every=5, progress=False)
     >>> history.loss.shape, history.eval_step.tolist()

@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from .._checks import check_int
+from ..._checks import check_int
 from .base import Baseline, Batch, SyntheticTask, one_hot
 
 __all__ = ["SYMBOLS", "REBER_GRAPH", "reber_string", "embedded_reber_string", "ReberTask"]
@@ -73,7 +73,7 @@ class ReberTask(SyntheticTask):
     embedded : bool, default True
         The embedded grammar (long-range) or the plain one.
     seed, validation_size, dtype
-        See :class:`numrnn.tasks.base.SyntheticTask`.
+        See :class:`numrnn.training.tasks.base.SyntheticTask`.
     """
 
     name = "reber"

@@ -48,11 +48,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import __version__
-from .config import ModelConfig
-from .model import DeepRNN
+from .._version import __version__
+from ..config import ModelConfig
+from ..model import DeepRNN
 from .optim import Optimizer, optimizer_from_dict
-from .params import check_params, model_parameter_shapes
+from ..params import check_params, model_parameter_shapes
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "Checkpoint", "save_checkpoint", "load_checkpoint", "atomic_write"]
 

@@ -29,7 +29,7 @@ from importlib import resources
 
 import numpy as np
 
-from .._checks import check_int
+from ..._checks import check_int
 from .base import Baseline, Batch, Task, one_hot
 
 __all__ = ["Vocabulary", "BUILTIN_TEXT", "builtin_text", "read_text", "CharLMTask"]

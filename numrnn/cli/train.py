@@ -25,10 +25,10 @@ from dataclasses import replace
 import numpy as np
 
 from ..activations import ACTIVATIONS
-from ..optim import OPTIMIZERS, SCHEDULES, Cosine, Warmup, make_optimizer, make_schedule
+from ..training.optim import OPTIMIZERS, SCHEDULES, Cosine, Warmup, make_optimizer, make_schedule
 from ..presets import ARCHITECTURES, build
-from ..tasks import TASKS, make_task
-from ..trainer import Trainer, TrainingDiverged, write_history
+from ..training.tasks import TASKS, make_task
+from ..training.trainer import Trainer, TrainingDiverged, write_history
 
 CHECKPOINT = "checkpoint.npz"
 

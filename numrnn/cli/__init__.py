@@ -12,13 +12,13 @@ import argparse
 import importlib
 import sys
 
-from . import __version__
+from .._version import __version__
 
 # name -> (module, one-line help). A module provides add_arguments(parser) and run(args).
 COMMANDS = {
-    "gradcheck": ("numrnn.commands.gradcheck", "check every gradient against finite differences"),
-    "train": ("numrnn.commands.train", "train an architecture on a task; write a checkpoint and the history"),
-    "sample": ("numrnn.commands.sample", "sample text from a character-model checkpoint"),
+    "gradcheck": ("numrnn.cli.gradcheck", "check every gradient against finite differences"),
+    "train": ("numrnn.cli.train", "train an architecture on a task; write a checkpoint and the history"),
+    "sample": ("numrnn.cli.sample", "sample text from a character-model checkpoint"),
 }
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..checkpoint import load_checkpoint
+from ..training.checkpoint import load_checkpoint
+from ..training.sampling import sample
 from .train import HelpFormatter
 
 
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         if "vocab" not in saved.meta:
             raise ValueError(f"{args.checkpoint!r} is not a character model: its metadata has no vocabulary "
                              "(train one with --task charlm)")
-        text = saved.model().sample(saved.meta["vocab"], args.length, temperature=args.temperature, seed=args.seed,
+        text = sample(saved.model(), saved.meta["vocab"], args.length, temperature=args.temperature, seed=args.seed,
                                     prime=args.prime)
     except (ValueError, TypeError, OSError) as error:
         print(f"numrnn sample: error: {error}", file=sys.stderr)

@@ -18,7 +18,7 @@ import numbers
 
 import numpy as np
 
-from ._checks import check_int
+from .._checks import check_int
 from .tasks.charlm import Vocabulary
 
 __all__ = ["sample"]
@@ -29,7 +29,7 @@ def _vocabulary(vocab) -> Vocabulary:
         return vocab
     if isinstance(vocab, str):
         return Vocabulary(vocab)
-    raise TypeError(f"vocab must be a numrnn.tasks.Vocabulary or a string of its characters; got {type(vocab).__name__}")
+    raise TypeError(f"vocab must be a numrnn.training.tasks.Vocabulary or a string of its characters; got {type(vocab).__name__}")
 
 
 def sample(model, vocab, length: int, temperature: float = 1.0, seed: int | None = None, prime: str = "",
@@ -40,7 +40,7 @@ def sample(model, vocab, length: int, temperature: float = 1.0, seed: int | None
     ----------
     model : DeepRNN
         A character model: ``input_size == output_size == len(vocab)``.
-    vocab : numrnn.tasks.Vocabulary or str
+    vocab : numrnn.training.tasks.Vocabulary or str
         The characters, in the model's index order.
     length : int >= 0
         Number of characters to generate after ``prime``.

@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from .._checks import check_int
+from ..._checks import check_int
 from .base import Baseline, Batch, SyntheticTask, one_hot
 
 __all__ = ["AddingTask", "CopyTask", "TemporalOrderTask", "SineTask"]
@@ -45,7 +45,7 @@ class AddingTask(SyntheticTask):
     ----------
     seq_len : int >= 2, default 50
     seed, validation_size, dtype
-        See :class:`numrnn.tasks.base.SyntheticTask`.
+        See :class:`numrnn.training.tasks.base.SyntheticTask`.
     """
 
     name = "adding"
@@ -100,7 +100,7 @@ class CopyTask(SyntheticTask):
     num_symbols : int >= 2, default 8
         A.
     seed, validation_size, dtype
-        See :class:`numrnn.tasks.base.SyntheticTask`.
+        See :class:`numrnn.training.tasks.base.SyntheticTask`.
     """
 
     name = "copy"
@@ -153,7 +153,7 @@ class TemporalOrderTask(SyntheticTask):
     ----------
     seq_len : int >= 10, default 50
     seed, validation_size, dtype
-        See :class:`numrnn.tasks.base.SyntheticTask`.
+        See :class:`numrnn.training.tasks.base.SyntheticTask`.
     """
 
     name = "temporal-order"
@@ -207,7 +207,7 @@ class SineTask(SyntheticTask):
     amplitudes : tuple of float, default (0.3, 0.5, 0.2)
         a_i, one per period.
     seed, validation_size, dtype
-        See :class:`numrnn.tasks.base.SyntheticTask`.
+        See :class:`numrnn.training.tasks.base.SyntheticTask`.
     """
 
     name = "sine"

@@ -1,1 +1,0 @@
-"""The ``numrnn`` command-line commands, one module each (see :mod:`numrnn.cli`)."""
