@@ -1,4 +1,4 @@
-"""Gradient-flow summaries: against the closed form of a linear RNN, finite differences and verdicts."""
+"""Gradient-flow summaries: a linear RNN's closed form, finite differences, verdicts."""
 
 import numpy as np
 import pytest
@@ -9,7 +9,7 @@ from numrnn.params import layer_params
 
 
 def linear_rnn(rho, H=6, seed=0):
-    """h_t = x_t W_xh + h_{t-1} W_hh + b_h with W_hh = rho · (orthogonal): every singular value is rho."""
+    """h_t = x_t W_xh + h_{t-1} W_hh + b_h, W_hh = rho · orthogonal: all singular values rho."""
     return numrnn.DeepRNN(
         3, H, 2, activation="identity", init="orthogonal", spectral_radius=rho, seed=seed
     )
@@ -17,7 +17,8 @@ def linear_rnn(rho, H=6, seed=0):
 
 @pytest.mark.parametrize("rho", [0.8, 1.0, 1.5])
 def test_linear_rnn_gradient_decays_like_rho_to_the_distance(rho):
-    # Catches a ratio taken the wrong way round, a fit against t instead of T - t, or norms off by a step.
+    # Catches a ratio taken the wrong way round, a fit against t instead of T - t,
+    # or norms off by one step.
     T = 60
     flow = diagnostics.gradient_flow(linear_rnn(rho), T)
     row = flow.grad_norms[-1]
