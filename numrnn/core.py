@@ -34,6 +34,7 @@ import numpy as np
 from .activations import get_activation
 from .config import LayerConfig
 from .mlp import MLPCache, MLPSpec, column_sums, mlp_backward, mlp_forward
+from .norms import norms_from_squares
 from .workspace import FRESH, Workspace
 
 __all__ = ["LayerCache", "LayerGradients", "input_mlp_spec", "level_names", "layer_forward", "layer_backward"]
@@ -295,13 +296,13 @@ def layer_backward(dh: np.ndarray, cache: LayerCache, *, window: int | None = No
     residual = config.skip == "residual"
     dg = [np.empty((B, w), dtype=dtype) for w in levels.widths[:-1]]   # dg_1 .. dg_q, reused each step
     dh_next = np.zeros((B, H), dtype=dtype)
-    dh_norms = np.empty(T, dtype=dtype)
+    dh_squares = np.empty(T, dtype=dtype)
 
     for t in range(T - 1, -1, -1):
         dh_t = dh_total[t]
         dh_t += dh_next                                          # (R.5) dh_t = dH_t + dh_next
         dh_flat = dh_t.reshape(-1)
-        dh_norms[t] = np.dot(dh_flat, dh_flat)                   # ‖dh_t‖², while dh_t is in cache
+        dh_squares[t] = np.dot(dh_flat, dh_flat)                 # ‖dh_t‖², while dh_t is in cache
         np.multiply(dh_t, delta[q][t], out=delta[q][t])          # (R.6) δ_{q+1} = da_t = dh_t ⊙ φ'(a_t)
         for j in range(q, 0, -1):                                # (R.7) down the transition levels
             np.dot(delta[j][t], W_level_T[j], out=dg[j - 1])     #   dg_j = δ_{j+1} W_{j+1}ᵀ
@@ -332,7 +333,9 @@ def layer_backward(dh: np.ndarray, cache: LayerCache, *, window: int | None = No
     for j in range(1, q + 2):
         if j != config.input_level:
             grads[level_names(config, j)[2]] = column_sums(delta_rows[j - 1])        # Σ_t Σ_b δ_j
-    np.sqrt(dh_norms, out=dh_norms)                              # ‖∂loss/∂h_t‖ per step
+    # ‖∂loss/∂h_t‖ per step; a sum of squares that under- or overflowed is redone by
+    # scaling (numrnn.norms), so a vanishing gradient never reads as exactly 0.
+    dh_norms = norms_from_squares(dh_squares, dh_total)
 
     # (R.10) The input side for all rows at once: du_t is the input level's delta.
     du = delta_rows[config.input_level - 1]

@@ -246,7 +246,7 @@ def layer_backward(dh, caches, window=None):
     dh_next = np.zeros_like(first.h_prev)
     for t in reversed(range(T)):
         dh_t = dh[t] + dh_next                    # backprop into h_t: from above + from step t+1
-        dh_norms[t] = np.linalg.norm(dh_t)
+        dh_norms[t] = np.hypot.reduce(dh_t.astype(np.float64).ravel())  # ‖dh_t‖, hypot never underflows
         dx[t], dh_prev, step_grads = step_backward(dh_t, caches[t])
         for name in grads:
             grads[name] += step_grads[name]       # weights are shared over time: sum

@@ -24,6 +24,8 @@ import numbers
 
 import numpy as np
 
+from ..norms import reliable_squares_floor, scaled_norm
+
 __all__ = ["global_norm", "clip_by_global_norm", "clip_by_value"]
 
 
@@ -43,6 +45,9 @@ def _check_grads(grads) -> None:
 def global_norm(grads: dict) -> float:
     """``‖g‖ = sqrt(Σ_name Σ g²)`` over every gradient, accumulated in float64.
 
+    A sum that under- or overflowed is recomputed by scaling (:mod:`numrnn.norms`), so a
+    tiny gradient never reports a norm of 0 and a huge finite one never reports inf.
+
     Parameters
     ----------
     grads : dict of str to ndarray
@@ -50,14 +55,19 @@ def global_norm(grads: dict) -> float:
     Returns
     -------
     float
-        inf or nan when a gradient has overflowed; never raises for that.
+        inf when an entry is inf, nan when one is nan; never raises for that.
     """
     _check_grads(grads)
-    total = 0.0
-    for g in grads.values():
-        flat = g.ravel()
-        total += float(np.dot(flat, flat))                     # Σ g² of this array
-    return math.sqrt(total)
+    total, floor = 0.0, 0.0
+    count = sum(g.size for g in grads.values())
+    with np.errstate(over="ignore", under="ignore"):           # both are caught just below
+        for g in grads.values():
+            flat = g.ravel()
+            total += float(np.dot(flat, flat))                 # Σ g² of this array
+            floor = max(floor, reliable_squares_floor(count, flat.dtype))
+    if floor <= total < math.inf:
+        return math.sqrt(total)
+    return scaled_norm(*grads.values())                        # under/overflowed: redo by scaling
 
 
 def clip_by_global_norm(grads: dict, max_norm: float) -> float:
