@@ -43,18 +43,18 @@ def scaled_norm(*arrays) -> float:
     flats = [flat for flat in flats if flat.size]
     if not flats:
         return 0.0
-    scale = max(float(np.max(np.abs(flat))) for flat in flats)     # s = max |v|
+    scale = max(float(np.max(np.abs(flat))) for flat in flats)  # s = max |v|
     if scale == 0.0 or not np.isfinite(scale):
-        return scale                                                # 0, inf or nan as it is
+        return scale  # 0, inf or nan as it is
     total = 0.0
     for flat in flats:
-        scaled = flat / scale                                       # every entry in [-1, 1]
-        total += float(np.dot(scaled, scaled))                      # Σ (v / s)², no under/overflow
-    return scale * float(np.sqrt(total))                            # ‖v‖ = s · sqrt(Σ (v / s)²)
+        scaled = flat / scale  # every entry in [-1, 1]
+        total += float(np.dot(scaled, scaled))  # Σ (v / s)², no under/overflow
+    return scale * float(np.sqrt(total))  # ‖v‖ = s · sqrt(Σ (v / s)²)
 
 
 def reliable_squares_floor(count: int, dtype) -> float:
-    """Smallest sum of ``count`` squares in ``dtype`` that is exact to rounding: ``count · tiny / eps``."""
+    """Smallest sum of ``count`` squares in ``dtype`` exact to rounding: ``count · tiny / eps``."""
     info = np.finfo(dtype)
     return float(count) * float(info.tiny) / float(info.eps)
 
@@ -80,7 +80,7 @@ def norms_from_squares(squares: np.ndarray, rows: np.ndarray) -> np.ndarray:
     count = int(np.prod(rows.shape[1:], dtype=np.int64))
     floor = reliable_squares_floor(count, rows.dtype)
     norms = np.sqrt(squares)
-    unreliable = ~((squares >= floor) & (squares < np.inf))        # also catches nan
+    unreliable = ~((squares >= floor) & (squares < np.inf))  # also catches nan
     for t in np.flatnonzero(unreliable):
         norms[t] = scaled_norm(rows[t])
     return norms

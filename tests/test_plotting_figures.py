@@ -1,0 +1,124 @@
+"""The comparison figures: a line per architecture, labelled axes, consistent colours.
+
+Catches: a plot that drops an architecture or a seed, an unlabelled axis, a colour that differs
+between figures, a zero norm silently dropped from a log heat-map.
+"""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.colors import to_hex  # noqa: E402
+
+from numrnn import diagnostics, plotting, presets  # noqa: E402
+
+NAMES = ["vanilla", "deep-transition", "deep-transition-skip"]
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _data_lines(ax):
+    return [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+
+
+def _assert_labelled(ax):
+    assert ax.get_xlabel().strip() and ax.get_ylabel().strip() and ax.get_title().strip()
+
+
+def test_palette_has_a_distinct_colour_per_architecture():
+    colours = [plotting.color_for(name) for name in presets.ARCHITECTURES]
+    assert len(set(colours)) == len(presets.ARCHITECTURES)
+    assert plotting.color_for("deep-transition-skip q=4") == plotting.color_for(
+        "deep-transition-skip"
+    )
+
+
+def test_norm_vs_distance_one_line_per_architecture_in_its_colour():
+    rng = np.random.default_rng(0)
+    named = {name: np.exp(-rng.uniform(0.01, 0.2) * np.arange(30))[::-1] for name in NAMES}
+    ax = plotting.plot_norm_vs_distance(named)
+    lines = _data_lines(ax)
+    assert [line.get_label() for line in lines] == NAMES
+    for line, name in zip(lines, NAMES, strict=True):
+        assert to_hex(line.get_color()) == to_hex(plotting.color_for(name))
+    assert ax.get_yscale() == "log"
+    _assert_labelled(ax)
+
+
+def test_jacobian_spectra_from_the_diagnostics_output():
+    x = np.random.default_rng(0).standard_normal((6, 2, 3))
+    named = {}
+    for name in NAMES:
+        model = presets.build(name, 3, 5, 2, seed=0)
+        named[name] = diagnostics.jacobian_spectra(model, x)
+    ax = plotting.plot_jacobian_spectra(named)
+    lines = _data_lines(ax)
+    assert len(lines) == len(NAMES)
+    assert all(len(line.get_xdata()) == 5 for line in lines)  # k = 1..H
+    _assert_labelled(ax)
+
+
+def test_training_curves_have_three_labelled_panels_and_every_seed():
+    histories = {}
+    for i, name in enumerate(NAMES):
+        steps = np.arange(1, 11)
+        runs = [
+            {
+                "step": steps,
+                "loss": 1.0 / (steps + i + s),
+                "grad_norm": np.full(10, 0.5 + s),
+                "eval_step": steps[::5],
+                "val_metric": 1.0 / (steps[::5] + i),
+            }
+            for s in range(2)
+        ]
+        histories[name] = runs
+    figure = plotting.plot_training_curves(histories, baseline=0.167)
+    axes = [ax for ax in figure.axes if ax.get_xlabel()]
+    assert len(axes) == 3
+    for ax in axes:
+        _assert_labelled(ax)
+    assert len([line for line in axes[0].get_lines()]) >= 2 * len(NAMES)  # every seed drawn
+
+
+def test_depth_sweep_mean_line_per_architecture_and_baseline():
+    depths = [1, 2, 4, 8]
+    values = {
+        "deep-transition": np.array([[0.1, 0.12], [0.2, 0.22], [0.3, 0.31], [np.nan, np.nan]]),
+        "deep-transition-skip": np.array([0.05, 0.04, 0.04, 0.03]),
+    }
+    ax = plotting.plot_depth_sweep(depths, values, "validation MSE", baseline=0.167)
+    labels = [line.get_label() for line in _data_lines(ax)]
+    assert "deep-transition" in labels and "deep-transition-skip" in labels
+    assert any("baseline" in label for label in labels)
+    _assert_labelled(ax)
+
+
+def test_heat_map_shows_zero_norms_in_the_legend():
+    norms = np.array([[0.0, 1e-3, 1e-1, 1.0], [1e-2, 1e-1, 1.0, 1.0]])
+    ax = plotting.plot_gradient_norms(norms)
+    legend = ax.get_legend()
+    assert legend is not None
+    assert any(
+        "0" in text.get_text() or "zero" in text.get_text().lower() for text in legend.get_texts()
+    )
+
+
+@pytest.mark.parametrize(
+    "function, argument",
+    [
+        (plotting.plot_norm_vs_distance, {}),
+        (plotting.plot_jacobian_spectra, {}),
+        (plotting.plot_training_curves, {}),
+    ],
+)
+def test_empty_input_is_refused_by_name(function, argument):
+    with pytest.raises((TypeError, ValueError), match=r"named_"):
+        function(argument)
