@@ -19,6 +19,7 @@ COMMANDS = {
     "gradcheck": ("numrnn.cli.gradcheck", "check every gradient against finite differences"),
     "train": ("numrnn.cli.train", "train an architecture on a task; write a checkpoint and the history"),
     "sample": ("numrnn.cli.sample", "sample text from a character-model checkpoint"),
+    "diagnose": ("numrnn.cli.diagnose", "gradient flow of one architecture at initialisation, with figures"),
 }
 
 
