@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from numrnn import cli
-from numrnn.training.checkpoint import load_checkpoint
 from numrnn.cli import train as train_command
 from numrnn.presets import ARCHITECTURES
+from numrnn.training.checkpoint import load_checkpoint
 from numrnn.training.tasks import TASKS
 
 TINY = ["--hidden", "6", "--batch", "4", "--eval-every", "3", "--quiet"]
@@ -24,17 +24,37 @@ def run_cli(capsys, *argv):
 
 def test_train_writes_checkpoint_and_history_and_prints_the_baseline(tmp_path, capsys):
     out = tmp_path / "run"
-    status, stdout, stderr = run_cli(capsys, "train", "--task", "adding", "--arch", "deep-transition-skip",
-                                     "--steps", "7", "--seq-len", "10", "--out", str(out), *TINY)
+    status, stdout, stderr = run_cli(
+        capsys,
+        "train",
+        "--task",
+        "adding",
+        "--arch",
+        "deep-transition-skip",
+        "--steps",
+        "7",
+        "--seq-len",
+        "10",
+        "--out",
+        str(out),
+        *TINY,
+    )
     assert status == 0
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.npz", "history.csv", "history.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "checkpoint.npz",
+        "history.csv",
+        "history.json",
+    ]
     summary = stdout.strip().splitlines()[-1]
-    assert re.fullmatch(r"adding: validation mse [0-9.e+-]+ after 7 steps, (NOT )?below the baseline 0\.1667 "
-                        r"\(always predict 1 \(MSE = 1/6\)\); wrote .*run", summary), summary
+    assert re.fullmatch(
+        r"adding: validation mse [0-9.e+-]+ after 7 steps, (NOT )?below the baseline 0\.1667 "
+        r"\(always predict 1 \(MSE = 1/6\)\); wrote .*run",
+        summary,
+    ), summary
     saved = load_checkpoint(out / "checkpoint.npz")
     assert saved.step == 7 and saved.meta["arch"] == "deep-transition-skip"
     assert saved.config.layers[0].hidden_size == 6 and saved.config.layers[0].skip == "residual"
-    assert saved.params["layer1.W_hh"].dtype == np.float32                     # the CLI's default dtype
+    assert saved.params["layer1.W_hh"].dtype == np.float32  # the CLI's default dtype
     with open(out / "history.csv", newline="") as handle:
         assert [int(row["step"]) for row in csv.DictReader(handle)] == list(range(1, 8))
     history = json.loads((out / "history.json").read_text())
@@ -45,25 +65,74 @@ def test_train_writes_checkpoint_and_history_and_prints_the_baseline(tmp_path, c
 
 @pytest.mark.parametrize("arch", list(ARCHITECTURES))
 def test_every_architecture_by_name(tmp_path, capsys, arch):
-    status, stdout, _ = run_cli(capsys, "train", "--task", "sine", "--arch", arch, "--steps", "2", "--seq-len", "6",
-                                "--out", str(tmp_path), "--dtype", "float64", *TINY)
+    status, stdout, _ = run_cli(
+        capsys,
+        "train",
+        "--task",
+        "sine",
+        "--arch",
+        arch,
+        "--steps",
+        "2",
+        "--seq-len",
+        "6",
+        "--out",
+        str(tmp_path),
+        "--dtype",
+        "float64",
+        *TINY,
+    )
     assert status == 0 and "sine: validation mse" in stdout
 
 
 @pytest.mark.parametrize("task", list(TASKS))
 def test_every_task_by_name(tmp_path, capsys, task):
     seq_len = {"copy": "11", "reber": "12", "charlm": "16"}.get(task, "10")
-    status, stdout, _ = run_cli(capsys, "train", "--task", task, "--arch", "vanilla", "--steps", "2",
-                                "--seq-len", seq_len, "--optimizer", "adagrad", "--clip-value", "5",
-                                "--out", str(tmp_path), *TINY)
+    status, stdout, _ = run_cli(
+        capsys,
+        "train",
+        "--task",
+        task,
+        "--arch",
+        "vanilla",
+        "--steps",
+        "2",
+        "--seq-len",
+        seq_len,
+        "--optimizer",
+        "adagrad",
+        "--clip-value",
+        "5",
+        "--out",
+        str(tmp_path),
+        *TINY,
+    )
     assert status == 0 and f"{task}: validation" in stdout
 
 
 def test_resume_continues_the_run_to_the_new_total(tmp_path, capsys):
-    args = ["train", "--task", "charlm", "--arch", "hierarchical", "--seq-len", "16", "--out", str(tmp_path),
-            "--bptt-window", "8", "--schedule", "cosine", "--warmup", "2", *TINY]
+    args = [
+        "train",
+        "--task",
+        "charlm",
+        "--arch",
+        "hierarchical",
+        "--seq-len",
+        "16",
+        "--out",
+        str(tmp_path),
+        "--bptt-window",
+        "8",
+        "--schedule",
+        "cosine",
+        "--warmup",
+        "2",
+        *TINY,
+    ]
     assert run_cli(capsys, *args, "--steps", "4")[0] == 0
-    status, stdout, stderr = run_cli(capsys, "train", "--out", str(tmp_path), "--steps", "6", "--resume", "--quiet")
+    status, stdout, stderr = run_cli(
+        capsys, "train", "--out", str(tmp_path), "--steps", "6", "--resume", "--quiet"
+    )
     assert status == 0 and "resuming at step 4 to step 6" in stderr and "after 6 steps" in stdout
     saved = load_checkpoint(tmp_path / "checkpoint.npz")
     assert saved.step == 6 and saved.meta["arch"] == "hierarchical"
@@ -72,17 +141,38 @@ def test_resume_continues_the_run_to_the_new_total(tmp_path, capsys):
 
 
 def test_divergence_exits_1_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
-    status, _, stderr = run_cli(capsys, "train", "--task", "adding", "--arch", "vanilla", "--steps", "40",
-                                "--optimizer", "sgd", "--lr", "1e7", "--clip", "0", "--checkpoint-every", "1",
-                                "--out", str(tmp_path), *TINY)
+    status, _, stderr = run_cli(
+        capsys,
+        "train",
+        "--task",
+        "adding",
+        "--arch",
+        "vanilla",
+        "--steps",
+        "40",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "1e7",
+        "--clip",
+        "0",
+        "--checkpoint-every",
+        "1",
+        "--out",
+        str(tmp_path),
+        *TINY,
+    )
     assert status == 1
-    match = re.search(r"training diverged at step (\d+): the (loss|gradient norm) is (nan|inf) \(last finite "
-                      r"loss \S+ at step (\d+);", stderr)
+    match = re.search(
+        r"training diverged at step (\d+): the (loss|gradient norm) is (nan|inf) \(last finite "
+        r"loss \S+ at step (\d+);",
+        stderr,
+    )
     assert match, stderr
     step = int(match.group(1))
     assert "The last good checkpoint is kept in" in stderr
     saved = load_checkpoint(tmp_path / "checkpoint.npz")
-    assert saved.step == step - 1                                  # saved after the last finite step
+    assert saved.step == step - 1  # saved after the last finite step
     assert all(np.isfinite(value).all() for value in saved.params.values())
     assert json.loads((tmp_path / "history.json").read_text())["steps"]["step"][-1] == step - 1
 
@@ -99,18 +189,21 @@ def test_help_documents_every_flag(capsys):
     for flag in flags:
         assert flag in text, flag
     for action in train_parser._actions:
-        assert action.help, action.option_strings                   # every flag says what it does
+        assert action.help, action.option_strings  # every flag says what it does
 
 
-@pytest.mark.parametrize("argv, match", [
-    (["--hidden", "0"], r"--hidden must be >= 1; got 0"),
-    (["--steps", "-5"], r"--steps must be >= 0; got -5"),
-    (["--clip", "-1"], r"--clip must be >= 0 \(0 = off\); got -1.0"),
-    (["--text", "x.txt"], r"--text is only for --task charlm; got --task adding"),
-    (["--lr", "-0.1"], r"lr must be a finite number in \(0.0, inf\); got -0.1"),
-    (["--task", "copy", "--seq-len", "5"], r"seq_len must be >= 2 \* length \+ 1 = 11"),
-    (["--resume"], r"--resume needs a checkpoint, and .*checkpoint.npz' does not exist"),
-])
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["--hidden", "0"], r"--hidden must be >= 1; got 0"),
+        (["--steps", "-5"], r"--steps must be >= 0; got -5"),
+        (["--clip", "-1"], r"--clip must be >= 0 \(0 = off\); got -1.0"),
+        (["--text", "x.txt"], r"--text is only for --task charlm; got --task adding"),
+        (["--lr", "-0.1"], r"lr must be a finite number in \(0.0, inf\); got -0.1"),
+        (["--task", "copy", "--seq-len", "5"], r"seq_len must be >= 2 \* length \+ 1 = 11"),
+        (["--resume"], r"--resume needs a checkpoint, and .*checkpoint.npz' does not exist"),
+    ],
+)
 def test_bad_arguments_exit_2_with_a_message(tmp_path, capsys, argv, match):
     status, _, stderr = run_cli(capsys, "train", "--out", str(tmp_path / "x"), "--quiet", *argv)
     assert status == 2
@@ -118,10 +211,37 @@ def test_bad_arguments_exit_2_with_a_message(tmp_path, capsys, argv, match):
 
 
 def test_sample_is_deterministic_with_a_seed(tmp_path, capsys):
-    assert run_cli(capsys, "train", "--task", "charlm", "--arch", "vanilla", "--steps", "2", "--seq-len", "16",
-                   "--out", str(tmp_path), *TINY)[0] == 0
-    argv = ["sample", "--checkpoint", str(tmp_path / "checkpoint.npz"), "--length", "40", "--temperature", "0.9",
-            "--seed", "7", "--prime", "The "]
+    assert (
+        run_cli(
+            capsys,
+            "train",
+            "--task",
+            "charlm",
+            "--arch",
+            "vanilla",
+            "--steps",
+            "2",
+            "--seq-len",
+            "16",
+            "--out",
+            str(tmp_path),
+            *TINY,
+        )[0]
+        == 0
+    )
+    argv = [
+        "sample",
+        "--checkpoint",
+        str(tmp_path / "checkpoint.npz"),
+        "--length",
+        "40",
+        "--temperature",
+        "0.9",
+        "--seed",
+        "7",
+        "--prime",
+        "The ",
+    ]
     status, first, _ = run_cli(capsys, *argv)
     assert status == 0
     assert first.startswith("The ") and len(first.rstrip("\n")) == 44
@@ -130,8 +250,21 @@ def test_sample_is_deterministic_with_a_seed(tmp_path, capsys):
 
 
 def test_sample_refuses_a_non_character_checkpoint(tmp_path, capsys):
-    run_cli(capsys, "train", "--task", "adding", "--arch", "vanilla", "--steps", "1", "--seq-len", "6",
-            "--out", str(tmp_path), *TINY)
+    run_cli(
+        capsys,
+        "train",
+        "--task",
+        "adding",
+        "--arch",
+        "vanilla",
+        "--steps",
+        "1",
+        "--seq-len",
+        "6",
+        "--out",
+        str(tmp_path),
+        *TINY,
+    )
     status, _, stderr = run_cli(capsys, "sample", "--checkpoint", str(tmp_path / "checkpoint.npz"))
     assert status == 2 and "is not a character model: its metadata has no vocabulary" in stderr
     (tmp_path / "junk.npz").write_text("junk")
@@ -141,3 +274,162 @@ def test_sample_refuses_a_non_character_checkpoint(tmp_path, capsys):
 
 def test_module_docstrings_describe_the_commands():
     assert train_command.__doc__.strip().startswith("Train any architecture on a task")
+
+
+# ------------------------------------------------ runs are never lost or mixed up (issue 12)
+
+import os  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+ADDING = ["train", "--task", "adding", "--arch", "vanilla", "--seq-len", "6", *TINY]
+
+
+def one_error_line(stderr, command="train"):
+    """The single stderr line of a refused command (no traceback)."""
+    assert "Traceback" not in stderr, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"numrnn {command}: error: "), stderr
+    return lines[0]
+
+
+def test_a_folder_that_holds_a_run_is_refused_without_resume_or_overwrite(tmp_path, capsys):
+    assert run_cli(capsys, *ADDING, "--steps", "5", "--out", str(tmp_path))[0] == 0
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    status, _, stderr = run_cli(capsys, *ADDING, "--steps", "2", "--out", str(tmp_path))
+    assert status == 2
+    assert re.search(
+        r"already holds a run \(checkpoint.npz, history.csv, history.json\); continue it with "
+        r"--resume, replace it with --overwrite",
+        one_error_line(stderr),
+    )
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing overwritten
+    assert load_checkpoint(tmp_path / "checkpoint.npz").step == 5
+
+
+def test_a_history_alone_also_marks_a_run(tmp_path, capsys):
+    (tmp_path / "history.json").write_text("{}")
+    status, _, stderr = run_cli(capsys, *ADDING, "--steps", "2", "--out", str(tmp_path))
+    assert status == 2 and "already holds a run (history.json)" in one_error_line(stderr)
+    assert (tmp_path / "history.json").read_text() == "{}"
+
+
+def test_overwrite_replaces_the_run_and_contradicts_resume(tmp_path, capsys):
+    assert run_cli(capsys, *ADDING, "--steps", "5", "--out", str(tmp_path))[0] == 0
+    assert run_cli(capsys, *ADDING, "--steps", "2", "--out", str(tmp_path), "--overwrite")[0] == 0
+    assert load_checkpoint(tmp_path / "checkpoint.npz").step == 2
+    status, _, stderr = run_cli(
+        capsys, *ADDING, "--steps", "9", "--out", str(tmp_path), "--overwrite", "--resume"
+    )
+    assert status == 2 and "give one of them" in one_error_line(stderr)
+    assert load_checkpoint(tmp_path / "checkpoint.npz").step == 2
+
+
+def test_out_that_is_a_file_is_a_one_line_error(tmp_path, capsys):
+    target = tmp_path / "f"
+    target.write_text("x\n")
+    status, _, stderr = run_cli(capsys, *ADDING, "--steps", "2", "--out", str(target))
+    assert status == 2
+    assert re.search(r"--out must be a folder; '.*f' is a file$", one_error_line(stderr))
+    assert target.read_text() == "x\n"
+
+
+# Runs the CLI as user nobody: a one-step run as root into argv[1] imports all that training needs
+# (numrnn and numpy may sit under /root), then the process gives up root for good, so that file
+# permissions apply to it, and runs argv[2:].
+AS_NOBODY = """
+import contextlib, io, os, sys
+from numrnn import cli
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    assert cli.main([*sys.argv[2:], "--steps", "1", "--out", sys.argv[1]]) == 0
+os.setgroups([]); os.setgid(65534); os.setuid(65534)
+sys.exit(cli.main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0,
+    reason="needs root, to run the command as the unprivileged user nobody",
+)
+def test_an_unwritable_out_is_refused_before_the_first_step():
+    with tempfile.TemporaryDirectory() as parent:
+        os.chmod(parent, 0o755)
+        locked = os.path.join(parent, "locked")
+        os.mkdir(locked, 0o755)  # owned by root: nobody cannot write here
+        for out in (locked, os.path.join(locked, "run")):
+            started = time.perf_counter()
+            warm = tempfile.mkdtemp(dir=parent)
+            done = subprocess.run(
+                [sys.executable, "-c", AS_NOBODY, warm, *ADDING, "--steps", "100000", "--out", out],
+                capture_output=True,
+                text=True,
+                cwd=parent,
+                timeout=60,
+            )
+            assert done.returncode == 2, done.stderr
+            line = one_error_line(done.stderr)
+            assert re.search(r"cannot write into --out '.*locked.*': Permission denied$", line), (
+                line
+            )
+            assert time.perf_counter() - started < 30  # refused before 100000 steps
+        assert os.listdir(locked) == []
+
+
+def test_library_input_errors_exit_2_with_one_line(tmp_path, capsys):
+    (tmp_path / "checkpoint.npz").write_text("not a checkpoint")
+    status, _, stderr = run_cli(capsys, "train", "--out", str(tmp_path), "--resume", "--quiet")
+    assert status == 2 and "is not a numrnn checkpoint" in one_error_line(stderr)
+
+
+def test_keyboard_interrupt_exits_130_with_one_line(monkeypatch, tmp_path, capsys):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_command, "run", interrupted)
+    status, _, stderr = run_cli(capsys, "train", "--out", str(tmp_path))
+    assert status == 130 and stderr == "numrnn train: interrupted\n"
+
+
+def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
+    out = tmp_path / "run"
+    command = [
+        sys.executable,
+        "-m",
+        "numrnn",
+        *ADDING,
+        "--steps",
+        "100000",
+        "--checkpoint-every",
+        "1",
+        "--out",
+        str(out),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out / "checkpoint.npz").exists():  # the first step is done and saved
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    last = stderr.strip().splitlines()[-1]
+    match = re.fullmatch(
+        r"numrnn train: interrupted at step (\d+); saved '(.*)'; resume with: "
+        r"(numrnn train --out \S+ --steps 100000 --resume)",
+        last,
+    )
+    assert match, stderr
+    step = int(match.group(1))
+    assert 1 <= step < 100000 and match.group(2) == str(out / "checkpoint.npz")
+    saved = load_checkpoint(out / "checkpoint.npz")
+    assert saved.step == step and saved.history["step"].tolist() == list(range(1, step + 1))
+    assert json.loads((out / "history.json").read_text())["steps"]["step"][-1] == step
+    resume = match.group(3).split()[1:]
+    resume[resume.index("100000")] = str(step + 2)
+    status = cli.main(resume + ["--quiet"])
+    assert status == 0
+    assert load_checkpoint(out / "checkpoint.npz").step == step + 2
