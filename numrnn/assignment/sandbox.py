@@ -1,0 +1,612 @@
+"""Run untrusted code: one fresh process per graded item of each submission.
+
+Every run gets a fresh working directory, a wall-clock time limit (the process
+group is killed), and ``setrlimit`` limits on address space (``RLIMIT_AS``), CPU
+time, file size (its printed output included, ``RLIMIT_FSIZE``), processes
+(``RLIMIT_NPROC``) and core dumps (none). Nothing comes back but ``.npy`` files
+(read with ``allow_pickle=False``) and one JSON status file, opened without
+following links, size-checked, and validated by the grader.
+
+When the grader runs as root (Gradescope, CI), each run also
+
+* runs as its own unprivileged user (uid ``65000 + slot``, no account, no
+  groups; ``NUMRNN_SANDBOX_UID`` moves the base), so it cannot read the grader's
+  files, signal the grader, or see another run's directory (0700, another uid);
+  every process of that uid is killed after the run;
+* gets a new network namespace (no network: only a loopback that is down);
+* gets a new mount namespace in which ``/tmp``, ``/var/tmp`` and ``/dev/shm`` are
+  fresh empty tmpfs, and the source file's folder, the submissions, the output
+  folders, numrnn's own package folder and the grader's working folder are
+  covered by empty read-only tmpfs (so neither the solution nor another
+  submission is there to read, and writes outside the run's folder land nowhere).
+
+Each of these is probed once; when the kernel refuses one (e.g. an unprivileged
+container), grading goes on without it and :attr:`Isolation.notes` says so.
+Without root, only the limits, the fresh folder and the inert data path hold:
+see ``docs/assignments.md`` for what is not isolated then.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import io
+import json
+import os
+import resource
+import shutil
+import signal
+import site
+import stat
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .declaration import Limits
+
+HERE = Path(__file__).resolve().parent
+CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = (
+    1,
+    2,
+    4,
+    32,
+    4096,
+    16384,
+    1 << 18,
+)
+MAX_ARRAY_BYTES = 16 << 20
+MAX_STATUS_BYTES = 1 << 20
+OUTPUT_EXCERPT = 2000
+SCRATCH_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
+WORK_MOUNT = b"/tmp/work"
+
+# The harness is read relative to the working folder (/tmp/work under a mount namespace).
+BOOTSTRAP = "exec(compile(open('harness.py', 'rb').read(), 'harness.py', 'exec'))"
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+
+
+@dataclass
+class Isolation:
+    """What the sandbox can enforce on this machine (probed once)."""
+
+    root: bool
+    separate_user: bool
+    network: bool
+    mounts: bool
+    notes: list = field(default_factory=list)
+
+    def describe(self) -> str:
+        """One line for the grader's summary."""
+        if not self.root:
+            return (
+                "sandbox: not root, so submissions run as the grader's user (limits, a fresh "
+                "folder and an inert data path only; no file or network isolation)"
+            )
+        parts = [
+            "own unprivileged user" if self.separate_user else "NO separate user",
+            "no network" if self.network else "network NOT isolated",
+            "private /tmp, solution and submissions hidden" if self.mounts else "files NOT hidden",
+        ]
+        return "sandbox: " + ", ".join(parts) + "".join(f"; {note}" for note in self.notes)
+
+
+def _probe(flags: int, mount_target: bytes | None) -> bool:
+    """Whether a child process can unshare ``flags`` (and mount a tmpfs on ``mount_target``)."""
+    pid = os.fork()
+    if pid == 0:
+        ok = _libc.unshare(flags) == 0
+        if ok and mount_target is not None:
+            ok = (
+                _libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) == 0
+                and _libc.mount(b"tmpfs", mount_target, b"tmpfs", 0, b"size=1m") == 0
+            )
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+_ISOLATION: Isolation | None = None
+_ISOLATION_LOCK = threading.Lock()
+
+
+def probe_isolation() -> Isolation:
+    """What this machine allows, probed once per process."""
+    global _ISOLATION
+    with _ISOLATION_LOCK:
+        if _ISOLATION is None:
+            root = os.geteuid() == 0
+            if not root:
+                _ISOLATION = Isolation(False, False, False, False)
+            else:
+                notes = []
+                network = _probe(CLONE_NEWNET, None)
+                if not network:
+                    notes.append("unshare(CLONE_NEWNET) refused, so the network is reachable")
+                probe_dir = tempfile.mkdtemp(prefix="numrnn-probe-")
+                try:
+                    mounts = _probe(CLONE_NEWNS, probe_dir.encode())
+                finally:
+                    os.rmdir(probe_dir)
+                if not mounts:
+                    notes.append(
+                        "mount namespaces refused, so only file permissions hide the solution"
+                    )
+                _ISOLATION = Isolation(True, True, network, mounts, notes)
+        return _ISOLATION
+
+
+def _ancestors_or_self(path: str) -> list:
+    parts, out = Path(path).parts, []
+    for end in range(1, len(parts) + 1):
+        out.append(str(Path(*parts[:end])))
+    return out
+
+
+def _needed_paths() -> list:
+    """Folders the sandboxed Python must see: its installation and NumPy's."""
+    paths = {
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        os.path.dirname(os.path.realpath(sys.executable)),
+        os.path.dirname(os.path.dirname(np.__file__)),
+    }
+    paths.update(
+        value for key, value in sysconfig.get_paths().items() if key in ("stdlib", "platstdlib")
+    )
+    return sorted({os.path.realpath(path) for path in paths if path and os.path.isdir(path)})
+
+
+def python_sys_path() -> list:
+    """The module folders the harness puts on ``sys.path`` (it runs with ``-I -S``)."""
+    paths = [os.path.dirname(os.path.dirname(np.__file__))]
+    try:
+        paths += site.getsitepackages()
+    except AttributeError:  # pragma: no cover - virtualenv's old site module
+        pass
+    return list(dict.fromkeys(os.path.realpath(path) for path in paths if os.path.isdir(path)))
+
+
+def plan_masks(hide, needed) -> list:
+    """The mount plan: ``(path, kind, keep)`` with kind ``"dir"``, ``"file"`` or ``"scratch"``.
+
+    A folder to hide becomes an empty tmpfs (``"scratch"``: a writable one for
+    ``/tmp`` and its kind); a file to hide is covered by ``/dev/null``. A folder
+    on the way to the Python installation that "other" may not traverse (such
+    as ``/root`` for a pyenv Python) becomes an empty tmpfs too, with ``keep``,
+    the names of its children on the way, bound back in. A folder that is, or
+    holds, a needed one is never hidden.
+
+    Parameters
+    ----------
+    hide : iterable of str
+    needed : iterable of str
+        Folders the sandboxed Python must see.
+
+    Returns
+    -------
+    list of (str, str, list of str)
+        In mount order (parents first).
+    """
+    needed = [os.path.realpath(path) for path in needed]
+
+    def under(path, folder):
+        return path.startswith(folder.rstrip("/") + "/")
+
+    def keep_children(folder):
+        prefix = folder.rstrip("/") + "/"
+        return sorted(
+            {path[len(prefix) :].split("/")[0] for path in needed if path.startswith(prefix)}
+        )
+
+    masks: dict = {}
+    for path in needed:
+        for ancestor in _ancestors_or_self(path)[1:-1]:
+            try:
+                mode = os.stat(ancestor).st_mode
+            except OSError:
+                break
+            if not mode & stat.S_IXOTH:
+                masks[ancestor] = ("dir", keep_children(ancestor))
+                break
+    for path in hide:
+        path = os.path.realpath(path)
+        if path == "/" or path in masks or not os.path.exists(path):
+            continue
+        if any(path == n or under(n, path) for n in needed):
+            continue
+        if os.path.isdir(path):
+            masks[path] = ("scratch" if path in SCRATCH_DIRS else "dir", [])
+        else:
+            masks[path] = ("file", [])
+    plan: list = []
+    for path in sorted(masks, key=lambda p: (p.count("/"), p)):
+        kind, keep = masks[path]
+        hidden_by = [(p, k) for p, kd, k in plan if kd != "file" and under(path, p)]
+        if any(
+            not any(
+                path == f"{p.rstrip('/')}/{c}" or under(path, f"{p.rstrip('/')}/{c}") for c in k
+            )
+            for p, k in hidden_by
+        ):
+            continue  # already inside a hidden folder
+        plan.append((path, kind, keep))
+    return plan
+
+
+@dataclass
+class RunResult:
+    """What one sandboxed run left behind, as the grader read it.
+
+    Attributes
+    ----------
+    outcome : str
+        ``"finished"`` (a status file came back), ``"timeout"``, ``"signal"``
+        (killed by a signal) or ``"no-status"`` (it exited without one).
+    returncode : int or None
+    signal_name : str or None
+        E.g. ``"SIGSEGV"`` when the student's process died of a signal.
+    seconds : float
+    status : dict or None
+        The harness's ``status.json``.
+    arrays : dict of str to ndarray
+    array_errors : dict of str to str
+        Why an expected file could not be read.
+    output : str
+        The first characters of what the run printed.
+    """
+
+    outcome: str
+    returncode: int | None
+    signal_name: str | None
+    seconds: float
+    status: dict | None
+    arrays: dict
+    array_errors: dict
+    output: str
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+class Sandbox:
+    """Runs harness tasks in isolated subprocesses; one instance per batch.
+
+    Parameters
+    ----------
+    hide : iterable of str or Path
+        Files and folders the sandboxed code must not see (root with mount namespaces only).
+    isolate : bool
+        Use a separate user and namespaces when root (default True).
+    python : str
+        The interpreter that runs the harness (default: this one).
+    """
+
+    def __init__(self, hide=(), *, isolate: bool = True, python: str = sys.executable):
+        self.python = python
+        self.isolation = (
+            probe_isolation()
+            if isolate
+            else Isolation(os.geteuid() == 0, False, False, False, ["isolation switched off"])
+        )
+        self.base = tempfile.mkdtemp(prefix="numrnn-grade-")
+        os.chmod(self.base, 0o711)  # traversable, not listable: each run's folder is 0700
+        self.sys_path = python_sys_path()
+        hide = [
+            *hide,
+            *SCRATCH_DIRS,
+            str(Path(__file__).resolve().parents[1]),
+            os.getcwd(),
+            "/home",
+            "/root",
+        ]
+        self.plan = plan_masks(hide, _needed_paths()) if self.isolation.mounts else []
+        self.uid_base = int(os.environ.get("NUMRNN_SANDBOX_UID", "65000"))
+        self._nproc_base = 0 if self.isolation.separate_user else _count_tasks(os.getuid())
+        self._files = {
+            "harness.py": (HERE / "harness.py").read_bytes(),
+            "kit.py": (HERE / "kit.py").read_bytes(),
+        }
+
+    def close(self) -> None:
+        """Remove the batch's scratch folder."""
+        _remove_tree(self.base)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ------------------------------------------------------------------ one run
+
+    def run(
+        self, slot: int, task: dict, cells: list, inputs: dict, expected: list, limits: Limits
+    ) -> RunResult:
+        """Run one task and collect what it returned.
+
+        Parameters
+        ----------
+        slot : int
+            The worker's number (picks the sandbox uid when root).
+        task : dict
+            ``task.json`` for the harness.
+        cells : list of str
+            The submission's code cells.
+        inputs : dict of str to bytes
+            ``.npy`` file name (without folder) to its bytes.
+        expected : list of str
+            Names of the arrays to read back (``t0_out``, ...).
+        limits : Limits
+
+        Returns
+        -------
+        RunResult
+        """
+        uid = self.uid_base + slot if self.isolation.separate_user else None
+        workdir = tempfile.mkdtemp(prefix=f"run{slot}-", dir=self.base)
+        try:
+            self._prepare(workdir, task, cells, inputs, uid)
+            return self._execute(workdir, expected, limits, uid)
+        finally:
+            if uid is not None:
+                _kill_uid(uid)
+            _remove_tree(workdir)
+
+    def _prepare(self, workdir, task, cells, inputs, uid):
+        task = dict(task, sys_path=self.sys_path)
+        files = dict(self._files)
+        files["task.json"] = json.dumps(task).encode()
+        files["cells.json"] = json.dumps(cells).encode()
+        for folder in ("inputs", "out"):
+            os.mkdir(os.path.join(workdir, folder), 0o700)
+        for name, data in inputs.items():
+            files[os.path.join("inputs", name)] = data
+        for name, data in files.items():
+            with open(os.path.join(workdir, name), "wb") as handle:
+                handle.write(data)
+        if uid is not None:
+            for root, dirs, names in os.walk(workdir):
+                for name in [*dirs, *names]:
+                    os.chown(os.path.join(root, name), uid, uid)
+            os.chown(workdir, uid, uid)
+        os.chmod(workdir, 0o700)
+
+    def _execute(self, workdir, expected, limits, uid) -> RunResult:
+        home = (
+            WORK_MOUNT.decode()
+            if uid is not None and "/tmp" in [p for p, _, _ in self.plan]
+            else workdir
+        )
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": home,
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "MPLBACKEND": "Agg",
+        }
+        nproc = limits.processes + (0 if uid is not None else self._nproc_base + 64)
+        preexec = _make_preexec(limits, uid, nproc, self.isolation, self.plan)
+        with tempfile.TemporaryFile(dir=self.base) as capture:
+            start = time.perf_counter()
+            proc = subprocess.Popen(
+                [self.python, "-I", "-S", "-B", "-c", BOOTSTRAP],
+                cwd=workdir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=capture,
+                stderr=subprocess.STDOUT,
+                close_fds=True,
+                start_new_session=True,
+                preexec_fn=preexec,
+            )
+            timed_out = False
+            try:
+                proc.wait(timeout=limits.time)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            _kill_group(proc.pid)
+            proc.wait()
+            seconds = time.perf_counter() - start
+            capture.seek(0)
+            output = capture.read(OUTPUT_EXCERPT * 4).decode("utf-8", errors="replace")[
+                :OUTPUT_EXCERPT
+            ]
+        status, arrays, errors = _read_back(workdir, expected)
+        code = proc.returncode
+        if timed_out:
+            outcome, signal_name = "timeout", None
+        elif code < 0 or code > 128:
+            outcome, signal_name = "signal", _signal_name(-code if code < 0 else code - 128)
+        elif status is None:
+            outcome, signal_name = "no-status", None
+        else:
+            outcome, signal_name = "finished", None
+        return RunResult(outcome, code, signal_name, seconds, status, arrays, errors, output)
+
+
+def _count_tasks(uid: int) -> int:
+    """How many processes and threads ``uid`` runs now (``RLIMIT_NPROC`` counts them all)."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry}/task"))
+            except OSError:
+                continue
+    return count
+
+
+def _make_preexec(limits: Limits, uid, nproc: int, isolation: Isolation, plan: list):
+    """The function the child runs between fork and exec (every argument precomputed)."""
+    memory = int(limits.memory_mb) << 20
+    fsize = int(limits.output_kb) << 10
+    cpu = int(limits.time) + 2
+    plan = [(path.encode(), kind, [child.encode() for child in keep]) for path, kind, keep in plan]
+
+    def preexec():
+        if uid is not None:
+            if isolation.network:
+                _libc.unshare(CLONE_NEWNET)
+            if plan and _libc.unshare(CLONE_NEWNS) == 0:
+                _libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None)
+                workdir = os.open(".", os.O_PATH | os.O_DIRECTORY)
+                for path, kind, keep in plan:
+                    _mask(path, kind, keep)
+                try:  # the run's folder, at /tmp/work in the fresh /tmp
+                    os.mkdir(WORK_MOUNT, 0o700)
+                    if (
+                        _libc.mount(b"/proc/self/fd/%d" % workdir, WORK_MOUNT, None, MS_BIND, None)
+                        == 0
+                    ):
+                        os.chdir(WORK_MOUNT)
+                except OSError:
+                    pass
+                os.close(workdir)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+        if uid is not None:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+
+    return preexec
+
+
+def _mask(path: bytes, kind: str, keep: list) -> None:
+    """In the child's own mount namespace: cover ``path``, binding ``keep`` back in."""
+    if kind == "file":
+        _libc.mount(b"/dev/null", path, None, MS_BIND, None)
+        return
+    fds = []
+    for child in keep:
+        try:
+            fds.append((child, os.open(path + b"/" + child, os.O_PATH)))
+        except OSError:
+            continue
+    flags = MS_NOSUID | MS_NODEV
+    options = b"mode=1777,size=64m" if kind == "scratch" else b"mode=0755,size=1m"
+    if _libc.mount(b"tmpfs", path, b"tmpfs", flags, options) != 0:
+        return
+    for child, fd in fds:
+        target = path + b"/" + child
+        try:
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                os.mkdir(target)
+            else:
+                os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
+            _libc.mount(b"/proc/self/fd/%d" % fd, target, None, MS_BIND | MS_REC, None)
+        except OSError:
+            pass
+        os.close(fd)
+    if kind == "dir":
+        _libc.mount(b"none", path, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _kill_uid(uid: int) -> None:
+    """Kill every process of the sandbox ``uid`` (escapees from the process group included)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgid(uid)
+            os.setuid(uid)
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def _open_regular(dir_fd: int, name: str, limit: int):
+    """``(bytes, None)`` if ``name`` in ``dir_fd`` is a regular file of at most ``limit`` bytes,
+    else ``(None, reason)``."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return None, "missing"
+    except OSError as error:
+        return None, f"unreadable ({error.strerror})"
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None, "not a regular file"
+        if info.st_size > limit:
+            return None, f"too large ({info.st_size} bytes)"
+        chunks, total = [], 0
+        while total <= limit:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        return b"".join(chunks)[: limit + 1], None
+    finally:
+        os.close(fd)
+
+
+def _read_back(workdir: str, expected: list):
+    """status.json and the expected arrays, read without following links or running anything."""
+    try:
+        dir_fd = os.open(os.path.join(workdir, "out"), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return None, {}, {name: "the output folder is gone" for name in expected}
+    try:
+        status = None
+        data, _ = _open_regular(dir_fd, "status.json", MAX_STATUS_BYTES)
+        if data is not None:
+            try:
+                status = json.loads(data.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                status = None
+            if not isinstance(status, dict):
+                status = None
+        arrays, errors = {}, {}
+        for name in expected:
+            data, problem = _open_regular(dir_fd, f"{name}.npy", MAX_ARRAY_BYTES)
+            if data is None:
+                errors[name] = problem
+                continue
+            try:
+                arrays[name] = np.load(io.BytesIO(data), allow_pickle=False)
+            except Exception as error:  # noqa: BLE001 - any malformed file is just an error
+                errors[name] = f"not a readable .npy ({type(error).__name__})"
+        return status, arrays, errors
+    finally:
+        os.close(dir_fd)
+
+
+def _remove_tree(path: str) -> None:
+    """Remove ``path`` even if the sandboxed code changed permissions inside it."""
+
+    def retry(function, failed, _):
+        try:
+            os.chmod(os.path.dirname(failed), 0o700)
+            os.chmod(failed, 0o700)
+            function(failed)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=retry)
