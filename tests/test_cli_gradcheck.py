@@ -58,10 +58,12 @@ def test_gradcheck_fails_with_exit_code_1_on_a_planted_bug(capsys, monkeypatch):
 
 
 def test_gradcheck_reports_settings_an_architecture_cannot_take(capsys):
-    """DT(S) with --depth 0 cannot be built: the command says why and exits 1 instead of crashing."""
-    assert cli.main(["gradcheck", "--arch", "deep-transition-shortcut", "--depth", "0"]) == 1
-    out = capsys.readouterr().out
-    assert "cannot build" in out and "transition_depth >= 1" in out
+    """DT(S) with --depth 0 is a contradiction: one error line and exit 2, not a failed check."""
+    assert cli.main(["gradcheck", "--arch", "deep-transition-shortcut", "--depth", "0"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.strip() == ("numrnn gradcheck: error: --depth 0 contradicts --arch "
+                                    "deep-transition-shortcut, which has q >= 1")
 
 
 def test_an_unknown_architecture_is_an_argparse_error(capsys):
@@ -90,3 +92,30 @@ def test_python_dash_m_numrnn_gradcheck_runs_in_a_fresh_interpreter():
                             cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PASS" in result.stdout and "1 passed, 0 failed" in result.stdout
+
+
+@pytest.mark.parametrize("flag, value, rule", [
+    ("--tolerance", "0", "must be a positive finite number; got '0'"),
+    ("--steps", "0", "must be a positive integer (>= 1); got '0'"),
+    ("--batch", "0", "must be a positive integer (>= 1); got '0'"),
+    ("--hidden", "0", "must be a positive integer (>= 1); got '0'"),
+    ("--layers", "0", "must be a positive integer (>= 1); got '0'"),
+    ("--seed", "-1", "must be a non-negative integer (>= 0); got '-1'"),
+    ("--depth", "-1", "must be a non-negative integer (>= 0); got '-1'"),
+])
+def test_bad_sizes_are_usage_errors_not_failed_checks(capsys, flag, value, rule):
+    """Before the fix these gave tracebacks, or '0 passed, 6 failed' as if gradients were wrong."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["gradcheck", flag, value])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert "passed" not in captured.out
+    assert f"argument {flag}: {rule}" in captured.err
+
+
+def test_a_depth_that_changes_the_architecture_is_refused(capsys):
+    """--arch vanilla --depth 2 used to check a deep transition and label it 'vanilla'."""
+    assert cli.main(["gradcheck", "--arch", "vanilla", "--depth", "2"]) == 2
+    captured = capsys.readouterr()
+    assert "vanilla" not in captured.out
+    assert "--depth 2 contradicts --arch vanilla, which has q = 0" in captured.err

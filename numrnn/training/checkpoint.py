@@ -210,22 +210,53 @@ class _Unreadable(Exception):
     """Internal: an entry is missing or malformed."""
 
 
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")   # a zip file (an .npz archive), or an empty one
+_NPY_MAGIC = b"\x93NUMPY"                      # a single .npy array
+
+
+def _reason(error: BaseException) -> str:
+    """NumPy's message for ``error``, without its hint to load the file with pickle (never give that advice)."""
+    text = str(error)
+    return "its bytes are not an archive" if "pickle" in text.lower() else text
+
+
 def _read_entries(path: str) -> dict:
-    """Every entry of the archive at ``path``, read into memory; ValueError if that is impossible."""
+    """Every entry of the archive at ``path``, read into memory; ValueError if that is impossible.
+
+    The first bytes are checked before NumPy sees the file: ``np.load`` takes any
+    file it does not recognise for a pickle and answers with a hint to load it
+    unsafely, which a checkpoint loader must never pass on.
+    """
+    with open(path, "rb") as handle:       # FileNotFoundError, IsADirectoryError, PermissionError go to the caller
+        magic = handle.read(len(_NPY_MAGIC))
+    if magic.startswith(_NPY_MAGIC):
+        raise ValueError(f"{path!r} is not a numrnn checkpoint: it holds a single .npy array, not an .npz archive")
+    if not magic.startswith(_ZIP_MAGIC):
+        raise ValueError(f"{path!r} is not a numrnn checkpoint: it is not an .npz archive "
+                         f"(truncated, corrupt or another kind of file; it starts with {magic!r})")
     try:
         archive = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         if isinstance(error, (FileNotFoundError, IsADirectoryError, PermissionError)):
             raise
         raise ValueError(f"{path!r} is not a numrnn checkpoint: it is not a readable .npz archive "
-                         f"(truncated, corrupt or another kind of file: {error})") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path!r} is not a numrnn checkpoint: it holds a single .npy array, not an .npz archive")
-    try:
-        with archive:
-            return {name: archive[name] for name in archive.files}
-    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
-        raise ValueError(f"{path!r} is a corrupt or truncated checkpoint: an entry cannot be read ({error})") from None
+                         f"(truncated, corrupt or another kind of file: {_reason(error)})") from None
+    entries = {}
+    with archive:
+        for name in archive.files:
+            try:
+                entries[name] = archive[name]
+            except ValueError as error:
+                if "allow_pickle" not in str(error):   # NumPy's refusal of an object array
+                    raise ValueError(f"{path!r} is a corrupt or truncated checkpoint: entry {name!r} cannot be "
+                                     f"read ({_reason(error)})") from None
+                raise ValueError(f"{path!r} holds a pickled object, refused: entry {name!r} is an object array, "
+                                 "and loading it could run code (numrnn checkpoints hold only numbers and "
+                                 "text)") from None
+            except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
+                raise ValueError(f"{path!r} is a corrupt or truncated checkpoint: entry {name!r} cannot be "
+                                 f"read ({_reason(error)})") from None
+    return entries
 
 
 def _text(entries: dict, name: str) -> str:
