@@ -132,6 +132,8 @@ def _failure_label(message: str) -> str:
         return "not implemented"
     if "MemoryError" in message or "out of memory" in message:
         return "out of memory"
+    if message.startswith("printed or wrote more than the output limit"):
+        return "output limit"
     if message.startswith("called sys.exit"):
         return "called sys.exit"
     head = message.split(":", 1)[0]

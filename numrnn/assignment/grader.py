@@ -196,9 +196,15 @@ class Grader:
             result.seconds = time.perf_counter() - start
             return result
         cell_notes = None
+        load_failure = None  # (limits, run) of a run that died before the cells had run
         for item_name, item in self.items.items():
             task, inputs, expected = self.tasks[item_name]
-            run = self.sandbox.run(slot, task, cells, inputs, expected, item.limits)
+            if load_failure is not None and load_failure[0] == item.limits:
+                run = load_failure[1]  # same code, same limits: it would die the same way
+            else:
+                run = self.sandbox.run(slot, task, cells, inputs, expected, item.limits)
+                if run.failed_while_loading:
+                    load_failure = (item.limits, run)
             result.items.append(CHECKERS[item.check](item, self.trials[item_name], run))
             if cell_notes is None and run.status is not None:
                 cell_notes = [

@@ -13,6 +13,7 @@ submission that kills its parent (``os.kill(os.getppid(), ...)``) kills this
 small waiting process, not the grader.
 """
 
+import errno
 import json
 import os
 import sys
@@ -46,6 +47,8 @@ def _describe(error):
         return "not implemented yet (raises NotImplementedError)"
     if isinstance(error, MemoryError):
         return "ran out of memory (MemoryError)" + _where(error)
+    if isinstance(error, OSError) and error.errno == errno.EFBIG:
+        return "printed or wrote more than the output limit" + _where(error)
     if isinstance(error, SyntaxError):
         return f"SyntaxError: {error.msg} (line {error.lineno})"
     return _short(f"{type(error).__name__}: {error}") + _where(error)
@@ -62,8 +65,9 @@ def _run_cells(cells, namespace):
     return errors
 
 
-def _save(np, name, value):
-    """Save one returned value, or say why it is not an array of numbers."""
+def _save(np, name, value, *, ndarray=True):
+    """Save one returned value, or say why it is not an array of numbers (``ndarray``: or not
+    an ndarray at all; a numeric answer may be a plain number)."""
     try:
         array = value if isinstance(value, np.ndarray) else np.asarray(value)
     except Exception as error:  # noqa: BLE001
@@ -71,7 +75,9 @@ def _save(np, name, value):
     if array.dtype.kind not in "biuf":
         return f"is not an array of numbers (dtype {array.dtype})"
     np.save(os.path.join("out", f"{name}.npy"), array, allow_pickle=False)
-    return None if isinstance(value, np.ndarray) else f"is a {type(value).__name__}, not an ndarray"
+    if not ndarray or isinstance(value, np.ndarray):
+        return None
+    return f"is a {type(value).__name__}, not an ndarray"
 
 
 def child(task):
@@ -86,13 +92,15 @@ def child(task):
     status = {"cells": [], "trials": [], "problems": {}}
     namespace = {"__name__": "submission", "__builtins__": __builtins__}
     status["cells"] = _run_cells(cells, namespace)
+    with open(os.path.join("out", "loaded"), "wb"):
+        pass  # the submission's cells ran to their end: a failure after this is the item's own
     check, name = task["check"], task["name"]
     if check == "value":
         if name not in namespace:
             status["missing"] = name
         else:
             status["trials"].append({"error": None})
-            problem = _save(np, "t0_value", namespace[name])
+            problem = _save(np, "t0_value", namespace[name], ndarray=False)
             if problem:
                 status["problems"]["t0_value"] = f"{name} {problem}"
         _finish(status)
@@ -165,7 +173,11 @@ def main():
     """Fork; run the task in the child; exit with the child's status (128 + signal if it died)."""
     with open("task.json", encoding="utf-8") as handle:
         task = json.load(handle)
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError as error:  # e.g. EAGAIN: this user already has too many processes
+        sys.stderr.write(f"numrnn harness: cannot start the run: {error}\n")
+        os._exit(4)
     if pid == 0:
         code = 0
         try:

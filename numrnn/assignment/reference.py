@@ -8,6 +8,8 @@ own run and nothing else.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,9 +59,11 @@ class Reference:
         self.namespace = {"__name__": f"numrnn_reference_{assignment.name}"}
         for index, code in enumerate(assignment.reference_cells(), start=1):
             try:
-                exec(
-                    compile(code, f"{assignment.path} (code cell {index})", "exec"), self.namespace
-                )
+                with contextlib.redirect_stdout(io.StringIO()):  # the cells' prints are not ours
+                    exec(
+                        compile(code, f"{assignment.path} (code cell {index})", "exec"),
+                        self.namespace,
+                    )
             except Exception as error:
                 raise ValueError(
                     f"the reference solution in {assignment.path} failed in code cell {index}: "

@@ -62,6 +62,7 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = (
     16384,
     1 << 18,
 )
+HARNESS_CANNOT_START = 4  # harness.py's exit code when it cannot fork
 MAX_ARRAY_BYTES = 16 << 20
 MAX_STATUS_BYTES = 1 << 20
 OUTPUT_EXCERPT = 2000
@@ -263,6 +264,10 @@ class RunResult:
         Why an expected file could not be read.
     output : str
         The first characters of what the run printed.
+    loaded : bool
+        Whether the submission's cells ran to their end (each item's run
+        loads them first): when a run failed before that, every item with the
+        same limits would fail the same way.
     """
 
     outcome: str
@@ -273,6 +278,12 @@ class RunResult:
     arrays: dict
     array_errors: dict
     output: str
+    loaded: bool = False
+
+    @property
+    def failed_while_loading(self) -> bool:
+        """The run died (time limit, signal, no status) before the submission's cells had run."""
+        return self.outcome != "finished" and not self.loaded
 
 
 def _signal_name(number: int) -> str:
@@ -360,7 +371,14 @@ class Sandbox:
         workdir = tempfile.mkdtemp(prefix=f"run{slot}-", dir=self.base)
         try:
             self._prepare(workdir, task, cells, inputs, uid)
-            return self._execute(workdir, expected, limits, uid)
+            result = self._execute(workdir, expected, limits, uid)
+            if result.returncode == HARNESS_CANNOT_START and uid is not None:
+                _kill_uid(uid)  # a process of the previous run outlived it: clear it, retry once
+                _remove_tree(workdir)
+                workdir = tempfile.mkdtemp(prefix=f"run{slot}-", dir=self.base)
+                self._prepare(workdir, task, cells, inputs, uid)
+                result = self._execute(workdir, expected, limits, uid)
+            return result
         finally:
             if uid is not None:
                 _kill_uid(uid)
@@ -425,7 +443,7 @@ class Sandbox:
             output = capture.read(OUTPUT_EXCERPT * 4).decode("utf-8", errors="replace")[
                 :OUTPUT_EXCERPT
             ]
-        status, arrays, errors = _read_back(workdir, expected)
+        status, arrays, errors, loaded = _read_back(workdir, expected)
         code = proc.returncode
         if timed_out:
             outcome, signal_name = "timeout", None
@@ -435,7 +453,9 @@ class Sandbox:
             outcome, signal_name = "no-status", None
         else:
             outcome, signal_name = "finished", None
-        return RunResult(outcome, code, signal_name, seconds, status, arrays, errors, output)
+        return RunResult(
+            outcome, code, signal_name, seconds, status, arrays, errors, output, loaded
+        )
 
 
 def _count_tasks(uid: int) -> int:
@@ -527,17 +547,27 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
-def _kill_uid(uid: int) -> None:
-    """Kill every process of the sandbox ``uid`` (escapees from the process group included)."""
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.setgid(uid)
-            os.setuid(uid)
-            os.kill(-1, signal.SIGKILL)
-        finally:
-            os._exit(0)
-    os.waitpid(pid, 0)
+def _kill_uid(uid: int, rounds: int = 200) -> None:
+    """Kill every process of the sandbox ``uid`` (escapees from the process group included).
+
+    ``kill(-1, SIGKILL)`` from a process of that uid reaches all of them, but a
+    fork bomb can fork while the signal goes round, so repeat until ``/proc``
+    shows none left (a leftover would count against the next run's
+    ``RLIMIT_NPROC``).
+    """
+    for _ in range(rounds):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setgid(uid)
+                os.setuid(uid)
+                os.kill(-1, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        if _count_tasks(uid) == 0:
+            return
+        time.sleep(0.005)
 
 
 def _open_regular(dir_fd: int, name: str, limit: int):
@@ -572,7 +602,7 @@ def _read_back(workdir: str, expected: list):
     try:
         dir_fd = os.open(os.path.join(workdir, "out"), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     except OSError:
-        return None, {}, {name: "the output folder is gone" for name in expected}
+        return None, {}, {name: "the output folder is gone" for name in expected}, False
     try:
         status = None
         data, _ = _open_regular(dir_fd, "status.json", MAX_STATUS_BYTES)
@@ -593,7 +623,11 @@ def _read_back(workdir: str, expected: list):
                 arrays[name] = np.load(io.BytesIO(data), allow_pickle=False)
             except Exception as error:  # noqa: BLE001 - any malformed file is just an error
                 errors[name] = f"not a readable .npy ({type(error).__name__})"
-        return status, arrays, errors
+        try:
+            loaded = stat.S_ISREG(os.stat("loaded", dir_fd=dir_fd, follow_symlinks=False).st_mode)
+        except OSError:
+            loaded = False
+        return status, arrays, errors, loaded
     finally:
         os.close(dir_fd)
 

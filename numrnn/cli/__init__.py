@@ -32,6 +32,10 @@ COMMANDS = {
         "numrnn.cli.diagnose",
         "gradient flow of one architecture at initialisation, with figures",
     ),
+    "assignment": (
+        "numrnn.cli.assignment",
+        "classroom assignments: list, make the student version, grade, Gradescope bundle",
+    ),
 }
 
 
