@@ -92,6 +92,8 @@ class Grader:
         More files or folders the sandbox must not see.
     isolate : bool
         Use a separate user and namespaces when root (default True).
+    only : iterable of str, optional
+        Grade these items only (e.g. to regrade one function after fixing its declaration).
     """
 
     def __init__(
@@ -102,6 +104,7 @@ class Grader:
         limits: dict | None = None,
         hide=(),
         isolate: bool = True,
+        only=None,
     ):
         self.assignment: Assignment = (
             source if isinstance(source, Assignment) else catalog.load(source)
@@ -112,6 +115,15 @@ class Grader:
         self.reference = Reference(self.assignment)
         self.trials = self.reference.hidden_trials(self.seed)
         self.items = dict(self.assignment.grading.items)
+        if only is not None:
+            only = [only] if isinstance(only, str) else list(only)
+            unknown = [name for name in only if name not in self.items]
+            if unknown or not only:
+                raise ValueError(
+                    f"only must name graded items of {self.assignment.name} "
+                    f"({', '.join(self.items)}); got {only!r}"
+                )
+            self.items = {name: item for name, item in self.items.items() if name in only}
         if limits:
             self.items = {name: _with_limits(item, limits) for name, item in self.items.items()}
         self.tasks = {name: self._task(name) for name in self.items}
@@ -135,7 +147,7 @@ class Grader:
         inputs, expected = {}, []
         if item.check == "value":
             return task, inputs, ["t0_value"]
-        forward = self.items[item.forward] if item.check == "backward" else item
+        forward = self.assignment.grading.items[item.forward] if item.check == "backward" else item
         task.update(
             forward=forward.name,
             args=list(forward.args),

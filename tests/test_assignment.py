@@ -1,0 +1,511 @@
+"""Assignments: the declaration, the student version, reading submissions, grading correctness.
+
+The sandbox's hostile cases are in ``test_assignment_sandbox.py``, the command line and the
+Gradescope bundle in ``test_assignment_cli.py``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from numrnn.assignment import (
+    Grader,
+    Reference,
+    list_assignments,
+    load,
+    parse_grading,
+    read_source,
+    read_submission,
+    validate_gradescope,
+    write_student_version,
+)
+from numrnn.assignment import kit
+from numrnn.assignment.declaration import find_grading_literal
+from numrnn.assignment.results import gradebook_csv, gradescope_results
+from numrnn.assignment.source import parse_percent
+from numrnn.assignment.student import notebook_json
+from numrnn.assignment.submission import SubmissionError, find_submissions
+
+SHIPPED = ("vanilla_rnn", "deep_transition", "residual_flow")
+SEED = 1234
+
+
+def variant(name: str, old: str, new: str) -> str:
+    """A shipped source's text with one planted change (which must apply exactly once)."""
+    text = load(name).text
+    assert text.count(old) == 1, f"the planted change must match once in {name}: {old!r}"
+    return text.replace(old, new)
+
+
+@pytest.fixture(scope="module")
+def graders():
+    """One grader per shipped assignment, fixed seed (the reference loads once per module)."""
+    made = {name: Grader(name, seed=SEED, limits={"time": 20}) for name in SHIPPED}
+    yield made
+    for grader in made.values():
+        grader.close()
+
+
+def scores(result) -> dict:
+    return {item.name: item.score for item in result.items}
+
+
+# ---------------------------------------------------------------- the catalog and the sources
+
+
+def test_list_names_three_assignments_in_course_order_with_their_sources():
+    listed = list_assignments()
+    assert [name for name, _ in listed] == list(SHIPPED)
+    for name, path in listed:
+        assert path.name == "source.py" and path.is_file()
+        assert (path.parent / "README.md").is_file(), f"{name} needs an instructor README"
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_each_shipped_assignment_states_goals_and_points_that_match_its_declaration(name):
+    assignment = load(name)
+    assert "Learning goals" in assignment.text
+    points_line = next(line for line in assignment.text.splitlines() if "**Points (" in line)
+    assert f"**Points ({assignment.grading.max_score:g})" in points_line
+    for item_name, item in assignment.grading.items.items():
+        assert item_name in assignment.text.split("**Points (")[1][:600], item_name
+        assert item.points > 0
+
+
+def test_shipped_references_compute_numrnns_own_layers():
+    """Assignments 2 and 3 are numrnn's deep-transition and residual layers, to 1e-12."""
+    from numrnn import layers
+
+    rng = np.random.default_rng(0)
+    T, B, D, H, M = 3, 2, 3, 4, 5
+    params = {
+        "W_xh": rng.standard_normal((D, H)),
+        "W_h1": rng.standard_normal((H, M)),
+        "b_h1": rng.standard_normal(M),
+        "W_hh": rng.standard_normal((M, H)),
+        "b_h": rng.standard_normal(H),
+    }
+    x, h0 = rng.standard_normal((T, B, D)), rng.standard_normal((B, H))
+    dh = rng.standard_normal((T, B, H))
+    for name, forward, ours, backward, back_ours in (
+        (
+            "deep_transition",
+            layers.deep_transition_forward,
+            "dt_forward",
+            layers.deep_transition_backward,
+            "dt_backward",
+        ),
+        (
+            "residual_flow",
+            layers.residual_forward,
+            "res_forward",
+            layers.residual_backward,
+            "res_backward",
+        ),
+    ):
+        namespace = Reference(load(name)).namespace
+        h_numrnn, cache_numrnn = forward(x, h0, params)
+        h_ours, cache_ours = namespace[ours](x, h0, **params)
+        np.testing.assert_allclose(h_ours, h_numrnn, rtol=1e-12, atol=1e-14)
+        dx, dh0, grads = backward(dh, cache_numrnn)
+        got = namespace[back_ours](dh, cache_ours)
+        np.testing.assert_allclose(got[0], dx, rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(got[1], dh0, rtol=1e-10, atol=1e-13)
+        for grad, key in zip(got[2:], ("W_xh", "W_h1", "b_h1", "W_hh", "b_h"), strict=True):
+            np.testing.assert_allclose(grad, grads[key], rtol=1e-10, atol=1e-13)
+
+
+def test_residual_flow_answers_show_the_vanishing_and_the_identity_jacobian():
+    namespace = Reference(load("residual_flow")).namespace
+    assert namespace["ratio_plain"] < 1e-4 < 1.0 < namespace["ratio_residual"]
+    assert namespace["jacobian_norm_at_zero"] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_parse_percent_splits_cells_and_tags():
+    text = '# %% [markdown]\n# Hello\n\n# %% tags=["instructor"]\nx = 1\n\n# %%\ny = 2\n'
+    _, cells = parse_percent(text)
+    assert [cell.kind for cell in cells] == ["markdown", "code", "code"]
+    assert cells[1].tags == ("instructor",) and cells[2].text == "y = 2"
+
+
+# ---------------------------------------------------------------- the declaration's errors
+
+
+def _grading(**changes):
+    raw = {
+        "dims": {"B": (2, 3), "D": 2},
+        "items": {
+            "f": {"check": "forward", "points": 1, "args": {"x": ("B", "D")}},
+            "f_back": {"check": "backward", "points": 2, "forward": "f", "grads": {"dx": "x"}},
+        },
+    }
+    raw.update(changes)
+    return raw
+
+
+def test_parse_grading_fills_defaults():
+    grading = parse_grading(_grading())
+    assert grading.max_score == 3.0
+    assert grading.public_dims == {"B": 2, "D": 2}
+    assert grading.items["f"].limits.time == 10.0
+    assert grading.items["f"].limits.memory_mb == 1024
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"extra": 1}, r"unknown key 'extra'"),
+        ({"dims": {"B": (3, 2)}}, r"\['dims'\]\['B'\] must be an int or a \(low, high\) pair"),
+        ({"trials": 0}, r"\['trials'\] must be a positive int; got 0"),
+        ({"limits": {"time": -1}}, r"\['limits'\]\['time'\] must be a positive number; got -1"),
+        ({"limits": {"cpu": 1}}, r"\['limits'\] has unknown key 'cpu'"),
+        (
+            {"items": {"f": {"check": "magic", "points": 1}}},
+            r"\['check'\] must be one of forward, backward, value; got 'magic'",
+        ),
+        (
+            {"items": {"f": {"check": "forward", "points": 1, "args": {"x": ("B", "Q")}}}},
+            r"uses the size 'Q', which GRADING\['dims'\] does not define",
+        ),
+        (
+            {"items": {"g": {"check": "backward", "points": 1, "forward": "f", "grads": {}}}},
+            r"\['forward'\] must name a forward item declared above; got 'f'",
+        ),
+        (
+            {"items": {"v": {"check": "value", "points": "two"}}},
+            r"\['points'\] must be a number; got 'two'",
+        ),
+    ],
+)
+def test_parse_grading_names_the_field_the_rule_and_the_value(changes, message):
+    with pytest.raises(ValueError, match=message):
+        parse_grading(_grading(**changes))
+
+
+def test_grading_must_be_a_literal_assigned_once():
+    with pytest.raises(ValueError, match=r"must assign GRADING = \{\.\.\.\} once at top level"):
+        find_grading_literal("x = 1\n")
+    with pytest.raises(ValueError, match=r"must be a plain literal"):
+        find_grading_literal("GRADING = dict(a=1)\n")
+    with pytest.raises(ValueError, match=r"is not valid Python"):
+        find_grading_literal("GRADING = {\n")
+
+
+def test_unclosed_solution_region_is_refused(tmp_path):
+    path = tmp_path / "bad.py"
+    path.write_text(
+        variant(
+            "vanilla_rnn",
+            '    cache = {"x": x, "h_prev": h_prev, "W_xh": W_xh, "W_hh": W_hh, "h": h}\n'
+            "    ### END SOLUTION\n",
+            "    cache = {}\n",
+        )
+    )
+    with pytest.raises(ValueError, match=r"### BEGIN SOLUTION is never closed by ### END SOLUTION"):
+        read_source(path)
+
+
+# ---------------------------------------------------------------- the student version
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_student_version_holds_no_solution_line_and_keeps_signatures(name, tmp_path):
+    assignment = load(name)
+    py_path, nb_path = write_student_version(assignment, tmp_path)
+    student_py = py_path.read_text()
+    notebook = json.loads(nb_path.read_text())
+    notebook_text = "".join("".join(cell["source"]) for cell in notebook["cells"])
+    solution = [line.strip() for line in assignment.solution_lines() if line.strip()]
+    assert len(solution) > 10
+    for line in solution:
+        if not any(char.isalnum() for char in line):
+            continue  # a lone ")" or "#" is in any file
+        assert line not in student_py, f"solution line leaked into {py_path.name}: {line!r}"
+        assert line not in notebook_text, f"solution line leaked into {nb_path.name}: {line!r}"
+    for item_name, item in assignment.grading.items.items():
+        if item.check != "value":
+            assert f"def {item_name}(" in student_py
+    assert "### BEGIN SOLUTION" not in student_py
+    assert student_py.count("raise NotImplementedError") >= len(
+        [i for i in assignment.grading.items.values() if i.check != "value"]
+    )
+    # indentation kept: every raise inside a function is indented by four spaces
+    assert "\n    raise NotImplementedError" in student_py
+    assert notebook["nbformat"] == 4 and notebook["cells"][0]["cell_type"] == "markdown"
+
+
+def test_student_version_public_tests_fail_cleanly_then_pass_with_the_solution(tmp_path, capsys):
+    assignment = load("vanilla_rnn")
+    py_path, _ = write_student_version(assignment, tmp_path)
+    namespace = {"__name__": "student"}
+    _, cells = parse_percent(py_path.read_text())
+    for cell in cells:
+        if cell.kind == "code":
+            exec(compile(cell.text, str(py_path), "exec"), namespace)
+    printed = capsys.readouterr().out
+    assert "FAIL  rnn_step_forward: not implemented yet" in printed
+    assert "0 of 4 public checks passed" in printed
+    # the same public cases pass with the reference's functions
+    reference = Reference(assignment).namespace
+    passed = kit.run_public_tests(namespace["PUBLIC_CASES"], reference)
+    assert passed == 4
+    assert "4 of 4 public checks passed" in capsys.readouterr().out
+
+
+def test_public_tests_name_the_wrong_gradient():
+    assignment = load("vanilla_rnn")
+    reference = Reference(assignment)
+    from numrnn.assignment.student import public_cases
+
+    cases = public_cases(assignment, reference)
+    namespace = dict(reference.namespace)
+    correct = namespace["rnn_step_backward"]
+
+    def buggy(dh, cache):
+        dx, dh_prev, dW_xh, dW_hh, db_h = correct(dh, cache)
+        return dx, dh_prev, dW_xh, 2 * dW_hh, db_h
+
+    namespace["rnn_step_backward"] = buggy
+    ok, message = __import__("numrnn.assignment.kit", fromlist=["_public_case"])._public_case(
+        "rnn_step_backward", cases["rnn_step_backward"], namespace
+    )
+    assert not ok and message.startswith("wrong: dW_hh (max relative error")
+    assert "disagree with differences of your rnn_step_forward" in message
+
+
+def test_make_refuses_an_outdir_that_is_a_file(tmp_path):
+    target = tmp_path / "file"
+    target.write_text("x")
+    with pytest.raises(ValueError, match=r"outdir must be a directory; .* is a file"):
+        write_student_version(load("vanilla_rnn"), target)
+
+
+# ---------------------------------------------------------------- submissions
+
+
+def test_notebook_and_percent_submission_read_the_same_code_cells(tmp_path):
+    assignment = load("vanilla_rnn")
+    _, cells = parse_percent(assignment.text)
+    notebook = notebook_json(cells)
+    # as nbgrader's autograded notebooks look: nbgrader metadata, outputs, execution counts
+    for cell in notebook["cells"]:
+        cell["metadata"]["nbgrader"] = {"grade": False, "solution": True, "locked": False}
+        if cell["cell_type"] == "code":
+            cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["hi\n"]}]
+            cell["execution_count"] = 3
+    notebook["cells"].insert(1, {"cell_type": "code", "source": "%matplotlib inline\n"})
+    nb_path = tmp_path / "s.ipynb"
+    nb_path.write_text(json.dumps(notebook))
+    py_path = tmp_path / "s.py"
+    py_path.write_text(assignment.text)
+    from_notebook = read_submission(nb_path)
+    assert from_notebook[0].startswith("pass  # IPython line removed by the grader")
+    assert from_notebook[1:] == read_submission(py_path)
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("a.txt", "x", r"must be a \.py or an \.ipynb file; got 'a\.txt'"),
+        ("a.ipynb", "{not json", r"a\.ipynb is not a valid notebook: not JSON"),
+        ("a.ipynb", '{"cells": 3}', r"a\.ipynb is not a valid notebook: no list of cells"),
+    ],
+)
+def test_unreadable_submissions_are_named(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(SubmissionError, match=message):
+        read_submission(path)
+
+
+def test_find_submissions_takes_files_and_nbgrader_style_folders(tmp_path):
+    (tmp_path / "alice.py").write_text("x = 1")
+    (tmp_path / "bob" / "vanilla_rnn").mkdir(parents=True)
+    (tmp_path / "bob" / "vanilla_rnn" / "vanilla_rnn.ipynb").write_text("{}")
+    (tmp_path / "notes.txt").write_text("ignored")
+    found = find_submissions([tmp_path])
+    assert [(name, path.name) for name, path in found] == [
+        ("alice", "alice.py"),
+        ("bob", "vanilla_rnn.ipynb"),
+    ]
+    with pytest.raises(FileNotFoundError, match=r"submission '.*nowhere' does not exist"):
+        find_submissions([tmp_path / "nowhere"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"no \.py or \.ipynb submissions found"):
+        find_submissions([tmp_path / "empty"])
+
+
+# ---------------------------------------------------------------- grading correctness
+
+
+def grade_text(grader, tmp_path, text, name="submission", suffix=".py"):
+    path = tmp_path / f"{name}{suffix}"
+    path.write_text(text)
+    return grader.grade_file(name, path)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_reference_gets_full_marks_and_student_version_zero(name, graders, tmp_path):
+    grader = graders[name]
+    (tmp_path / "reference.py").write_text(load(name).text)
+    py_path, _ = write_student_version(load(name), tmp_path / "student")
+    full, empty = grader.grade_many(
+        [("reference", tmp_path / "reference.py"), ("student", py_path)], workers=2, progress=False
+    )
+    assert full.score == full.max_score == grader.assignment.grading.max_score
+    assert empty.score == 0.0
+    assert all(
+        "not implemented yet" in item.output or "is not defined" in item.output
+        for item in empty.items
+    ), [item.output for item in empty.items]
+
+
+PLANTED = {
+    # assignment: (the change, the function that must lose points, the points it keeps)
+    "vanilla_rnn": (
+        ("        dW_hh += dW_hh_t\n", "        dW_hh = dW_hh_t\n"),
+        "rnn_backward",
+        3 * 4 / 5,
+    ),
+    "deep_transition": (
+        ("        db_h1 += db_h1_t\n", "        db_h1 -= db_h1_t\n"),
+        "dt_backward",
+        3 * 6 / 7,
+    ),
+    "residual_flow": (
+        (
+            "ratio_plain = np.linalg.norm(plain_backward_dh0(flow_dh, _cache)) / "
+            "np.linalg.norm(flow_dh[-1])",
+            "ratio_plain = np.linalg.norm(plain_backward_dh0(flow_dh, _cache))",
+        ),
+        "ratio_plain",
+        0.0,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_one_planted_bug_loses_exactly_that_functions_points(name, graders, tmp_path):
+    (old, new), function, kept = PLANTED[name]
+    result = grade_text(graders[name], tmp_path, variant(name, old, new))
+    expected = {item: spec.points for item, spec in graders[name].items.items()}
+    expected[function] = kept
+    assert scores(result) == pytest.approx(expected)
+
+
+def test_feedback_names_each_wrong_gradient_and_where_the_bug_is(graders, tmp_path):
+    text = variant(
+        "vanilla_rnn",
+        "    db_h = delta.sum(axis=0)  # db_h = Σ_rows δ_t\n",
+        "    db_h = delta.sum(axis=0) + 1.0  # wrong\n",
+    ).replace("    dW_hh = cache[\"h_prev\"].T @ delta", "    dW_hh = 1.3 * cache[\"h_prev\"].T @ delta")
+    result = grade_text(graders["vanilla_rnn"], tmp_path, text)
+    step = next(item for item in result.items if item.name == "rnn_step_backward")
+    assert step.score == pytest.approx(3 * 3 / 5)
+    assert step.output.startswith("`rnn_step_backward`: dW_hh wrong (max relative error 1.3e-01)")
+    assert "db_h wrong (max relative error" in step.output
+    assert "dx, dh_prev and dW_xh correct" in step.output
+    assert "dW_hh and db_h also disagree with finite differences of your own rnn_step_forward" in (
+        step.output
+    )
+    assert set(step.failures) == {"dW_hh wrong", "db_h wrong"}
+
+
+def test_a_wrong_forward_is_told_apart_by_finite_differences(graders, tmp_path):
+    """Backward consistent with a wrong forward: the feedback says to fix the forward first."""
+    text = variant(
+        "vanilla_rnn",
+        "    a = x @ W_xh + h_prev @ W_hh + b_h  # (B, H) pre-activation a_t\n",
+        "    a = x @ W_xh + h_prev @ W_hh + 2 * b_h  # (B, H) pre-activation a_t\n",
+    ).replace("    db_h = delta.sum(axis=0)", "    db_h = 2 * delta.sum(axis=0)")
+    result = grade_text(graders["vanilla_rnn"], tmp_path, text)
+    forward = next(item for item in result.items if item.name == "rnn_step_forward")
+    assert forward.score == 0 and "output wrong (max relative error" in forward.output
+    step = next(item for item in result.items if item.name == "rnn_step_backward")
+    assert "agree with finite differences of your own rnn_step_forward" in step.output
+    assert "check rnn_step_forward first" in step.output
+
+
+def test_notebook_and_py_of_the_same_code_score_the_same(graders, tmp_path):
+    (old, new), _, _ = PLANTED["vanilla_rnn"]
+    text = variant("vanilla_rnn", old, new)
+    _, cells = parse_percent(text)
+    (tmp_path / "py").mkdir()
+    (tmp_path / "nb").mkdir()
+    (tmp_path / "py" / "same.py").write_text(text)
+    (tmp_path / "nb" / "same.ipynb").write_text(json.dumps(notebook_json(cells)))
+    from_py, from_nb = graders["vanilla_rnn"].grade_many(
+        [("py", tmp_path / "py" / "same.py"), ("nb", tmp_path / "nb" / "same.ipynb")],
+        progress=False,
+    )
+    assert from_py.score == from_nb.score == pytest.approx(10 - 3 / 5)
+    assert [item.output for item in from_py.items] == [item.output for item in from_nb.items]
+
+
+def test_numeric_answer_outside_the_tolerance_is_wrong_inside_is_right(tmp_path):
+    reference = Reference(load("residual_flow")).namespace["ratio_residual"]
+    base = load("residual_flow").text
+    (tmp_path / "near.py").write_text(base + f"\n# %%\nratio_residual = {reference * 1.005!r}\n")
+    (tmp_path / "far.py").write_text(base + f"\n# %%\nratio_residual = {reference * 1.05!r}\n")
+    with Grader("residual_flow", seed=SEED, only="ratio_residual", limits={"time": 20}) as grader:
+        near, far = grader.grade_many(
+            [("near", tmp_path / "near.py"), ("far", tmp_path / "far.py")], progress=False
+        )
+    assert [item.name for item in near.items] == ["ratio_residual"]
+    assert near.score == 1.0
+    assert far.score == 0.0
+    assert "is not the answer (tolerance: rtol 0.01)" in far.items[0].output
+
+
+def test_grading_only_some_items_refuses_unknown_names():
+    with pytest.raises(ValueError, match=r"only must name graded items of vanilla_rnn .*'nope'"):
+        Grader("vanilla_rnn", only=["nope"])
+
+
+def test_hidden_trials_depend_on_the_seed_only():
+    first = Reference(load("vanilla_rnn")).hidden_trials(7)["rnn_step_forward"][0]
+    again = Reference(load("vanilla_rnn")).hidden_trials(7)["rnn_step_forward"][0]
+    other = Reference(load("vanilla_rnn")).hidden_trials(8)["rnn_step_forward"][0]
+    np.testing.assert_array_equal(first.inputs["x"], again.inputs["x"])
+    assert first.inputs["x"].shape != other.inputs["x"].shape or not np.array_equal(
+        first.inputs["x"], other.inputs["x"]
+    )
+
+
+# ---------------------------------------------------------------- results
+
+
+def test_results_json_has_gradescopes_layout_and_the_gradebook_its_columns(graders, tmp_path):
+    (old, new), _, _ = PLANTED["vanilla_rnn"]
+    result = grade_text(graders["vanilla_rnn"], tmp_path, variant("vanilla_rnn", old, new), "ann")
+    results = gradescope_results(result)
+    validate_gradescope(results)
+    assert results["score"] == pytest.approx(9.4)
+    assert [test["name"] for test in results["tests"]] == list(graders["vanilla_rnn"].items)
+    assert all(
+        set(test) >= {"name", "score", "max_score", "output", "visibility", "status"}
+        for test in results["tests"]
+    )
+    assert results["tests"][3]["status"] == "failed" and results["tests"][0]["status"] == "passed"
+    csv_text = gradebook_csv([result], list(graders["vanilla_rnn"].items))
+    header, row = csv_text.splitlines()
+    assert header.startswith("submission,score,max_score,rnn_step_forward,")
+    assert row.startswith("ann,9.4,10,2,3,2,2.4,rnn_backward: dW_hh wrong,")
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"tests": [{"score": "1"}]}, r"\['tests'\]\[0\]\['score'\] must be a number; got '1'"),
+        ({"score": 1, "visibility": "secret"}, r"\['visibility'\] must be one of"),
+        ({"score": 1, "grade": 2}, r"unknown top-level keys \['grade'\]"),
+        ({"tests": [{"name": "a"}]}, r"needs a top-level score, or a score on every test"),
+        ({"score": 1, "tests": [{"score": 1, "status": "ok"}]}, r"must be 'passed' or 'failed'"),
+    ],
+)
+def test_validate_gradescope_rejects_what_gradescope_would(bad, message):
+    with pytest.raises(ValueError, match=message):
+        validate_gradescope(bad)
