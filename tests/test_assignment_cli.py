@@ -1,0 +1,212 @@
+"""``numrnn assignment``: list, make, grade, gradescope; and the Gradescope bundle run locally."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from numrnn.assignment import load, validate_gradescope
+from numrnn.assignment.gradescope import find_submission_file, unpack_bundle
+from numrnn.cli import main
+
+BUGGY = ("        dW_hh += dW_hh_t\n", "        dW_hh = dW_hh_t\n")
+
+
+def run_cli(*argv):
+    return main(["assignment", *map(str, argv)])
+
+
+def test_list_prints_name_then_source_path(capsys):
+    assert run_cli("list") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[0] for line in lines] == [
+        "vanilla_rnn",
+        "deep_transition",
+        "residual_flow",
+    ]
+    for line in lines:
+        name, path = line.split("\t")
+        assert Path(path) == load(name).path
+
+
+def test_make_writes_both_versions_and_refuses_to_overwrite(tmp_path, capsys):
+    assert run_cli("make", "deep_transition", tmp_path / "out") == 0
+    assert (tmp_path / "out" / "deep_transition.py").is_file()
+    assert (tmp_path / "out" / "deep_transition.ipynb").is_file()
+    capsys.readouterr()
+    assert run_cli("make", "deep_transition", tmp_path / "out") == 2
+    error = capsys.readouterr().err
+    assert error.startswith("numrnn assignment: error: ")
+    assert "deep_transition.py' exists; pass --force to replace it" in error
+    assert len(error.strip().splitlines()) == 1
+    assert run_cli("make", "deep_transition", tmp_path / "out", "--force") == 0
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (("make", "nope", "out"), r"source must be a source file or a shipped assignment"),
+        (("grade", "vanilla_rnn", "missing.py"), r"submission 'missing\.py' does not exist"),
+        (("grade", "vanilla_rnn", "empty"), r"no \.py or \.ipynb submissions found in empty"),
+        (("gradescope", "vanilla_rnn", "bundle.tar"), r"the bundle must be a \.zip file"),
+        (("gradescope", "vanilla_rnn", "nowhere/b.zip"), r"the folder of 'nowhere/b\.zip'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
+    assert run_cli(*argv) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1
+    assert error.startswith("numrnn assignment: error: ")
+    import re
+
+    assert re.search(message, error), error
+
+
+def test_bad_flags_are_usage_errors(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli("grade", "vanilla_rnn", "x.py", "--workers", "0")
+    assert exit_info.value.code == 2
+    assert "must be a whole number >= 1; got 0" in capsys.readouterr().err
+
+
+def test_grade_writes_json_and_gradebook_prints_summary_and_refuses_to_overwrite(
+    tmp_path, capsys
+):
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    text = load("vanilla_rnn").text
+    (folder / "ann.py").write_text(text)
+    (folder / "bob.py").write_text(text.replace(*BUGGY))
+    argv = [
+        "grade",
+        "vanilla_rnn",
+        folder,
+        "--json",
+        tmp_path / "json",
+        "--csv",
+        tmp_path / "book.csv",
+        "--workers",
+        "2",
+        "--seed",
+        "5",
+        "--feedback",
+        "--no-progress",
+    ]
+    assert run_cli(*argv) == 0
+    out = capsys.readouterr().out
+    assert "== bob: 9.4 / 10" in out
+    assert "`rnn_backward`: dW_hh wrong (max relative error" in out
+    assert "graded 2 submissions of vanilla_rnn" in out
+    assert "mean score 9.70 / 10 (97%), full marks 1, zero 0" in out
+    assert "rnn_backward: dW_hh wrong  1" in out
+    assert "hidden seed: 5 (pass --seed 5 to regrade identically)" in out
+    for name, score in (("ann", 10.0), ("bob", 9.4)):
+        results = json.loads((tmp_path / "json" / f"{name}.json").read_text())
+        validate_gradescope(results)
+        assert results["score"] == pytest.approx(score)
+    rows = list(csv.DictReader((tmp_path / "book.csv").open()))
+    assert [(row["submission"], row["score"]) for row in rows] == [("ann", "10"), ("bob", "9.4")]
+    # a second run refuses to replace them
+    assert run_cli(*argv) == 2
+    assert "--csv" in capsys.readouterr().err
+    assert run_cli(*[a for a in argv if a not in ("--csv", tmp_path / "book.csv")]) == 2
+    assert "ann.json' exists (2 would be replaced); pass --force" in capsys.readouterr().err
+
+
+def test_find_submission_file_prefers_the_assignments_name(tmp_path):
+    (tmp_path / "notes.py").write_text("x = 1")
+    (tmp_path / "vanilla_rnn.ipynb").write_text("{}")
+    assert find_submission_file(tmp_path, "vanilla_rnn").name == "vanilla_rnn.ipynb"
+    (tmp_path / "vanilla_rnn.ipynb").unlink()
+    assert find_submission_file(tmp_path, "vanilla_rnn").name == "notes.py"
+    (tmp_path / "more.py").write_text("x = 1")
+    with pytest.raises(ValueError, match=r"2 files were submitted .* name the one to grade"):
+        find_submission_file(tmp_path, "vanilla_rnn")
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    path = tmp_path_factory.mktemp("bundle") / "autograder.zip"
+    assert main(["assignment", "gradescope", "vanilla_rnn", str(path), "--seed", "11"]) == 0
+    return path
+
+
+def test_bundle_holds_the_gradescope_files(bundle):
+    with zipfile.ZipFile(bundle) as archive:
+        names = set(archive.namelist())
+        for script in ("setup.sh", "run_autograder"):
+            assert archive.getinfo(script).external_attr >> 16 & 0o111, f"{script} not executable"
+        config = json.loads(archive.read("hidden/config.json"))
+    assert {"setup.sh", "run_autograder", "requirements.txt", "hidden/source.py"} <= names
+    assert "numrnn/assignment/harness.py" in names and "numrnn/__init__.py" in names
+    assert not any("__pycache__" in name for name in names)
+    assert config["assignment"] == "vanilla_rnn" and config["seed"] == 11
+
+
+def test_gradescope_refuses_to_overwrite(bundle, capsys):
+    assert main(["assignment", "gradescope", "vanilla_rnn", str(bundle)]) == 2
+    assert "exists; pass --force to replace it" in capsys.readouterr().err
+
+
+def run_autograder(bundle, root: Path, files: dict) -> dict:
+    """Lay ``root`` out like Gradescope's /autograder, run the bundle's run_autograder."""
+    unpack_bundle(bundle, root)
+    (root / "submission").mkdir()
+    for name, text in files.items():
+        (root / "submission" / name).write_text(text)
+    env = dict(
+        os.environ,
+        NUMRNN_GRADESCOPE_ROOT=str(root),
+        NUMRNN_PYTHON=sys.executable,
+    )
+    env.pop("PYTHONPATH", None)
+    completed = subprocess.run(
+        ["bash", str(root / "run_autograder")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=root,
+    )
+    assert completed.returncode == 0, completed.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    validate_gradescope(results)
+    return results
+
+
+@pytest.mark.slow
+def test_run_autograder_grades_a_notebook_into_results_json(bundle, tmp_path):
+    from numrnn.assignment.source import parse_percent
+    from numrnn.assignment.student import notebook_json
+
+    _, cells = parse_percent(load("vanilla_rnn").text.replace(*BUGGY))
+    results = run_autograder(
+        bundle, tmp_path / "autograder", {"vanilla_rnn.ipynb": json.dumps(notebook_json(cells))}
+    )
+    assert results["score"] == pytest.approx(9.4)
+    assert [test["name"] for test in results["tests"]] == [
+        "rnn_step_forward",
+        "rnn_step_backward",
+        "rnn_forward",
+        "rnn_backward",
+    ]
+    for test in results["tests"]:
+        assert {"name", "score", "max_score", "output", "visibility"} <= set(test)
+    assert results["tests"][3]["score"] == pytest.approx(2.4)
+    assert "dW_hh wrong" in results["tests"][3]["output"]
+    assert "Graded vanilla_rnn.ipynb with numrnn" in results["output"]
+
+
+def test_run_autograder_with_nothing_to_grade_still_writes_results(bundle, tmp_path):
+    results = run_autograder(bundle, tmp_path / "autograder", {"README.txt": "hello"})
+    assert results["score"] == 0
+    assert "no .ipynb or .py file was submitted; upload vanilla_rnn.ipynb" in results["output"]
