@@ -14,6 +14,7 @@ import pytest
 from numrnn.assignment import (
     Grader,
     Reference,
+    kit,
     list_assignments,
     load,
     parse_grading,
@@ -22,7 +23,6 @@ from numrnn.assignment import (
     validate_gradescope,
     write_student_version,
 )
-from numrnn.assignment import kit
 from numrnn.assignment.declaration import find_grading_literal
 from numrnn.assignment.results import gradebook_csv, gradescope_results
 from numrnn.assignment.source import parse_percent
@@ -401,7 +401,9 @@ def test_feedback_names_each_wrong_gradient_and_where_the_bug_is(graders, tmp_pa
         "vanilla_rnn",
         "    db_h = delta.sum(axis=0)  # db_h = Σ_rows δ_t\n",
         "    db_h = delta.sum(axis=0) + 1.0  # wrong\n",
-    ).replace("    dW_hh = cache[\"h_prev\"].T @ delta", "    dW_hh = 1.3 * cache[\"h_prev\"].T @ delta")
+    ).replace(
+        '    dW_hh = cache["h_prev"].T @ delta', '    dW_hh = 1.3 * cache["h_prev"].T @ delta'
+    )
     result = grade_text(graders["vanilla_rnn"], tmp_path, text)
     step = next(item for item in result.items if item.name == "rnn_step_backward")
     assert step.score == pytest.approx(3 * 3 / 5)

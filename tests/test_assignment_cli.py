@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -66,7 +67,6 @@ def test_bad_input_is_one_line_and_exit_2(argv, message, tmp_path, capsys, monke
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1
     assert error.startswith("numrnn assignment: error: ")
-    import re
 
     assert re.search(message, error), error
 
@@ -78,9 +78,7 @@ def test_bad_flags_are_usage_errors(capsys):
     assert "must be a whole number >= 1; got 0" in capsys.readouterr().err
 
 
-def test_grade_writes_json_and_gradebook_prints_summary_and_refuses_to_overwrite(
-    tmp_path, capsys
-):
+def test_grade_writes_json_and_gradebook_prints_summary_and_refuses_to_overwrite(tmp_path, capsys):
     folder = tmp_path / "subs"
     folder.mkdir()
     text = load("vanilla_rnn").text
@@ -106,7 +104,8 @@ def test_grade_writes_json_and_gradebook_prints_summary_and_refuses_to_overwrite
     assert "== bob: 9.4 / 10" in out
     assert "`rnn_backward`: dW_hh wrong (max relative error" in out
     assert "graded 2 submissions of vanilla_rnn" in out
-    assert "mean score 9.70 / 10 (97%), full marks 1, zero 0" in out
+    assert "mean score 9.70 / 10 (97%), median 9.7, full marks 1, zero 0" in out
+    assert re.search(r"\n  rnn_backward +2\.70 / 3 +1 of 2\n", out)
     assert "rnn_backward: dW_hh wrong  1" in out
     assert "hidden seed: 5 (pass --seed 5 to regrade identically)" in out
     for name, score in (("ann", 10.0), ("bob", 9.4)):

@@ -85,7 +85,9 @@ def batch(tmp_path_factory):
         "good_b": solution,
         "infinite_loop": planted("rnn_backward", "while True:\n    pass"),
         "loop_at_load": "import numpy as np\nwhile True:\n    pass\n" + solution,
-        "memory_bomb": planted("rnn_step_backward", "hoard = [np.ones(1 << 24) for _ in range(1000)]"),
+        "memory_bomb": planted(
+            "rnn_step_backward", "hoard = [np.ones(1 << 24) for _ in range(1000)]"
+        ),
         "segfault": planted("rnn_forward", "import ctypes\nctypes.string_at(0)"),
         "sys_exit": planted("rnn_step_backward", "import sys\nsys.exit(0)"),
         "os_exit": planted("rnn_step_backward", "import os\nos._exit(0)"),
@@ -95,9 +97,7 @@ def batch(tmp_path_factory):
         "import_error": solution.replace(
             "def rnn_forward(", "import torch_is_not_here\n\n\ndef rnn_forward(", 1
         ),
-        "syntax_error": solution.replace(
-            "    dh0 = dh_next\n", "    dh0 = dh_next +* 2\n", 1
-        ),
+        "syntax_error": solution.replace("    dh0 = dh_next\n", "    dh0 = dh_next +* 2\n", 1),
         "missing_function": solution.replace("def rnn_forward(", "def rnn_forwrd(", 1),
         "wrong_shape": planted("rnn_step_forward", "return np.zeros(3), {}"),
         "wrong_dtype": planted(
@@ -106,12 +106,14 @@ def batch(tmp_path_factory):
             "return h.astype(np.float32), {'x': x, 'h_prev': h_prev, 'W_xh': W_xh, "
             "'W_hh': W_hh, 'h': h}",
         ),
-        "nan": planted("rnn_forward", "return np.full((x.shape[0], x.shape[1], W_hh.shape[0]), "
-                       "np.nan), {}"),
+        "nan": planted(
+            "rnn_forward", "return np.full((x.shape[0], x.shape[1], W_hh.shape[0]), np.nan), {}"
+        ),
         "huge_print": planted("rnn_forward", "print('x' * 100_000_000)"),
         "fork_bomb": planted(
             "rnn_backward",
-            "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
+            "import os\nwhile True:\n    try:\n        os.fork()\n"
+            "    except OSError:\n        pass",
         ),
         "read_solution": planted("rnn_forward", f"open({str(source)!r}).read()"),
         "read_other_submission": planted(
@@ -214,9 +216,7 @@ def test_exits_and_killing_the_parent_are_zeros_with_a_message(batch):
 
 
 def test_import_and_syntax_errors_cost_the_functions_they_break(batch):
-    assert_only(
-        batch, "import_error", "rnn_forward", "No module named 'torch_is_not_here'"
-    )
+    assert_only(batch, "import_error", "rnn_forward", "No module named 'torch_is_not_here'")
     graded = items(batch, "syntax_error")
     assert graded["rnn_backward"].score == 0
     assert "`rnn_backward` is not defined" in graded["rnn_backward"].output

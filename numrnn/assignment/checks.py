@@ -219,13 +219,15 @@ def check_backward(item: Item, trials: list, run: RunResult) -> ItemResult:
     disagree = [g for g, v in verdicts.items() if not v[0] and v[2] is False]
     agree = [g for g, v in verdicts.items() if not v[0] and v[2] is True]
     if disagree:
+        verb = "disagrees" if len(disagree) == 1 else "disagree"
         lines.append(
-            f"{kit.join_names(disagree)} also disagree with finite differences of your own "
-            f"{item.forward}, so the bug is in {item.name}."
+            f"{kit.join_names(disagree)} also {verb} with finite differences of your own "
+            f"{item.forward}, so the bug is in {item.name} (or in a function it calls)."
         )
     if agree:
+        verb = "agrees" if len(agree) == 1 else "agree"
         lines.append(
-            f"{kit.join_names(agree)} agree with finite differences of your own {item.forward}: "
+            f"{kit.join_names(agree)} {verb} with finite differences of your own {item.forward}: "
             f"{item.name} is consistent with it, so check {item.forward} first."
         )
     failures = [f"{grad} wrong" for grad, verdict in verdicts.items() if not verdict[0]]

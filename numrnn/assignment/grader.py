@@ -263,7 +263,8 @@ class Grader:
 
         results = [None] * len(submissions)
         bar = _progress(len(submissions), progress)
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        pool = ThreadPoolExecutor(max_workers=workers)
+        try:
             futures = {
                 pool.submit(one, name, path): index
                 for index, (name, path) in enumerate(submissions)
@@ -271,7 +272,13 @@ class Grader:
             for future in as_completed(futures):
                 results[futures[future]] = future.result()
                 bar.update(1)
-        bar.close()
+        except BaseException:  # Ctrl-C: kill the runs going on, start no other
+            self.sandbox.stop()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        finally:
+            bar.close()
+        pool.shutdown()
         return results
 
 

@@ -28,7 +28,6 @@ import argparse
 import io
 import json
 import os
-import secrets
 import shutil
 import stat
 import sys
@@ -61,7 +60,7 @@ if ! command -v python3 >/dev/null || ! python3 -m pip --version >/dev/null 2>&1
 fi
 python3 -m pip install --no-cache-dir -r requirements.txt \\
     || python3 -m pip install --no-cache-dir --break-system-packages -r requirements.txt
-PYTHONPATH="$PWD" python3 -c "import numrnn.assignment; print('numrnn', numrnn.__version__, 'ready')"
+PYTHONPATH="$PWD" python3 -c "import numrnn.assignment, numrnn as n; print('numrnn', n.__version__)"
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -78,9 +77,7 @@ PYTHONPATH="$SOURCE" exec "${NUMRNN_PYTHON:-python3}" -m numrnn.assignment.grade
 
 def _requirements() -> str:
     return (
-        f"numpy>={np.__version__}\n"
-        f"matplotlib>={matplotlib.__version__}\n"
-        f"tqdm>={tqdm.__version__}\n"
+        f"numpy>={np.__version__}\nmatplotlib>={matplotlib.__version__}\ntqdm>={tqdm.__version__}\n"
     )
 
 
@@ -256,7 +253,7 @@ def run(root, bundle) -> dict:
 
 
 def main(argv=None) -> int:
-    """``python -m numrnn.assignment.gradescope --root /autograder --bundle DIR`` (run_autograder)."""
+    """``python -m numrnn.assignment.gradescope --root /autograder --bundle DIR``."""
     parser = argparse.ArgumentParser(prog="numrnn.assignment.gradescope")
     parser.add_argument("--root", default="/autograder")
     parser.add_argument("--bundle", default=None, help="the unpacked bundle (default ROOT/source)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import statistics
 from collections import Counter
 from pathlib import Path
 
@@ -179,34 +180,59 @@ def write_gradebook(path, results: list, item_names: list) -> Path:
 
 
 def summary_text(batch) -> str:
-    """The end-of-batch summary: mean score, and how many submissions hit each failure."""
+    """The end-of-batch summary: mean score, each function's mean, how many hit each failure.
+
+    Parameters
+    ----------
+    batch : BatchResult
+
+    Returns
+    -------
+    str
+        Several lines; the failures are grouped by graded item, in the declared order, the
+        most frequent first.
+    """
     results = batch.results
     lines = [
         f"graded {len(results)} submission{'s' * (len(results) != 1)} of {batch.assignment} "
         f"in {batch.seconds:.1f} s with {batch.workers} worker{'s' * (batch.workers != 1)}"
     ]
+    order = [item.name for item in results[0].items] if results else []
     if results:
-        scores = [result.score for result in results]
+        scores = sorted(result.score for result in results)
         maximum = results[0].max_score
         full = sum(score >= maximum for score in scores)
         mean = sum(scores) / len(scores)
+        median = statistics.median(scores)
         lines.append(
             f"mean score {mean:.2f} / {maximum:.4g} ({100 * mean / maximum:.0f}%), "
-            f"full marks {full}, zero {sum(score == 0 for score in scores)}"
+            f"median {median:.4g}, full marks {full}, zero {sum(score == 0 for score in scores)}"
         )
+        lines.append("per graded item: mean score, submissions with full marks")
+        width = max(len(name) for name in order)
+        for index, name in enumerate(order):
+            item_scores = [result.items[index].score for result in results]
+            item_max = results[0].items[index].max_score
+            item_full = sum(score >= item_max for score in item_scores)
+            lines.append(
+                f"  {name:<{width}}  {sum(item_scores) / len(item_scores):5.2f} / {item_max:<4g}"
+                f"  {item_full} of {len(results)}"
+            )
     counts = Counter()
     for result in results:
-        for failure in {
-            f"{item.name}: {failure}" for item in result.items for failure in item.failures
-        }:
+        for failure in {(item.name, failure) for item in result.items for failure in item.failures}:
             counts[failure] += 1
         for note in result.notes:
             if note.startswith("could not read"):
-                counts["unreadable submission"] += 1
+                counts[("submission", "unreadable")] += 1
     if counts:
         lines.append("failures (submissions):")
-        width = max(len(name) for name in counts)
-        for name, count in sorted(counts.items(), key=lambda pair: (-pair[1], pair[0])):
-            lines.append(f"  {name:<{width}}  {count}")
+        rank = {name: index for index, name in enumerate(order)}
+        labels = {key: f"{key[0]}: {key[1]}" for key in counts}
+        width = max(len(label) for label in labels.values())
+        for key, count in sorted(
+            counts.items(), key=lambda pair: (rank.get(pair[0][0], -1), -pair[1], pair[0][1])
+        ):
+            lines.append(f"  {labels[key]:<{width}}  {count}")
     lines.append(batch.isolation)
     return "\n".join(lines)

@@ -327,10 +327,19 @@ class Sandbox:
         self.plan = plan_masks(hide, _needed_paths()) if self.isolation.mounts else []
         self.uid_base = int(os.environ.get("NUMRNN_SANDBOX_UID", "65000"))
         self._nproc_base = 0 if self.isolation.separate_user else _count_tasks(os.getuid())
+        self._running: set = set()  # process groups of the runs going on now
+        self._stopping = threading.Event()
         self._files = {
             "harness.py": (HERE / "harness.py").read_bytes(),
             "kit.py": (HERE / "kit.py").read_bytes(),
         }
+
+    def stop(self) -> None:
+        """Kill every run going on now (after Ctrl-C); a run that was stopped raises
+        KeyboardInterrupt in its worker, and no new run starts."""
+        self._stopping.set()
+        for pgid in list(self._running):
+            _kill_group(pgid)
 
     def close(self) -> None:
         """Remove the batch's scratch folder."""
@@ -367,6 +376,8 @@ class Sandbox:
         -------
         RunResult
         """
+        if self._stopping.is_set():
+            raise KeyboardInterrupt("grading was stopped")
         uid = self.uid_base + slot if self.isolation.separate_user else None
         workdir = tempfile.mkdtemp(prefix=f"run{slot}-", dir=self.base)
         try:
@@ -431,13 +442,18 @@ class Sandbox:
                 start_new_session=True,
                 preexec_fn=preexec,
             )
+            self._running.add(proc.pid)
             timed_out = False
             try:
                 proc.wait(timeout=limits.time)
             except subprocess.TimeoutExpired:
                 timed_out = True
-            _kill_group(proc.pid)
-            proc.wait()
+            finally:
+                _kill_group(proc.pid)
+                proc.wait()
+                self._running.discard(proc.pid)
+            if self._stopping.is_set():
+                raise KeyboardInterrupt("grading was stopped")
             seconds = time.perf_counter() - start
             capture.seek(0)
             output = capture.read(OUTPUT_EXCERPT * 4).decode("utf-8", errors="replace")[

@@ -1,4 +1,4 @@
-"""Classroom assignments: list the shipped ones, make a student version, grade, bundle for Gradescope.
+"""Classroom assignments: list, make the student version, grade, bundle for Gradescope.
 
 ``numrnn assignment list`` names the shipped assignments and their source files;
 ``make SOURCE OUTDIR`` writes the student version (``.py`` and ``.ipynb``);

@@ -17,7 +17,8 @@
 # $h_0$ crosses two nonlinearities per step, and the gradient vanishes faster than in a
 # vanilla RNN. A **residual** (skip) connection adds $h_{t-1}$ back to the step's output:
 #
-# $$h_t = h_{t-1} + \tanh(a_t), \qquad a_t = x_t W_{xh} + \tanh(h_{t-1} W_{h1} + b_{h1}) W_{hh} + b_h.$$
+# $$h_t = h_{t-1} + \tanh(a_t), \qquad
+#   a_t = x_t W_{xh} + \tanh(h_{t-1} W_{h1} + b_{h1}) W_{hh} + b_h.$$
 #
 # You will write its forward and backward over a whole sequence, then measure the gradient
 # flow of the plain and the residual layer and answer three questions with numbers.
