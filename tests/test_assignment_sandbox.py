@@ -282,3 +282,23 @@ def test_the_summary_counts_each_failure(batch):
     assert "full marks 2" in summary
     assert "rnn_backward: time limit" in summary
     assert "rnn_forward: crashed (SIGSEGV)  " in summary
+
+
+def test_without_isolation_the_limits_and_the_data_path_still_hold(tmp_path):
+    """What a grader that is not root has: every run as the grader's user, limits only."""
+    from numrnn.assignment import Grader
+
+    solution = load("vanilla_rnn").text
+    (tmp_path / "good.py").write_text(solution)
+    (tmp_path / "segfault.py").write_text(
+        planted("rnn_step_forward", "import ctypes\nctypes.string_at(0)")
+    )
+    (tmp_path / "loop.py").write_text(planted("rnn_backward", "while True:\n    pass"))
+    with Grader("vanilla_rnn", seed=3, isolate=False, limits={"time": 2}) as grader:
+        assert grader.sandbox.isolation.separate_user is False
+        good, segfault, loop = grader.grade_many(
+            [(p, tmp_path / f"{p}.py") for p in ("good", "segfault", "loop")], progress=False
+        )
+    assert good.score == 10
+    assert segfault.score == 0 and "SIGSEGV" in segfault.items[0].output
+    assert loop.score == 7 and "time limit of 2 s" in loop.items[3].output

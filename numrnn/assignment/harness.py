@@ -1,7 +1,8 @@
 """The script that runs one graded item of one submission inside the sandbox.
 
-It is copied, with ``kit.py``, into the run's fresh working directory and
-started there with ``python -I -S``; it imports only the standard
+The worker's fork server (``zygote.py``) imports it once, with ``kit.py``, from
+the batch's scratch folder; each run is a fresh, confined child of the server
+that calls :func:`main` in the run's working folder. It uses only the standard
 library, NumPy and ``kit``. It reads ``task.json``, ``cells.json`` and the
 trials' inputs (``.npy``), runs the submission's cells one by one (a cell that
 raises is reported and the next one still runs), calls the graded function,
@@ -10,7 +11,7 @@ and writes what came back as ``.npy`` files (``allow_pickle=False``) and
 
 The process forks first and the student's code runs in the child, so a
 submission that kills its parent (``os.kill(os.getppid(), ...)``) kills this
-small waiting process, not the grader.
+small waiting process, not the grader or the fork server.
 """
 
 import errno

@@ -1,7 +1,10 @@
 """Run untrusted code: one fresh process per graded item of each submission.
 
-Every run gets a fresh working directory, a wall-clock time limit (the process
-group is killed), and ``setrlimit`` limits on address space (``RLIMIT_AS``), CPU
+Every run is a fresh child of the worker's fork server (``zygote.py``: a Python
+with NumPy imported once, which never runs student code), confined by
+:func:`numrnn.assignment.confine.confine` before it runs the harness. It gets a
+fresh working directory, a wall-clock time limit (its process group is killed),
+and ``setrlimit`` limits on address space (``RLIMIT_AS``), CPU
 time, file size (its printed output included, ``RLIMIT_FSIZE``), processes
 (``RLIMIT_NPROC``) and core dumps (none). Nothing comes back but ``.npy`` files
 (read with ``allow_pickle=False``) and one JSON status file, opened without
@@ -28,12 +31,10 @@ see ``docs/assignments.md`` for what is not isolated then.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import io
 import json
 import os
-import resource
+import select
 import shutil
 import signal
 import site
@@ -49,30 +50,19 @@ from pathlib import Path
 
 import numpy as np
 
+from .confine import CLONE_NEWNET, CLONE_NEWNS, MS_PRIVATE, MS_REC, WORK_MOUNT
+from .confine import libc as _libc
 from .declaration import Limits
 
 HERE = Path(__file__).resolve().parent
-CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = (
-    1,
-    2,
-    4,
-    32,
-    4096,
-    16384,
-    1 << 18,
-)
-HARNESS_CANNOT_START = 4  # harness.py's exit code when it cannot fork
+# Exit codes of a run that never got to the submission: the harness could not fork (4), the
+# fork server's child could not set up (5) or confine itself (6). Retried once.
+CANNOT_START = (4, 5, 6)
+ZYGOTE_ANSWER_SECONDS = 30.0  # the fork server answers at once unless the machine is stuck
 MAX_ARRAY_BYTES = 16 << 20
 MAX_STATUS_BYTES = 1 << 20
 OUTPUT_EXCERPT = 2000
 SCRATCH_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
-WORK_MOUNT = b"/tmp/work"
-
-# The harness is read relative to the working folder (/tmp/work under a mount namespace).
-BOOTSTRAP = "exec(compile(open('harness.py', 'rb').read(), 'harness.py', 'exec'))"
-
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 
 
 @dataclass
@@ -293,8 +283,59 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
+class _Zygote:
+    """One worker's fork server (``zygote.py``): a Python with NumPy imported, idle between runs."""
+
+    def __init__(self, python: str, base: str, sys_path: list):
+        self.process = subprocess.Popen(
+            [python, "-I", "-S", "-B", "zygote.py", json.dumps(sys_path)],
+            cwd=base,
+            env={"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
+            start_new_session=True,
+        )
+        self.answers = io.TextIOWrapper(self.process.stdout, encoding="utf-8")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def send(self, request: dict) -> int:
+        """Start one run; its pid (also its process group)."""
+        self.process.stdin.write(json.dumps(request).encode() + b"\n")
+        self.process.stdin.flush()
+        return int(self._answer(ZYGOTE_ANSWER_SECONDS)["pid"])
+
+    def wait(self, timeout: float | None):
+        """The run's ``waitpid`` status, or None if ``timeout`` seconds pass first."""
+        answer = self._answer(timeout)
+        return None if answer is None else int(answer["status"])
+
+    def _answer(self, timeout):
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        if not ready:
+            return None
+        line = self.answers.readline()
+        if not line:
+            raise ConnectionError("the sandbox's fork server ended")
+        return json.loads(line)
+
+    def close(self) -> None:
+        try:
+            self.process.stdin.close()
+            self.process.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait()
+
+
 class Sandbox:
-    """Runs harness tasks in isolated subprocesses; one instance per batch.
+    """Runs harness tasks in isolated processes; one instance per batch.
+
+    Each worker slot has a fork server (``zygote.py``, NumPy imported once); each run is a fresh
+    child of it, confined (:mod:`.confine`) before it runs anything of the submission.
 
     Parameters
     ----------
@@ -326,13 +367,13 @@ class Sandbox:
         ]
         self.plan = plan_masks(hide, _needed_paths()) if self.isolation.mounts else []
         self.uid_base = int(os.environ.get("NUMRNN_SANDBOX_UID", "65000"))
-        self._nproc_base = 0 if self.isolation.separate_user else _count_tasks(os.getuid())
         self._running: set = set()  # process groups of the runs going on now
         self._stopping = threading.Event()
-        self._files = {
-            "harness.py": (HERE / "harness.py").read_bytes(),
-            "kit.py": (HERE / "kit.py").read_bytes(),
-        }
+        self._zygotes: dict = {}  # slot -> _Zygote
+        for name in ("harness.py", "kit.py", "confine.py", "zygote.py"):
+            with open(os.path.join(self.base, name), "wb") as handle:
+                handle.write((HERE / name).read_bytes())
+            os.chmod(os.path.join(self.base, name), 0o644)
 
     def stop(self) -> None:
         """Kill every run going on now (after Ctrl-C); a run that was stopped raises
@@ -342,7 +383,10 @@ class Sandbox:
             _kill_group(pgid)
 
     def close(self) -> None:
-        """Remove the batch's scratch folder."""
+        """Stop the fork servers and remove the batch's scratch folder."""
+        for zygote in self._zygotes.values():
+            zygote.close()
+        self._zygotes.clear()
         _remove_tree(self.base)
 
     def __enter__(self):
@@ -350,6 +394,14 @@ class Sandbox:
 
     def __exit__(self, *exc):
         self.close()
+
+    def _zygote(self, slot: int) -> _Zygote:
+        zygote = self._zygotes.get(slot)
+        if zygote is None or not zygote.alive():
+            if zygote is not None:
+                zygote.close()
+            zygote = self._zygotes[slot] = _Zygote(self.python, self.base, self.sys_path)
+        return zygote
 
     # ------------------------------------------------------------------ one run
 
@@ -361,7 +413,7 @@ class Sandbox:
         Parameters
         ----------
         slot : int
-            The worker's number (picks the sandbox uid when root).
+            The worker's number (picks the sandbox uid when root, and the fork server).
         task : dict
             ``task.json`` for the harness.
         cells : list of str
@@ -382,13 +434,14 @@ class Sandbox:
         workdir = tempfile.mkdtemp(prefix=f"run{slot}-", dir=self.base)
         try:
             self._prepare(workdir, task, cells, inputs, uid)
-            result = self._execute(workdir, expected, limits, uid)
-            if result.returncode == HARNESS_CANNOT_START and uid is not None:
-                _kill_uid(uid)  # a process of the previous run outlived it: clear it, retry once
-                _remove_tree(workdir)
+            result = self._execute(slot, workdir, expected, limits, uid)
+            if result.returncode in CANNOT_START:
+                if uid is not None:
+                    _kill_uid(uid)  # a process of the previous run outlived it: clear it
+                _remove_tree(workdir)  # and retry once
                 workdir = tempfile.mkdtemp(prefix=f"run{slot}-", dir=self.base)
                 self._prepare(workdir, task, cells, inputs, uid)
-                result = self._execute(workdir, expected, limits, uid)
+                result = self._execute(slot, workdir, expected, limits, uid)
             return result
         finally:
             if uid is not None:
@@ -397,9 +450,7 @@ class Sandbox:
 
     def _prepare(self, workdir, task, cells, inputs, uid):
         task = dict(task, sys_path=self.sys_path)
-        files = dict(self._files)
-        files["task.json"] = json.dumps(task).encode()
-        files["cells.json"] = json.dumps(cells).encode()
+        files = {"task.json": json.dumps(task).encode(), "cells.json": json.dumps(cells).encode()}
         for folder in ("inputs", "out"):
             os.mkdir(os.path.join(workdir, folder), 0o700)
         for name, data in inputs.items():
@@ -414,63 +465,80 @@ class Sandbox:
             os.chown(workdir, uid, uid)
         os.chmod(workdir, 0o700)
 
-    def _execute(self, workdir, expected, limits, uid) -> RunResult:
-        home = (
-            WORK_MOUNT.decode()
-            if uid is not None and "/tmp" in [p for p, _, _ in self.plan]
-            else workdir
-        )
-        env = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "HOME": home,
-            "LANG": "C.UTF-8",
-            "LC_ALL": "C.UTF-8",
-            "MPLBACKEND": "Agg",
+    def _request(self, workdir, capture, limits, uid) -> dict:
+        """What the fork server's child needs: :func:`confine.confine`'s settings and more."""
+        private_tmp = uid is not None and "/tmp" in [p for p, _, _ in self.plan]
+        nproc = limits.processes
+        if uid is None:  # RLIMIT_NPROC counts every process of this user: allow what runs now
+            nproc += _count_tasks(os.getuid())
+        return {
+            "workdir": workdir,
+            "capture": capture,
+            "env": {
+                "PATH": "/usr/local/bin:/usr/bin:/bin",
+                "HOME": WORK_MOUNT.decode() if private_tmp else workdir,
+                "LANG": "C.UTF-8",
+                "LC_ALL": "C.UTF-8",
+                "MPLBACKEND": "Agg",
+            },
+            "uid": uid,
+            "network": bool(uid is not None and self.isolation.network),
+            "plan": self.plan if uid is not None else [],
+            "memory": int(limits.memory_mb) << 20,
+            "fsize": int(limits.output_kb) << 10,
+            "cpu": int(limits.time) + 2,
+            "nproc": int(nproc),
         }
-        nproc = limits.processes + (0 if uid is not None else self._nproc_base + 64)
-        preexec = _make_preexec(limits, uid, nproc, self.isolation, self.plan)
-        with tempfile.TemporaryFile(dir=self.base) as capture:
-            start = time.perf_counter()
-            proc = subprocess.Popen(
-                [self.python, "-I", "-S", "-B", "-c", BOOTSTRAP],
-                cwd=workdir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=capture,
-                stderr=subprocess.STDOUT,
-                close_fds=True,
-                start_new_session=True,
-                preexec_fn=preexec,
-            )
-            self._running.add(proc.pid)
-            timed_out = False
+
+    def _execute(self, slot, workdir, expected, limits, uid) -> RunResult:
+        fd, capture = tempfile.mkstemp(prefix="output-", dir=self.base)
+        os.close(fd)
+        start = time.perf_counter()
+        timed_out, status, pid = False, None, None
+        try:
+            zygote = self._zygote(slot)
             try:
-                proc.wait(timeout=limits.time)
-            except subprocess.TimeoutExpired:
-                timed_out = True
+                pid = zygote.send(self._request(workdir, capture, limits, uid))
+                self._running.add(pid)
+                status = zygote.wait(limits.time)
+                if status is None:
+                    timed_out = True
+                    _kill_group(pid)
+                    status = zygote.wait(ZYGOTE_ANSWER_SECONDS)
+            except (OSError, ConnectionError, ValueError, KeyError, TypeError):
+                status = None  # the fork server died (or was killed): a new one next time
+                zygote.close()
             finally:
-                _kill_group(proc.pid)
-                proc.wait()
-                self._running.discard(proc.pid)
-            if self._stopping.is_set():
-                raise KeyboardInterrupt("grading was stopped")
+                if pid is not None:
+                    _kill_group(pid)
+                    self._running.discard(pid)
             seconds = time.perf_counter() - start
-            capture.seek(0)
-            output = capture.read(OUTPUT_EXCERPT * 4).decode("utf-8", errors="replace")[
-                :OUTPUT_EXCERPT
-            ]
-        status, arrays, errors, loaded = _read_back(workdir, expected)
-        code = proc.returncode
+            with open(capture, "rb") as handle:
+                output = handle.read(OUTPUT_EXCERPT * 4).decode("utf-8", errors="replace")
+            output = output[:OUTPUT_EXCERPT]
+        finally:
+            os.unlink(capture)
+        if self._stopping.is_set():
+            raise KeyboardInterrupt("grading was stopped")
+        read_status, arrays, errors, loaded = _read_back(workdir, expected)
+        if status is None:
+            code = None
+        elif os.WIFSIGNALED(status):
+            code = -os.WTERMSIG(status)
+        else:
+            code = os.WEXITSTATUS(status)
         if timed_out:
             outcome, signal_name = "timeout", None
+        elif code is None:
+            outcome, signal_name = "no-status", None
         elif code < 0 or code > 128:
             outcome, signal_name = "signal", _signal_name(-code if code < 0 else code - 128)
-        elif status is None:
+        elif read_status is None:
             outcome, signal_name = "no-status", None
         else:
             outcome, signal_name = "finished", None
         return RunResult(
-            outcome, code, signal_name, seconds, status, arrays, errors, output, loaded
+            outcome, code, signal_name, seconds, read_status, arrays, errors, output, loaded
         )
 
 
@@ -485,75 +553,6 @@ def _count_tasks(uid: int) -> int:
             except OSError:
                 continue
     return count
-
-
-def _make_preexec(limits: Limits, uid, nproc: int, isolation: Isolation, plan: list):
-    """The function the child runs between fork and exec (every argument precomputed)."""
-    memory = int(limits.memory_mb) << 20
-    fsize = int(limits.output_kb) << 10
-    cpu = int(limits.time) + 2
-    plan = [(path.encode(), kind, [child.encode() for child in keep]) for path, kind, keep in plan]
-
-    def preexec():
-        if uid is not None:
-            if isolation.network:
-                _libc.unshare(CLONE_NEWNET)
-            if plan and _libc.unshare(CLONE_NEWNS) == 0:
-                _libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None)
-                workdir = os.open(".", os.O_PATH | os.O_DIRECTORY)
-                for path, kind, keep in plan:
-                    _mask(path, kind, keep)
-                try:  # the run's folder, at /tmp/work in the fresh /tmp
-                    os.mkdir(WORK_MOUNT, 0o700)
-                    if (
-                        _libc.mount(b"/proc/self/fd/%d" % workdir, WORK_MOUNT, None, MS_BIND, None)
-                        == 0
-                    ):
-                        os.chdir(WORK_MOUNT)
-                except OSError:
-                    pass
-                os.close(workdir)
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-        if uid is not None:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-
-    return preexec
-
-
-def _mask(path: bytes, kind: str, keep: list) -> None:
-    """In the child's own mount namespace: cover ``path``, binding ``keep`` back in."""
-    if kind == "file":
-        _libc.mount(b"/dev/null", path, None, MS_BIND, None)
-        return
-    fds = []
-    for child in keep:
-        try:
-            fds.append((child, os.open(path + b"/" + child, os.O_PATH)))
-        except OSError:
-            continue
-    flags = MS_NOSUID | MS_NODEV
-    options = b"mode=1777,size=64m" if kind == "scratch" else b"mode=0755,size=1m"
-    if _libc.mount(b"tmpfs", path, b"tmpfs", flags, options) != 0:
-        return
-    for child, fd in fds:
-        target = path + b"/" + child
-        try:
-            if stat.S_ISDIR(os.fstat(fd).st_mode):
-                os.mkdir(target)
-            else:
-                os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
-            _libc.mount(b"/proc/self/fd/%d" % fd, target, None, MS_BIND | MS_REC, None)
-        except OSError:
-            pass
-        os.close(fd)
-    if kind == "dir":
-        _libc.mount(b"none", path, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
 
 
 def _kill_group(pgid: int) -> None:
