@@ -74,6 +74,13 @@ def _zero(item: Item, message: str, failure: str, seconds: float = 0.0) -> ItemR
     )
 
 
+def cell_errors(status: dict) -> list:
+    """The errors the submission's cells raised while loading, as the harness reported them
+    (anything else in that field, which the student's process could have written, is ignored)."""
+    notes = status.get("cells") if isinstance(status, dict) else None
+    return [note for note in notes if isinstance(note, str)] if isinstance(notes, list) else []
+
+
 def run_failure(item: Item, run: RunResult):
     """``(message, failure label)`` when the run itself failed, else None."""
     limits = item.limits
@@ -100,9 +107,9 @@ def run_failure(item: Item, run: RunResult):
         )
     status = run.status
     if status.get("missing"):
-        cells = [str(note) for note in status.get("cells", [])[:3] if isinstance(note, str)]
+        cells = cell_errors(status)[:3]
         hint = f" (errors while running your code: {'; '.join(cells)})" if cells else ""
-        return f"`{status['missing']}` is not defined{hint}", "missing"
+        return f"`{str(status['missing'])[:80]}` is not defined{hint}", "missing"
     return None
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import catalog
-from .checks import CHECKERS, ItemResult
+from .checks import CHECKERS, ItemResult, cell_errors
 from .reference import Reference
 from .results import summary_text, write_gradebook, write_results_json
 from .sandbox import Sandbox
@@ -217,13 +217,9 @@ class Grader:
                 run = self.sandbox.run(slot, task, cells, inputs, expected, item.limits)
                 if run.failed_while_loading:
                     load_failure = (item.limits, run)
-            result.items.append(CHECKERS[item.check](item, self.trials[item_name], run))
+            result.items.append(self._check(item, run))
             if cell_notes is None and run.status is not None:
-                cell_notes = [
-                    str(note)[:300]
-                    for note in run.status.get("cells", [])[:5]
-                    if isinstance(note, str)
-                ]
+                cell_notes = [note[:300] for note in cell_errors(run.status)[:5]]
         if cell_notes:
             result.notes.append(
                 "Your code raised while it was loaded (each cell still ran): "
@@ -231,6 +227,23 @@ class Grader:
             )
         result.seconds = time.perf_counter() - start
         return result
+
+    def _check(self, item, run) -> ItemResult:
+        """Score one run; what came back is the student's, so a surprise in it is a zero."""
+        try:
+            return CHECKERS[item.check](item, self.trials[item.name], run)
+        except Exception as error:  # noqa: BLE001 - a forged status file must not stop the batch
+            return ItemResult(
+                item.name,
+                item.check,
+                0.0,
+                item.points,
+                f"`{item.name}`: what your code left behind could not be read "
+                f"({type(error).__name__}). 0 / {item.points:.4g} points.",
+                ["unreadable result"],
+                item.visibility,
+                run.seconds,
+            )
 
     def grade_many(
         self, submissions: list, *, workers: int | None = None, progress: bool = True

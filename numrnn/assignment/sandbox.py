@@ -624,7 +624,7 @@ def _read_back(workdir: str, expected: list):
         if data is not None:
             try:
                 status = json.loads(data.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
+            except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested to crash us
                 status = None
             if not isinstance(status, dict):
                 status = None
