@@ -27,13 +27,13 @@ def run_cli(*argv):
 def test_list_prints_name_then_source_path(capsys):
     assert run_cli("list") == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split("\t")[0] for line in lines] == [
+    assert [line.split()[0] for line in lines] == [
         "vanilla_rnn",
         "deep_transition",
         "residual_flow",
     ]
     for line in lines:
-        name, path = line.split("\t")
+        name, path = line.split(maxsplit=1)
         assert Path(path) == load(name).path
 
 
@@ -145,10 +145,12 @@ def test_bundle_holds_the_gradescope_files(bundle):
         for script in ("setup.sh", "run_autograder"):
             assert archive.getinfo(script).external_attr >> 16 & 0o111, f"{script} not executable"
         config = json.loads(archive.read("hidden/config.json"))
+        requirements = archive.read("requirements.txt").decode().split()
     assert {"setup.sh", "run_autograder", "requirements.txt", "hidden/source.py"} <= names
     assert "numrnn/assignment/harness.py" in names and "numrnn/__init__.py" in names
     assert not any("__pycache__" in name for name in names)
     assert config["assignment"] == "vanilla_rnn" and config["seed"] == 11
+    assert requirements == ["numpy>=1.23", "matplotlib>=3.5", "tqdm>=4.60"]
 
 
 def test_gradescope_refuses_to_overwrite(bundle, capsys):

@@ -10,7 +10,7 @@ The bundle holds::
 
     setup.sh          installs Python 3, pip and numrnn's dependencies (numpy, matplotlib, tqdm)
     run_autograder    python3 -m numrnn.assignment.gradescope --root /autograder
-    requirements.txt  the dependencies, pinned to the versions that built the bundle (at least)
+    requirements.txt  numrnn's runtime dependencies (numpy, matplotlib, tqdm), as numrnn states them
     numrnn/           this numrnn, copied (so the image grades with the version the teacher used)
     hidden/source.py  the teacher's source: the solution and the declaration (the sandbox hides it)
     hidden/config.json  the assignment's name, the hidden seed and any limit overrides
@@ -34,11 +34,8 @@ import sys
 import time
 import traceback
 import zipfile
+from importlib import metadata
 from pathlib import Path
-
-import matplotlib
-import numpy as np
-import tqdm
 
 from .._version import __version__
 from .catalog import load
@@ -75,10 +72,20 @@ PYTHONPATH="$SOURCE" exec "${NUMRNN_PYTHON:-python3}" -m numrnn.assignment.grade
 """
 
 
+RUNTIME_REQUIREMENTS = ("numpy>=1.23", "matplotlib>=3.5", "tqdm>=4.60")  # as in setup.cfg
+
+
 def _requirements() -> str:
-    return (
-        f"numpy>={np.__version__}\nmatplotlib>={matplotlib.__version__}\ntqdm>={tqdm.__version__}\n"
-    )
+    """numrnn's runtime dependencies, as its installed metadata states them (else setup.cfg's)."""
+    try:
+        required = [
+            line.split(";")[0].strip()
+            for line in metadata.requires("numrnn") or []
+            if "extra ==" not in line
+        ]
+    except metadata.PackageNotFoundError:
+        required = []
+    return "\n".join(required or RUNTIME_REQUIREMENTS) + "\n"
 
 
 def _package_files():

@@ -145,8 +145,10 @@ def _limits(args) -> dict | None:
 
 
 def _list(args) -> int:
-    for name, path in catalog.list_assignments():
-        print(f"{name}\t{path}")
+    listed = catalog.list_assignments()
+    width = max((len(name) for name, _ in listed), default=0)
+    for name, path in listed:
+        print(f"{name:<{width}}  {path}")
     return 0
 
 
