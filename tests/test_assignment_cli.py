@@ -211,3 +211,19 @@ def test_run_autograder_with_nothing_to_grade_still_writes_results(bundle, tmp_p
     results = run_autograder(bundle, tmp_path / "autograder", {"README.txt": "hello"})
     assert results["score"] == 0
     assert "no .ipynb or .py file was submitted; upload vanilla_rnn.ipynb" in results["output"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0, reason="hiding files from the student needs root")
+def test_run_autograder_hides_the_bundle_from_the_submission(bundle, tmp_path):
+    root = tmp_path / "autograder"
+    secret = root / "source" / "hidden" / "config.json"
+    text = load("vanilla_rnn").text.replace(
+        "    ### BEGIN SOLUTION\n    a = x @ W_xh",
+        f"    ### BEGIN SOLUTION\n    open({str(secret)!r}).read()\n    a = x @ W_xh",
+        1,
+    )
+    results = run_autograder(bundle, root, {"vanilla_rnn.py": text})
+    first = results["tests"][0]
+    assert first["score"] == 0 and "FileNotFoundError" in first["output"], first["output"]
+    assert "own unprivileged user" in results["extra_data"]["isolation"]
