@@ -235,6 +235,8 @@ def test_student_version_holds_no_solution_line_and_keeps_signatures(name, tmp_p
     # indentation kept: every raise inside a function is indented by four spaces
     assert "\n    raise NotImplementedError" in student_py
     assert notebook["nbformat"] == 4 and notebook["cells"][0]["cell_type"] == "markdown"
+    nbformat = pytest.importorskip("nbformat")
+    nbformat.validate(nbformat.reads(nb_path.read_text(), as_version=4))
 
 
 def test_student_version_public_tests_fail_cleanly_then_pass_with_the_solution(tmp_path, capsys):
