@@ -332,3 +332,25 @@ def test_a_forged_status_file_is_a_zero_not_a_crash(tmp_path):
     for result in results:
         assert result.score == 0, (result.name, result.items[0].output)
     assert "did not come back" in results[2].items[0].output
+
+
+def test_both_answers_of_a_quick_run_arriving_at_once_are_both_read():
+    """A run that ends before the grader reads its pid: the status must not wait for a timeout."""
+    from numrnn.assignment.sandbox import _Zygote
+
+    read_end, write_end = os.pipe()
+    try:
+        zygote = _Zygote.__new__(_Zygote)  # only the answer-reading half, on a plain pipe
+        zygote._fd, zygote._pending = read_end, b""
+        os.write(write_end, b'{"pid": 123}\n{"status": 256}\n')
+        assert zygote._answer(1.0) == {"pid": 123}
+        assert zygote.wait(0.5) == 256
+        assert zygote.wait(0.05) is None
+        os.close(write_end)
+        write_end = None
+        with pytest.raises(ConnectionError, match="the sandbox's fork server ended"):
+            zygote.wait(1.0)
+    finally:
+        os.close(read_end)
+        if write_end is not None:
+            os.close(write_end)

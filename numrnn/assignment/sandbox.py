@@ -297,7 +297,8 @@ class _Zygote:
             close_fds=True,
             start_new_session=True,
         )
-        self.answers = io.TextIOWrapper(self.process.stdout, encoding="utf-8")
+        self._fd = self.process.stdout.fileno()
+        self._pending = b""  # bytes read from the pipe past the last full answer line
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -314,12 +315,22 @@ class _Zygote:
         return None if answer is None else int(answer["status"])
 
     def _answer(self, timeout):
-        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
-        if not ready:
-            return None
-        line = self.answers.readline()
-        if not line:
-            raise ConnectionError("the sandbox's fork server ended")
+        """The next answer line, or None after ``timeout`` seconds (None: wait as long as it takes).
+
+        The pipe is read unbuffered, into :attr:`_pending`: both answers of a quick run can
+        arrive in one read, and a buffered reader would hide the second one from ``select``.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while b"\n" not in self._pending:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([self._fd], [], [], left)
+            if not ready:
+                return None
+            chunk = os.read(self._fd, 1 << 16)
+            if not chunk:
+                raise ConnectionError("the sandbox's fork server ended")
+            self._pending += chunk
+        line, self._pending = self._pending.split(b"\n", 1)
         return json.loads(line)
 
     def close(self) -> None:
