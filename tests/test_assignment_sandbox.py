@@ -354,3 +354,19 @@ def test_both_answers_of_a_quick_run_arriving_at_once_are_both_read():
         os.close(read_end)
         if write_end is not None:
             os.close(write_end)
+
+
+def test_a_run_the_sandbox_could_not_start_is_not_blamed_on_the_student():
+    from numrnn.assignment.checks import run_failure
+    from numrnn.assignment.declaration import parse_grading
+    from numrnn.assignment.sandbox import RunResult
+
+    item = parse_grading(
+        {"dims": {"B": 2}, "items": {"f": {"check": "forward", "points": 1, "args": {"x": ("B",)}}}}
+    ).items["f"]
+    run = RunResult("no-status", 4, None, 0.01, None, {}, {}, "")
+    message, label = run_failure(item, run)
+    assert "the sandbox could not start a process for it (exit code 4" in message
+    assert "not your code's fault" in message and label == "sandbox could not start"
+    message, label = run_failure(item, RunResult("no-status", 0, None, 0.01, None, {}, {}, ""))
+    assert message.startswith("ended the process (exit code 0)") and label == "ended the process"

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import kit
 from .declaration import Item
-from .sandbox import RunResult
+from .sandbox import CANNOT_START, RunResult
 
 SIGNAL_MESSAGES = {
     "SIGSEGV": "crashed with a segmentation fault (SIGSEGV)",
@@ -99,6 +99,12 @@ def run_failure(item: Item, run: RunResult):
             return "used more CPU time than the time limit allows", "time limit"
         message = SIGNAL_MESSAGES.get(run.signal_name, f"died of {run.signal_name}")
         return message, f"crashed ({run.signal_name})"
+    if run.outcome == "no-status" and run.returncode in CANNOT_START:
+        return (
+            "could not be run: the sandbox could not start a process for it (exit code "
+            f"{run.returncode}; tell the course staff, this is not your code's fault)",
+            "sandbox could not start",
+        )
     if run.outcome == "no-status":
         return (
             f"ended the process (exit code {run.returncode}) before any result came back "
