@@ -370,3 +370,26 @@ def test_a_run_the_sandbox_could_not_start_is_not_blamed_on_the_student():
     assert "not your code's fault" in message and label == "sandbox could not start"
     message, label = run_failure(item, RunResult("no-status", 0, None, 0.01, None, {}, {}, ""))
     assert message.startswith("ended the process (exit code 0)") and label == "ended the process"
+
+
+def test_a_timeout_is_a_zero_even_after_writing_the_right_answers(tmp_path):
+    """The function saves correct outputs and a status claiming success itself, then hangs."""
+    from numrnn.assignment import Grader
+
+    code = (
+        "import os, json\n"
+        "for k in range(2):\n"
+        "    a = {n: np.load(os.path.join('inputs', f't{k}_{n}.npy'))\n"
+        "         for n in ('x', 'h_prev', 'W_xh', 'W_hh', 'b_h')}\n"
+        "    right = np.tanh(a['x'] @ a['W_xh'] + a['h_prev'] @ a['W_hh'] + a['b_h'])\n"
+        "    np.save(os.path.join('out', f't{k}_out.npy'), right)\n"
+        "with open(os.path.join('out', 'status.json'), 'w') as handle:\n"
+        "    json.dump({'cells': [], 'trials': [{'error': None}] * 2, 'problems': {}}, handle)\n"
+        "while True:\n"
+        "    pass"
+    )
+    (tmp_path / "hangs.py").write_text(planted("rnn_step_forward", code))
+    with Grader("vanilla_rnn", seed=5, only="rnn_step_forward", limits={"time": 2}) as grader:
+        result = grader.grade_file("hangs", tmp_path / "hangs.py")
+    assert result.score == 0
+    assert "stopped after the time limit of 2 s" in result.items[0].output
