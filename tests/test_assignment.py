@@ -513,3 +513,71 @@ def test_results_json_has_gradescopes_layout_and_the_gradebook_its_columns(grade
 def test_validate_gradescope_rejects_what_gradescope_would(bad, message):
     with pytest.raises(ValueError, match=message):
         validate_gradescope(bad)
+
+
+MINI_SOURCE = '''# %% [markdown]
+# # A one-cell assignment
+
+# %%
+import numpy as np
+
+GRADING = {
+    "dims": {"B": (2, 3), "D": 3},
+    "limits": {"time": 20},
+    "items": {
+        "double": {
+            "check": "forward",
+            "points": 1,
+            "returns_cache": False,
+            "args": {"x": ("B", "D")},
+            "limits": {"time": 1.5},
+        },
+        "answer": {"check": "value", "points": 2, "atol": 0.05, "visibility": "after_due_date"},
+    },
+}
+
+
+# %%
+def double(x):
+    """Twice x."""
+    ### BEGIN SOLUTION
+    return 2 * x
+    ### END SOLUTION
+
+
+# %% tags=["instructor"]
+assert np.allclose(double(np.ones(2)), 2)
+
+# %%
+### BEGIN SOLUTION
+answer = 42.0
+### END SOLUTION
+'''
+
+
+def test_a_teachers_own_source_with_a_per_item_limit_and_visibility(tmp_path):
+    source = tmp_path / "mini.py"
+    source.write_text(MINI_SOURCE)
+    assignment = read_source(source)
+    assert assignment.name == "mini"
+    assert assignment.grading.items["double"].limits.time == 1.5
+    assert assignment.grading.items["answer"].limits.time == 20
+    py_path, _ = write_student_version(assignment, tmp_path / "out")
+    assert "assert np.allclose" not in py_path.read_text()  # the instructor cell is left out
+    submitted = MINI_SOURCE.replace("assert np.allclose(double(np.ones(2)), 2)", "pass")
+    slow = submitted.replace("    return 2 * x\n", "    while True:\n        pass\n")
+    (tmp_path / "subs").mkdir()
+    (tmp_path / "subs" / "slow.py").write_text(slow.replace("answer = 42.0", "answer = 42.04"))
+    (tmp_path / "subs" / "off.py").write_text(submitted.replace("answer = 42.0", "answer = 42.1"))
+    with Grader(assignment, seed=1) as grader:
+        slow_result, off_result = grader.grade_many(
+            [(p.stem, p) for p in sorted((tmp_path / "subs").iterdir(), reverse=True)],
+            progress=False,
+        )
+    assert scores(slow_result) == {"double": 0.0, "answer": 2.0}
+    assert "time limit of 1.5 s" in slow_result.items[0].output
+    assert scores(off_result) == {"double": 1.0, "answer": 0.0}
+    assert "tolerance: rtol 1e-06, atol 0.05" in off_result.items[1].output
+    results = gradescope_results(off_result)
+    validate_gradescope(results)
+    assert results["tests"][1]["visibility"] == "after_due_date"
