@@ -423,7 +423,7 @@ class ChoralesTask(PianoRollTask):
         music21 = _import_music21()
         self.max_pieces, self.quantum, self.low, self.high = max_pieces, quantum, low, high
         self.cache_dir = None if cache_dir is None else os.fspath(cache_dir)
-        settings = {
+        self.cache_settings = settings = {
             "task": "chorales",
             "quantum": quantum,
             "low": low,
