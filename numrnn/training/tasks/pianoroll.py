@@ -148,12 +148,9 @@ def piano_roll(
         if not low <= pitch <= high:
             dropped += 1
             continue
-        first = math.ceil(
-            onset / quantum - tolerance
-        )  # the first frame start at or after the onset
-        stop = math.ceil(
-            (onset + duration) / quantum - tolerance
-        )  # frame starts before the note's end
+        # the frames whose start k q lies in [onset, onset + duration)
+        first = math.ceil(onset / quantum - tolerance)
+        stop = math.ceil((onset + duration) / quantum - tolerance)
         frames[first:stop, pitch - low] = 1
     return PianoRoll(frames, dropped)
 
