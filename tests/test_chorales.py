@@ -98,12 +98,11 @@ def test_piano_roll_length_adds_trailing_silent_frames_and_grace_notes_sound_now
 
 
 def test_piano_roll_triplet_offsets_are_sampled_despite_float_rounding():
-    third = 1 / 3  # three triplet eighths, each starting at a float offset
-    notes = [(60, 0.0, third), (62, third, third), (64, 2 * third, third), (65, 3 * third, 1.0)]
-    roll = piano_roll(notes, quantum=third, low=60, high=65)
-    expected = roll_of(
-        [[60], [62], [64], [65], [65], [65]], 60, 65
-    )  # the quarter note lasts 3 frames
+    third = 1 / 3
+    # music21 offsets as floats: 5/3 / (1/3) = 5.000000000000001 and 7/3 / (1/3) = 7.000000000000001
+    notes = [(60, 0.0, 5 / 3), (62, 5 / 3, 2 / 3), (64, 7 / 3, 2 / 3)]
+    roll = piano_roll(notes, quantum=third, low=60, high=64)
+    expected = roll_of([[60]] * 5 + [[62]] * 2 + [[64]] * 2, 60, 64)
     np.testing.assert_array_equal(roll.frames, expected)
 
 
@@ -129,14 +128,10 @@ def test_split_is_by_position_in_the_sorted_list_80_10_10():
 
 
 def test_pitch_frequencies_and_baseline_equal_the_hand_computation():
-    train = [
-        np.array([[1, 0], [1, 1]]),
-        np.array([[0, 0]]),
-    ]  # 3 frames: pitch 0 on twice, pitch 1 once
+    # 3 training frames: pitch 0 on twice, pitch 1 once; add-one smoothing
+    train = [np.array([[1, 0], [1, 1]]), np.array([[0, 0]])]
     frequencies = pitch_frequencies(train)
-    np.testing.assert_allclose(
-        frequencies, [(2 + 1) / (3 + 2), (1 + 1) / (3 + 2)]
-    )  # add-one smoothing
+    np.testing.assert_allclose(frequencies, [(2 + 1) / (3 + 2), (1 + 1) / (3 + 2)])
     task = PianoRollTask(
         {"train": train, "valid": [np.array([[1, 0]])], "test": [np.array([[0, 1], [1, 1]])]}
     )
@@ -163,9 +158,8 @@ def test_a_model_that_predicts_the_training_frequencies_scores_the_baseline():
     model = numrnn.DeepRNN(task.input_size, 3, task.output_size)
     frequencies = pitch_frequencies(task.rolls["train"])
     model.params["output.W_hy"][...] = 0.0
-    model.params["output.b_y"][...] = np.log(
-        frequencies / (1 - frequencies)
-    )  # sigmoid(b_y) = frequencies
+    # sigmoid(b_y) = frequencies, whatever the input
+    model.params["output.b_y"][...] = np.log(frequencies / (1 - frequencies))
     evaluation = Trainer(model, task, progress=False).evaluate()
     assert evaluation.metric == pytest.approx(task.baseline.value, rel=1e-12)
     assert evaluation.metric == pytest.approx(task.output_size * evaluation.loss, rel=1e-12)
@@ -361,9 +355,8 @@ def test_chorales_from_music21(chorales_cache):
     assert task.names == sorted(task.names)
     assert task.splits == [split_of(listing.index(name)) for name in task.names]
     every = [roll for pieces in task.rolls.values() for roll in pieces]
-    assert (
-        max(int(roll.sum(axis=1).max()) for roll in every) <= 4
-    )  # four voices, sampled at frame starts
+    # four voices, sampled at frame starts: never more than four pitches at once
+    assert max(int(roll.sum(axis=1).max()) for roll in every) <= 4
     # transposed to C major / A minor: nearly every sounding pitch is a white key
     counts = np.concatenate(every).sum(axis=0)
     white = np.isin((np.arange(31, 85)) % 12, [0, 2, 4, 5, 7, 9, 11])

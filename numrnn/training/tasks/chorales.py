@@ -210,13 +210,11 @@ class PianoRollTask(Task):
         """``batch_size`` windows at uniform positions drawn with ``rng`` (``step`` is unused)."""
         B, T = check_int(batch_size, "batch_size", minimum=1), self.seq_len
         picked = rng.integers(0, len(self._starts), size=B)
-        rows = (
-            self._starts[picked][None, :] + np.arange(T)[:, None]
-        )  # (T, B) indices into the frames
-        mask = (np.arange(T)[:, None] < self._steps[picked][None, :]).astype(self.dtype)  # (T, B)
-        x = (
-            self._frames[rows].astype(self.dtype) * mask[..., None]
-        )  # (T, B, P), zero past a piece's end
+        starts, steps = self._starts[picked], self._steps[picked]  # (B,) each
+        rows = starts[None, :] + np.arange(T)[:, None]  # (T, B) indices into the frames
+        mask = (np.arange(T)[:, None] < steps[None, :]).astype(self.dtype)  # (T, B)
+        # (T, B, P) each, zero past a piece's end
+        x = self._frames[rows].astype(self.dtype) * mask[..., None]
         targets = self._frames[rows + 1].astype(self.dtype) * mask[..., None]
         return Batch(x, targets, mask)
 
