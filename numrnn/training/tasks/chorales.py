@@ -246,7 +246,7 @@ class PianoRollTask(Task):
     def baseline(self):
         return Baseline(
             self.baseline_on("valid"),
-            "independent Bernoulli pitches at their training-set frequencies (per-frame NLL, nats)",
+            "independent Bernoulli pitches at their training-set frequencies",
         )
 
     def describe(self):
