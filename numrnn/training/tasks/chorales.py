@@ -22,7 +22,7 @@ The data, step by step (the functions are in :mod:`numrnn.training.tasks.pianoro
 5. **Cache.** The rolls are written once to ``chorales-<key>.npz`` in the cache
    folder (``cache_dir``, else ``$NUMRNN_CACHE``, else ``$XDG_CACHE_HOME/numrnn``,
    else ``~/.cache/numrnn``), keyed by the settings and music21's version. Parsing
-   every chorale takes about 75 s on one core; ``max_pieces`` reads only the
+   every chorale takes about 70 s of CPU time; ``max_pieces`` reads only the
    first N files of the sorted list.
 
 The task, for the trainer:
@@ -360,9 +360,9 @@ class ChoralesTask(PianoRollTask):
     """Next-frame prediction on Bach chorale piano rolls (see the module docstring for every rule).
 
     Needs the optional extra: ``pip install "numrnn[music]"``. The first
-    construction with given settings parses the corpus (about 75 s for all of
-    it on one core) and caches the rolls; later ones read the cache (well under
-    a second).
+    construction with given settings parses the corpus (about 70 s of CPU
+    time for all of it) and caches the rolls; later ones read the cache (well
+    under a second).
 
     Parameters
     ----------
@@ -377,8 +377,10 @@ class ChoralesTask(PianoRollTask):
         build. None reads all 413.
     quantum : float, default 1.0
         Quarter notes per frame (0.5 = eighth-note frames).
-    low, high : int, default 31 and 84
-        The MIDI pitch range kept, inclusive: P = high − low + 1 = 54.
+    low : int, default 31
+        The lowest MIDI pitch kept (G1).
+    high : int, default 84
+        The highest MIDI pitch kept (C6): P = high − low + 1 = 54.
     cache_dir : str or os.PathLike, optional
         The cache folder (default: see :func:`cache_folder`).
     progress : bool or None, default None
