@@ -140,6 +140,12 @@ def test_pitch_frequencies_and_baseline_equal_the_hand_computation():
     test_nll = (-(math.log(0.4) + math.log(0.4)) - (math.log(0.6) + math.log(0.4))) / 2
     assert task.baseline_on("test") == pytest.approx(test_nll, rel=1e-12)
     assert task.loss == "bce" and task.metric_name == "nll"
+    assert task.to_dict() == {
+        "name": "pianoroll",
+        "seq_len": 32,
+        "seed": 0,
+        "pieces": {"train": 2, "valid": 1, "test": 1},
+    }
 
 
 def small_rolls(seed=0, P=5):
