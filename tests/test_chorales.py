@@ -393,3 +393,16 @@ def test_chorales_rebuilt_by_name_from_to_dict(chorales_cache):
     assert rebuilt.from_cache is True and rebuilt.dtype == np.float32
     batch = rebuilt.train_batch(0, 4, np.random.default_rng(0))
     assert batch.x.dtype == np.float32 and batch.x.shape == (16, 4, 54)
+
+
+def test_chorales_unwritable_cache_warns_and_still_builds(chorales_cache, monkeypatch, tmp_path):
+    from numrnn.training.tasks import chorales
+
+    def refuse(*args, **kwargs):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(chorales, "save_rolls", refuse)
+    with pytest.warns(RuntimeWarning, match=r"could not write the piano-roll cache .*read-only"):
+        task = TASKS["chorales"](seed=0, max_pieces=10, cache_dir=tmp_path, progress=False)
+    assert task.from_cache is False and task.input_size == 54
+    assert os.listdir(tmp_path) == []

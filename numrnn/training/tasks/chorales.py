@@ -442,7 +442,15 @@ class ChoralesTask(PianoRollTask):
             rolls, names, splits, info = read_chorales(
                 quantum=quantum, low=low, high=high, max_pieces=max_pieces, progress=progress
             )
-            save_rolls(self.cache_path, rolls, names, splits, settings, info=info)
+            try:
+                save_rolls(self.cache_path, rolls, names, splits, settings, info=info)
+            except OSError as error:  # a read-only or full disk costs the cache, not the run
+                warnings.warn(
+                    f"could not write the piano-roll cache {self.cache_path!r} ({error}); the "
+                    f"chorales will be parsed again next time (set cache_dir or $NUMRNN_CACHE)",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
             self.from_cache = False
         self.names, self.splits, self.info = names, splits, info
         for split in ("train", "valid"):
