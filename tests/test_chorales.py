@@ -171,6 +171,18 @@ def test_a_model_that_predicts_the_training_frequencies_scores_the_baseline():
     assert evaluation.metric == pytest.approx(task.output_size * evaluation.loss, rel=1e-12)
 
 
+def test_held_out_scores_the_test_pieces_with_the_training_frequencies():
+    rolls = small_rolls()
+    task = PianoRollTask(rolls, seq_len=4)
+    test = task.held_out()
+    assert test.baseline.value == pytest.approx(task.baseline_on("test"), rel=1e-12)
+    (batch,) = test.validation_batches()
+    np.testing.assert_array_equal(batch.targets[:, 0], rolls["test"][0])
+    without_test = PianoRollTask({"train": rolls["train"], "valid": rolls["valid"]})
+    with pytest.raises(ValueError, match="this task has no test pieces"):
+        without_test.held_out()
+
+
 def test_validation_batches_hold_every_piece_whole_shifted_by_one_frame():
     rolls = small_rolls()
     task = PianoRollTask(rolls, seq_len=4)

@@ -236,6 +236,24 @@ class PianoRollTask(Task):
         """Per-frame NLL in nats: ``P × loss`` (the bce loss is a mean over frames and pitches)."""
         return float(loss) * self.output_size
 
+    def held_out(self) -> PianoRollTask:
+        """This task with the test pieces as its validation set, to score a finished study.
+
+        ``Trainer(model, task.held_out()).evaluate().metric`` is the test NLL per
+        frame, and ``task.held_out().baseline`` the baseline on the test pieces
+        (still with the training frequencies).
+        """
+        if not self.rolls["test"]:
+            raise ValueError("this task has no test pieces")
+        task = PianoRollTask(
+            {"train": self.rolls["train"], "valid": self.rolls["test"]},
+            self.seq_len,
+            seed=self.seed,
+            dtype=self.dtype,
+        )
+        task.name = f"{self.name} (test pieces)"
+        return task
+
     def baseline_on(self, split: str = "valid") -> float:
         """Per-frame NLL of independent Bernoulli pitches at training frequencies, on ``split``."""
         if split not in SPLITS or not self.rolls[split]:
