@@ -228,6 +228,8 @@ def test_piano_roll_task_rejects_empty_or_ragged_rolls():
         PianoRollTask({"train": [np.ones((3, 2))]})
     with pytest.raises(ValueError, match=r"every roll must have shape \(N, P\) with one P for all"):
         PianoRollTask({"train": [np.ones((3, 2))], "valid": [np.ones((3, 4))]})
+    with pytest.raises(ValueError, match=r"rolls must hold 0/1 values"):
+        PianoRollTask({"train": [np.full((3, 2), 2)], "valid": [np.ones((3, 2))]})
     with pytest.raises(ValueError, match=r"split must be 'valid' or 'test'; got 'train'"):
         PianoRollTask({"train": [np.ones((3, 2))], "valid": [np.ones((3, 2))]}).batches("train")
 

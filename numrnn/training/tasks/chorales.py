@@ -97,14 +97,24 @@ def _import_music21():
     except ImportError as error:
         raise MissingExtraError(
             f"the chorales task reads the Bach chorales from music21's corpus, and music21 is not "
-            f"installed "
-            f"({error}); install it with: {INSTALL_HINT}"
+            f"installed ({error}); install it with: {INSTALL_HINT}"
         ) from None
     return music21
 
 
 def cache_folder(cache_dir=None) -> str:
-    """The cache folder: ``cache_dir``, $NUMRNN_CACHE, $XDG_CACHE_HOME/numrnn or ~/.cache/numrnn."""
+    """The cache folder: ``cache_dir``, $NUMRNN_CACHE, $XDG_CACHE_HOME/numrnn or ~/.cache/numrnn.
+
+    Parameters
+    ----------
+    cache_dir : str or os.PathLike, optional
+        Used as it is when given.
+
+    Returns
+    -------
+    str
+        The first of the four that is set (the folder may not exist yet).
+    """
     if cache_dir is not None:
         return os.fspath(cache_dir)
     if os.environ.get("NUMRNN_CACHE"):
@@ -202,6 +212,8 @@ class PianoRollTask(Task):
             )
         if any(len(roll) == 0 for pieces in self.rolls.values() for roll in pieces):
             raise ValueError("every roll must have at least one frame")
+        if any((roll > 1).any() for pieces in self.rolls.values() for roll in pieces):
+            raise ValueError("rolls must hold 0/1 values (1 = the pitch sounds in the frame)")
         self.input_size = self.output_size = widths.pop()
         self._frames, self._starts, self._steps = _windows(self.rolls["train"], self.seq_len)
         self._evaluation = {}
@@ -287,7 +299,17 @@ class PianoRollTask(Task):
 
 
 def notes_of(score) -> list:
-    """The notes of a music21 score as (MIDI pitch, onset, duration) tuples, in quarter notes."""
+    """The notes of a music21 score as (MIDI pitch, onset, duration) tuples, in quarter notes.
+
+    Parameters
+    ----------
+    score : music21.stream.Score
+
+    Returns
+    -------
+    list of (int, float, float)
+        One tuple per pitch of every note and chord, onsets from the start of the score.
+    """
     notes = []
     for element in score.flatten().notes:  # notes and chords, offsets from the start
         onset, duration = float(element.offset), float(element.duration.quarterLength)
