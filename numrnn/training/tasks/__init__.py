@@ -9,6 +9,7 @@ name (``--task``)   what the model must do                                 metri
 ``sine``            predict the next value of a sum of sines                mse     persistence
 ``reber``           predict the next symbol of embedded Reber strings       xent    unigram frequencies
 ``charlm``          predict the next character of a text                    bpc     unigram frequencies
+``chorales``        predict the next piano-roll frame of a Bach chorale     nll     pitch frequencies
 ==================  =====================================================  ======  ==========================
 
 Every task gives the trainer ``train_batch(step, batch_size, rng)``, a fixed
@@ -22,11 +23,13 @@ import numpy as np
 
 from .base import Baseline, Batch, SyntheticTask, Task, one_hot
 from .charlm import CharLMTask, Vocabulary, builtin_text
+from .chorales import ChoralesTask
 from .reber import ReberTask
 from .synthetic import AddingTask, CopyTask, SineTask, TemporalOrderTask
 
 __all__ = ["TASKS", "make_task", "Task", "SyntheticTask", "Batch", "Baseline", "one_hot", "AddingTask",
-           "CopyTask", "TemporalOrderTask", "SineTask", "ReberTask", "CharLMTask", "Vocabulary", "builtin_text"]
+           "CopyTask", "TemporalOrderTask", "SineTask", "ReberTask", "CharLMTask", "Vocabulary", "builtin_text",
+           "ChoralesTask"]
 
 TASKS = {
     "adding": AddingTask,
@@ -35,6 +38,7 @@ TASKS = {
     "sine": SineTask,
     "reber": ReberTask,
     "charlm": CharLMTask,
+    "chorales": ChoralesTask,
 }
 
 
