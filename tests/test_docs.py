@@ -4,17 +4,20 @@
   must be derived in ``docs/derivations.md``, as a bold lead-in ``**(R.7)`` and a ``\\tag{R.7}``
   on its displayed equation, exactly once. This keeps code and docs agreeing as either changes.
 * ``python -m sphinx -W -b html docs <tmp>`` must succeed (``-W``: any warning is an error) and
-  produce every page, including the tutorials rendered from ``tutorials/*.py``. Skipped only when
-  Sphinx or MyST is not installed (``pip install ".[docs]"``; CI installs it).
+  produce every page, including the tutorials, rendered from the notebooks the test run executed
+  once (fixture ``executed_tutorials``) with their printed output and figures. Skipped only when
+  Sphinx or myst-nb is not installed (``pip install ".[docs]"``; CI installs it).
+* The built docs load nothing from the network (no script, stylesheet or font from http(s):// or
+  //), MathJax is bundled, and, where Debian's chromium is installed, a headless browser shows
+  typeset maths, not TeX.
 * The code on the self-contained pages runs as written.
-* The tutorial renderer (``docs/_ext/percent_to_myst.py``) turns percent-format cells into
-  Markdown and fenced code.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -36,8 +39,8 @@ def _cited_labels() -> set:
     return labels
 
 
-def _load_renderer():
-    spec = importlib.util.spec_from_file_location("percent_to_myst", DOCS / "_ext" / "percent_to_myst.py")
+def _load_extension(name: str):
+    spec = importlib.util.spec_from_file_location(name, DOCS / "_ext" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -98,54 +101,82 @@ def test_the_examples_in_docstrings_run_and_print_what_they_show():
     assert attempted >= 5
 
 
-# --------------------------------------------------------------------------- the tutorial renderer
+# --------------------------------------------------------------------------- the tutorial pages
 
-def test_renderer_turns_cells_into_markdown_and_code():
-    renderer = _load_renderer()
-    script = "\n".join([
-        "# ---", "# jupyter:", "#   jupytext: {}", "# ---", "",
-        "# %% [markdown]", "# # My title", "#", "# Some *text* with $x_t$.", "",
-        "# %%", "import numpy as np", "", "x = np.zeros(3)  # a comment", "",
-        "# %% [md]", "# ## Part two", "",
-        "# %% a titled cell", "print('```')", "",
-    ])
-    page = renderer.to_myst(script, "tutorials/demo.py")
-    assert page.startswith("% generated from tutorials/demo.py")
-    assert "jupytext" not in page                                   # the YAML header is dropped
-    assert "\n# My title\n" in page and "\n## Part two\n" in page
-    assert "Some *text* with $x_t$." in page
-    assert "```python\nimport numpy as np\n\nx = np.zeros(3)  # a comment\n```" in page
-    assert "````python\nprint('```')\n````" in page                 # a longer fence around backticks
-    assert "python tutorials/demo.py" in page                       # how to run it
+def _notebook(cells: list, mark: dict | None):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    if mark is not None:
+        notebook.metadata["numrnn_tutorial"] = mark
+    return notebook
 
 
-def test_renderer_gives_an_untitled_script_a_title_and_removes_stale_pages(tmp_path):
-    renderer = _load_renderer()
-    source, output = tmp_path / "src", tmp_path / "out"
-    source.mkdir()
-    (source / "plain.py").write_text("print(1)\n", encoding="utf-8")
-    output.mkdir()
-    (output / "gone.md").write_text("% generated from src/gone.py\n", encoding="utf-8")
-    (output / "mine.md").write_text("# a page someone wrote\n", encoding="utf-8")
-    written = renderer.render_tutorials(source, output, "src")
-    assert written == [output / "plain.md"]
-    page = (output / "plain.md").read_text(encoding="utf-8")
-    assert "\n# plain\n" in page and "```python\nprint(1)\n```" in page
-    assert not (output / "gone.md").exists()                         # its tutorial is gone
-    assert (output / "mine.md").exists()                             # not generated: left alone
+def test_pages_come_only_from_current_successful_runs(tmp_path):
+    """A notebook executed from another version, or one that failed, never becomes a page."""
+    nbformat = pytest.importorskip("nbformat")
+    tutorial_notebooks = _load_extension("tutorial_notebooks")
+    script = tmp_path / "demo.py"
+    script.write_text("# %% [markdown]\n# # Demo\n#\n# Text.\n\n# %%\nprint(1)\n", encoding="utf-8")
+    executed, pages = tmp_path / "executed", tmp_path / "pages"
+    executed.mkdir()
+    cells = [nbformat.v4.new_markdown_cell("# Demo\n\nText."), nbformat.v4.new_code_cell("print(1)")]
+    current = tutorial_notebooks.source_hash(script)
+
+    def write(mark):
+        nbformat.write(_notebook(cells, mark), str(executed / "demo.ipynb"))
+
+    write({"hash": "0" * 64, "error": None})
+    with pytest.raises(RuntimeError, match="demo.ipynb was executed from another version of tutorials/demo.py"):
+        tutorial_notebooks.write_pages([script], pages, executed)
+    write({"hash": current, "error": "CellExecutionError: boom"})
+    with pytest.raises(RuntimeError, match="tutorials/demo.py failed when run as a notebook:\nCellExecutionError: boom"):
+        tutorial_notebooks.write_pages([script], pages, executed)
+    assert not (pages / "demo.ipynb").exists()
+
+    write({"hash": current, "error": None})
+    (pages / "gone.ipynb").write_text(nbformat.writes(_notebook([], {"hash": "x"})), encoding="utf-8")
+    (pages / "old.md").write_text("% generated from tutorials/old.py\n", encoding="utf-8")
+    (pages / "mine.md").write_text("# a page someone wrote\n", encoding="utf-8")
+    assert tutorial_notebooks.write_pages([script], pages, executed) == [pages / "demo.ipynb"]
+    page = nbformat.read(str(pages / "demo.ipynb"), as_version=4)
+    assert page.cells[0].source.startswith("# Demo\n\n```{note}\nThis page is `tutorials/demo.py`")
+    assert page.cells[0].source.endswith("\n\nText.")
+    assert sorted(path.name for path in pages.iterdir()) == ["demo.ipynb", "mine.md"]  # generated stale pages go
+
+
+def test_links_to_a_tutorials_markdown_name_reach_its_notebook():
+    pytest.importorskip("sphinx")
+    from docutils import nodes
+    from sphinx import addnodes
+
+    tutorial_notebooks = _load_extension("tutorial_notebooks")
+    doctree = nodes.document(None, None)
+    targets = ["tutorials/01_a.md#setup", "02_b.md", "install.md", "https://example.org/x.md"]
+    for target in targets:
+        doctree += addnodes.pending_xref(reftype="myst", refdomain=None, reftarget=target)
+    docs = {"tutorials/01_a", "tutorials/02_b"}
+    assert tutorial_notebooks.link_markdown_names(doctree, "index", docs) == 1          # 02_b.md: not from index
+    refs = list(doctree.findall(addnodes.pending_xref))
+    assert (refs[0]["refdomain"], refs[0]["reftarget"], refs[0]["reftargetid"]) == ("doc", "tutorials/01_a", "setup")
+    assert [ref["reftarget"] for ref in refs[1:]] == targets[1:]                       # left to MyST
+    for ref in refs:
+        ref["refdomain"] = None
+    assert tutorial_notebooks.link_markdown_names(doctree, "tutorials/01_a", docs) == 1  # 02_b.md beside it
 
 
 # --------------------------------------------------------------------------- the build
 
 @pytest.fixture(scope="module")
-def built_docs(tmp_path_factory) -> Path:
-    """The HTML docs, built with -W into a temporary folder."""
+def built_docs(tmp_path_factory, executed_tutorials) -> Path:
+    """The HTML docs, built with -W into a temporary folder, from this run's executed tutorials."""
     pytest.importorskip("sphinx")
-    pytest.importorskip("myst_parser")
+    pytest.importorskip("myst_nb")
+    executed = executed_tutorials.executed_folder()
     out = tmp_path_factory.mktemp("html")
     result = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html", "-d", str(out / ".doctrees"),
-         str(DOCS), str(out)],
+         "-D", f"numrnn_executed_tutorials={executed}", str(DOCS), str(out)],
         cwd=REPO, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, f"sphinx -W failed:\n{result.stderr[-5000:]}"
@@ -159,7 +190,11 @@ def test_docs_build_every_page(built_docs: Path):
         assert (built_docs / "_images" / image).read_bytes()[:4] == b"\x89PNG", image
 
 
-def test_docs_render_every_tutorial(built_docs: Path):
+# Tutorials written before issue 13 that draw no figure; every other tutorial must show one.
+FIGURELESS = {"01_vanilla_rnn_by_hand", "02_three_ways_to_go_deep", "04_check_your_own_layer"}
+
+
+def test_docs_render_every_tutorial_with_its_output_and_figures(built_docs: Path, executed_tutorials):
     tutorials = sorted((REPO / "tutorials").glob("*.py"))
     assert tutorials
     index = (built_docs / "tutorials.html").read_text(encoding="utf-8")
@@ -168,8 +203,118 @@ def test_docs_render_every_tutorial(built_docs: Path):
         assert page.is_file(), script.name
         assert f"tutorials/{script.stem}.html" in index, f"{script.name} is not in the tutorials toctree"
         html = page.read_text(encoding="utf-8")
-        assert f"tutorials/{script.name}</span>" in html               # the note on how to run it
-        assert 'class="highlight-python' in html                    # its code cells, as Python blocks
+        assert f"tutorials/{script.name}</span>" in html                   # the note on how to run it
+        assert 'class="highlight-ipython3' in html                         # its code cells
+        run = executed_tutorials[script.name]
+        printed = [line.strip() for line in run.stdout.splitlines() if line.strip()]
+        assert printed and _html_text(printed[-1]) in html, f"{script.name}: its output is not on its page"
+        images = sum("image/png" in output.get("data", {}) for cell in run.notebook.cells
+                     for output in cell.get("outputs", []))
+        shown = re.findall(r'<img [^>]*src="(\.\./_images/[^"]+)"', html)
+        assert len(shown) == images, f"{script.name}: {images} figures drawn, {len(shown)} shown"
+        for src in shown:
+            assert (page.parent / src).resolve().read_bytes()[:4] == b"\x89PNG", src
+        if script.stem not in FIGURELESS:
+            assert shown, f"{script.name}: a tutorial page must show at least one figure (<img>)"
+
+
+def _html_text(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=False)
+
+
+# --------------------------------------------------------------------------- nothing from the network
+
+REMOTE = re.compile(r"^\s*(https?:)?//", re.IGNORECASE)
+
+
+class _Loads:
+    """The URLs an HTML page makes the browser load: script src, stylesheet and preload hrefs."""
+
+    def __init__(self, text: str):
+        from html.parser import HTMLParser
+
+        self.urls: list[str] = []
+        loads = self.urls
+
+        class Parser(HTMLParser):
+            def handle_starttag(self, tag, attrs):
+                attrs = dict(attrs)
+                rel = (attrs.get("rel") or "").lower().split()
+                if tag == "script" and attrs.get("src"):
+                    loads.append(attrs["src"])
+                elif tag == "link" and attrs.get("href") and {"stylesheet", "preload", "icon", "modulepreload"} & set(rel):
+                    loads.append(attrs["href"])
+                elif tag in ("img", "iframe", "source") and attrs.get("src"):
+                    loads.append(attrs["src"])
+
+        Parser().feed(text)
+
+
+def remote_loads(html: str) -> list[str]:
+    """The URLs in ``html`` that a browser would fetch from the network."""
+    return [url for url in _Loads(html).urls if REMOTE.match(url)]
+
+
+def remote_css_urls(css: str) -> list[str]:
+    """``@import`` and ``url(...)`` targets of a stylesheet that point to the network."""
+    targets = re.findall(r"url\(\s*['\"]?([^'\")]+)", css)              # url(...), in @import too
+    targets += re.findall(r"@import\s+['\"]([^'\"]+)", css)               # @import "..."
+    return [target for target in targets if REMOTE.match(target)]
+
+
+def test_the_network_checks_catch_remote_loads():
+    page = ('<script src="https://cdn.example.org/mathjax.js"></script><script src="_static/a.js"></script>'
+            '<link rel="stylesheet" href="//fonts.example.org/css"><link rel="next" href="https://x.org">'
+            '<img src="http://x.org/a.png"><a href="https://example.org">a link is not a load</a>')
+    assert remote_loads(page) == ["https://cdn.example.org/mathjax.js", "//fonts.example.org/css",
+                                  "http://x.org/a.png"]
+    css = ('@import url("https://fonts.example.org/css2?family=Lato"); @import "//x.org/a.css";\n'
+           '.a { background: url(data:image/svg+xml;charset=utf-8,%3Csvg xmlns=\'http://www.w3.org/2000/svg\') }\n'
+           '@font-face { src: url(\'https://x.org/f.woff2\') format("woff2"), url(fonts/f.woff2) }')
+    assert remote_css_urls(css) == ["https://fonts.example.org/css2?family=Lato", "https://x.org/f.woff2",
+                                    "//x.org/a.css"]
+
+
+def test_no_built_page_loads_anything_from_the_network(built_docs: Path):
+    pages = sorted(built_docs.rglob("*.html"))
+    assert len(pages) >= len(PAGES)
+    for page in pages:
+        remote = remote_loads(page.read_text(encoding="utf-8"))
+        assert not remote, f"{page.relative_to(built_docs)} loads {remote}"
+    for sheet in sorted(built_docs.rglob("*.css")):
+        remote = remote_css_urls(sheet.read_text(encoding="utf-8", errors="replace"))
+        assert not remote, f"{sheet.relative_to(built_docs)} loads {remote}"
+
+
+def test_mathjax_is_bundled(built_docs: Path):
+    html = (built_docs / "derivations.html").read_text(encoding="utf-8")
+    scripts = [url for url in _Loads(html).urls if "mathjax" in url.lower()]
+    assert scripts == ["_static/mathjax/tex-chtml.js"]
+    assert (built_docs / scripts[0]).stat().st_size > 100_000
+    fonts = built_docs / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2"
+    assert len(list(fonts.glob("*.woff"))) > 10                        # the fonts MathJax draws with
+
+
+def test_a_browser_shows_typeset_maths_not_tex(built_docs: Path, tmp_path: Path):
+    """What a reader sees offline: headless chromium (Debian's package), MathJax's output, no TeX."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    page = built_docs / "derivations.html"
+    result = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=20000", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    dom = result.stdout
+    source = page.read_text(encoding="utf-8")
+    assert source.count('class="math') >= 50 and "\\(" in source          # the page as built: TeX
+    typeset = dom.count("<mjx-container")
+    assert typeset >= source.count('class="math'), f"only {typeset} formulas typeset"
+    assert "\\(" not in dom and "\\[" not in dom                          # no raw TeX left
 
 
 def test_api_page_documents_the_public_functions(built_docs: Path):
