@@ -41,7 +41,7 @@ extensions = [
 
 source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}
 root_doc = "index"
-exclude_patterns = ["_build", "_ext", "_generated", "README.md", "**/.*"]
+exclude_patterns = ["_build", "_ext", "_generated", "_static", "README.md", "**/.*"]
 templates_path = []
 
 # MyST: $...$ and $$...$$ maths, amsmath environments, ::: fences.
@@ -67,6 +67,7 @@ html_theme = "pydata_sphinx_theme"
 html_title = f"numrnn {release}"
 html_static_path = []
 html_show_sourcelink = False
+html_sidebars = {"**": ["globaltoc.html"]}   # every page: the whole contents, as in a textbook
 html_theme_options = {
     # Nothing from the network: no icon links (GitHub, PyPI ...), no analytics, no version
     # switcher JSON; the theme's fonts (FontAwesome) and scripts ship with the theme.

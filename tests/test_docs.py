@@ -22,6 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -99,6 +100,82 @@ def test_the_examples_in_docstrings_run_and_print_what_they_show():
         assert result.failed == 0, info.name
         attempted += result.attempted
     assert attempted >= 5
+
+
+def test_the_teachers_page_prints_what_it_shows():
+    """docs/teachers.md's code, run in order, prints exactly its ```text block."""
+    import contextlib
+    import io
+
+    page = (DOCS / "teachers.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", page, re.DOTALL)
+    shown = re.findall(r"```text\n(.*?)```", page, re.DOTALL)
+    assert len(blocks) == 3 and len(shown) == 1
+    namespace, printed = {}, io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        for block in blocks:
+            exec(compile(block, "docs/teachers.md", "exec"), namespace)
+    assert printed.getvalue() == shown[0]
+
+
+# --------------------------------------------------------------------------- compare with PyTorch
+
+def _load_docs_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, DOCS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _torch_rnn_in_numpy(state: dict, x, h0, num_layers: int):
+    """torch.nn.RNN (tanh, time-major) + Linear, from torch's documented equations, in NumPy."""
+    inputs = x                                                        # (T, B, D)
+    for k in range(num_layers):
+        h, states = h0[k], []
+        for x_t in inputs:
+            h = np.tanh(x_t @ state[f"rnn.weight_ih_l{k}"].T + state[f"rnn.bias_ih_l{k}"]
+                        + h @ state[f"rnn.weight_hh_l{k}"].T + state[f"rnn.bias_hh_l{k}"])
+            states.append(h)
+        inputs = np.stack(states)                                     # (T, B, H): the next layer's input
+    return inputs @ state["linear.weight"].T + state["linear.bias"]   # (T, B, O)
+
+
+def test_the_pytorch_mapping_gives_torch_rnn_the_same_network():
+    """Without torch: numrnn's names mapped to torch's, run through torch's equations, give numrnn's y."""
+    import numrnn
+
+    check = _load_docs_script("compare_with_pytorch")
+    T, B, D, H, O, L = 6, 2, 3, 5, 4, 3
+    model = numrnn.DeepRNN(D, H, O, num_layers=L, bias=0.1, seed=0)
+    rng = np.random.default_rng(1)
+    for name in model.params:
+        model.params[name][...] = 0.5 * rng.standard_normal(model.params[name].shape)
+    state = check.numrnn_to_torch(model.params, L)
+    shapes = {f"rnn.weight_ih_l{k}": (H, D if k == 0 else H) for k in range(L)}
+    shapes.update({f"rnn.weight_hh_l{k}": (H, H) for k in range(L)})
+    shapes.update({f"rnn.bias_{kind}_l{k}": (H,) for kind in ("ih", "hh") for k in range(L)})
+    shapes.update({"linear.weight": (O, H), "linear.bias": (O,)})
+    assert {name: value.shape for name, value in state.items()} == shapes     # torch.nn.RNN's names
+    x = rng.standard_normal((T, B, D))
+    h0 = [rng.standard_normal((B, H)) for _ in range(L)]
+    y, _ = model.forward(x, h0)
+    assert np.abs(_torch_rnn_in_numpy(state, x, h0, L) - y).max() < 1e-13
+    for k in range(L):                                                # torch's two biases, any split
+        split = rng.standard_normal(H)
+        state[f"rnn.bias_hh_l{k}"] = split
+        state[f"rnn.bias_ih_l{k}"] = model.params[f"layer{k + 1}.b_h"] - split
+    assert np.abs(_torch_rnn_in_numpy(state, x, h0, L) - y).max() < 1e-13
+    back = check.torch_to_numrnn(state, L)
+    assert sorted(back) == sorted(model.params)
+    for name, value in back.items():
+        np.testing.assert_allclose(value, model.params[name], rtol=0, atol=1e-15, err_msg=name)
+
+
+def test_the_pytorch_comparison_passes_where_torch_is_installed():
+    pytest.importorskip("torch")
+    differences = _load_docs_script("compare_with_pytorch").compare()
+    assert len(differences) == 3 + 3 * 2 + 2 + 1
+    assert max(differences.values()) < 1e-12, differences
 
 
 # --------------------------------------------------------------------------- the tutorial pages
