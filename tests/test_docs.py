@@ -401,6 +401,107 @@ def test_api_page_documents_the_public_functions(built_docs: Path):
         assert f'id="{name}"' in api, name
 
 
+# --------------------------------------------------------------------------- API reference coverage
+
+def public_modules(package) -> list:
+    """Every public module of ``package`` with an ``__all__``: no ``_private`` part, not the CLI."""
+    import importlib
+    import pkgutil
+
+    modules = [package]
+    for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+        parts = info.name.split(".")[1:]
+        if any(part.startswith("_") for part in parts) or parts[0] == "cli":
+            continue
+        modules.append(importlib.import_module(info.name))
+    return [module for module in modules if hasattr(module, "__all__")]
+
+
+def undocumented_names(modules, documented: set) -> list:
+    """``module.name`` for every name in a module's ``__all__`` the reference does not document.
+
+    A function, class or module counts as documented when any of its public names has an entry:
+    where it is defined (``numrnn.model.DeepRNN``), or any module whose ``__all__`` lists it
+    (``numrnn.training.tasks.one_hot`` for ``numrnn.training.tasks.base.one_hot``); a module by
+    its own entry. A constant counts only under the module that lists it.
+    """
+    import types
+
+    def named(obj) -> bool:
+        return isinstance(obj, (types.ModuleType, type, types.FunctionType))
+
+    places: dict = {}                                  # id of a named object -> its public names
+    for module in modules:
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if named(obj):
+                places.setdefault(id(obj), set()).add(f"{module.__name__}.{name}")
+    missing = []
+    for module in modules:
+        for name in module.__all__:
+            obj = getattr(module, name)
+            names = {f"{module.__name__}.{name}"}
+            if named(obj):
+                names |= places[id(obj)]
+                names.add(obj.__name__ if isinstance(obj, types.ModuleType)
+                          else f"{obj.__module__}.{obj.__qualname__}")
+            if not names & documented:
+                missing.append(f"{module.__name__}.{name}")
+    return missing
+
+
+def _documented_objects(built: Path) -> set:
+    """Every Python object the built reference documents (from its ``objects.inv``)."""
+    import posixpath
+
+    from sphinx.util.inventory import InventoryFile
+
+    with open(built / "objects.inv", "rb") as handle:
+        inventory = InventoryFile.load(handle, "", posixpath.join)
+    return {name for kind, entries in inventory.items() if kind.startswith("py:") for name in entries}
+
+
+def test_the_coverage_check_names_an_undocumented_public_name():
+    import types
+
+    def function(module_name, name):
+        def f():
+            """A docstring."""
+        f.__module__, f.__qualname__, f.__name__ = module_name, name, name
+        return f
+
+    module, package = types.ModuleType("numrnn.fake.impl"), types.ModuleType("numrnn.fake")
+    module.documented, module.planted = function(module.__name__, "documented"), function(module.__name__, "planted")
+    module.reexported = function(module.__name__, "reexported")    # documented where the package lists it
+    module.CONSTANT, module.UNDESCRIBED = 3, 4
+    module.__all__ = ["documented", "planted", "reexported", "CONSTANT", "UNDESCRIBED"]
+    package.impl, package.reexported = module, module.reexported
+    package.__all__ = ["impl", "reexported"]
+    documented = {"numrnn.fake.impl.documented", "numrnn.fake.reexported", "numrnn.fake.impl.CONSTANT"}
+    assert undocumented_names([package, module], documented) == [
+        "numrnn.fake.impl", "numrnn.fake.impl.planted", "numrnn.fake.impl.UNDESCRIBED"]
+    documented |= {"numrnn.fake.impl", "numrnn.fake.impl.planted", "numrnn.fake.impl.UNDESCRIBED"}
+    assert undocumented_names([package, module], documented) == []
+
+
+def test_public_modules_are_found_by_walking_the_package():
+    import numrnn
+
+    names = [module.__name__ for module in public_modules(numrnn)]
+    assert names[0] == "numrnn" and "numrnn.training.optim" in names and "numrnn.core" in names
+    assert not [name for name in names if name.startswith("numrnn.cli") or "._" in name]
+
+
+def test_the_api_reference_documents_every_public_name(built_docs: Path):
+    """Every name in the ``__all__`` of every public module has an entry (and so a docstring)."""
+    import numrnn
+
+    missing = undocumented_names(public_modules(numrnn), _documented_objects(built_docs))
+    assert not missing, ("public names the API reference does not document (give each a docstring, "
+                         "and its module an automodule section in docs/api.md, or describe a "
+                         f"constant with .. py:data::): {missing}")
+
+
 def test_derivations_page_shows_the_labels(built_docs: Path):
     html = (built_docs / "derivations.html").read_text(encoding="utf-8")
     for label in sorted(_cited_labels()):
