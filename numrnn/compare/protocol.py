@@ -177,7 +177,7 @@ class Protocol:
         the task's trivial baseline (0.5: it removed half the baseline's error).
     """
 
-    tasks: tuple = (TaskSpec("adding", 20), TaskSpec("adding", 50))
+    tasks: tuple = (TaskSpec("sine", 50), TaskSpec("adding", 20), TaskSpec("adding", 50))
     architectures: tuple = tuple(ARCHITECTURES)
     seeds: int = 3
     budget: int = 2000
