@@ -930,7 +930,8 @@ def save_figure(figure, path, close: bool = True) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
     try:
         with os.fdopen(handle, "wb") as stream:
-            figure.savefig(stream, format=path.suffix[1:], bbox_inches="tight", dpi=110)
+            tight = None if figure.get_layout_engine() is not None else "tight"  # one draw, not two
+            figure.savefig(stream, format=path.suffix[1:], bbox_inches=tight, dpi=110)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -25,8 +25,8 @@ import numpy as np
 
 from .._version import __version__
 from ..compare.protocol import DEFAULT, QUICK, parse_task, task_names
-from ..compare.results import collect_results
 from ..compare.report import write_report
+from ..compare.results import collect_results
 from ..compare.sweep import InlineExecutor, run_sweep
 from ..presets import ARCHITECTURES
 

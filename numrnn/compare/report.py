@@ -204,8 +204,10 @@ def report_blocks(results: dict, figures: dict) -> list:
             "p",
             f"numrnn {run['numrnn']}, NumPy {run['numpy']}, Python {run['python']}, "
             f"{run['cores']} CPU cores, {run['workers']} worker(s) ({run['executor']}); wall time "
-            f"{run['wall_time_seconds']:.1f} s; {run['jobs_run']} jobs run, {run['jobs_cached']} found "
-            "done in jobs/. Times per step are measured inside the worker processes while other jobs "
+            f"{run['wall_time_seconds']:.1f} s; {run['jobs_run']} jobs run, {run['jobs_cached']} "
+            "found "
+            "done in jobs/. Times per step are measured inside the worker processes while other "
+            "jobs "
             "run beside them: compare them with each other, not with other machines.",
         )
     )
@@ -220,13 +222,17 @@ def report_blocks(results: dict, figures: dict) -> list:
             "list",
             [
                 f"Tasks: {tasks}. " + results["run"]["task_reason"],
-                f"Parameter budget {protocol['budget']}: every model's hidden size H is solved so its "
+                f"Parameter budget {protocol['budget']}: every model's hidden size H is solved so "
+                "its "
                 f"count is within {protocol['tolerance']:.0%} of it (counts below).",
-                f"Learning rate chosen per architecture and task from the grid {protocol['lr_grid']}: "
-                "the best final validation metric of seed 0 (the runs on validation data are listed "
+                "Learning rate chosen per architecture and task from the grid "
+                f"{protocol['lr_grid']}: "
+                "the best final validation metric of seed 0 (the runs on validation data are "
+                "listed "
                 "below); the other seeds use the chosen rate.",
                 f"Optimizer {protocol['optimizer']}, global-norm clipping at {protocol['clip']}, "
-                f"{protocol['steps']} steps of batch {protocol['batch_size']}, {protocol['dtype']}, "
+                f"{protocol['steps']} steps of batch {protocol['batch_size']}, "
+                f"{protocol['dtype']}, "
                 f"seeds 0..{protocol['seeds'] - 1} (weights and batches), the same for every "
                 "architecture.",
                 "Held-out metric: the test set (a fresh draw, seed 1) for synthetic tasks, which "
@@ -282,9 +288,11 @@ def report_blocks(results: dict, figures: dict) -> list:
     blocks.append(
         (
             "p",
-            f"Parameters at equal width (H={equal['hidden']}, the vanilla RNN's width at the budget, on "
+            f"Parameters at equal width (H={equal['hidden']}, the vanilla RNN's width at the "
+            "budget, on "
             f"{equal['task']}): " + ", ".join(f"{a} {n}" for a, n in equal["totals"].items()) + ". "
-            "The chapter's 'high' and 'very high' describe this: at the same H, depth multiplies the "
+            "The chapter's 'high' and 'very high' describe this: at the same H, depth multiplies "
+            "the "
             "weights. The comparison itself holds the count fixed instead and lets H shrink.",
         )
     )
@@ -362,7 +370,8 @@ def report_blocks(results: dict, figures: dict) -> list:
     blocks.append(
         (
             "p",
-            "n/a: the run diverged (a NaN or inf loss or gradient). Every number on this page is in "
+            "n/a: the run diverged (a NaN or inf loss or gradient). Every number on this page is "
+            "in "
             "results.json; every job's settings and full result are in jobs/.",
         )
     )

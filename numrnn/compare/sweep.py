@@ -252,28 +252,41 @@ def summary_line(job: dict) -> str:
     return f"{label}: {outcome}, gradient ratio at init {ratio}{speed}"
 
 
-def _run_round(jobs, executor, jobs_dir: Path, bar, counts) -> dict:
-    """Run (or load) ``jobs`` (a list of settings); return ``key -> job`` for all of them."""
-    finished, pending = {}, {}
+def _run_round(jobs, executor, jobs_dir: Path, bar, counts, in_flight: int) -> dict:
+    """Run (or load) ``jobs`` (a list of settings); return ``key -> job`` for all of them.
+
+    At most ``in_flight`` jobs are submitted at a time, and each is written to
+    ``jobs_dir`` as soon as it finishes: an interruption loses only the jobs
+    still running.
+    """
+    finished, waiting = {}, []
     for settings in jobs:
         key = job_key(settings)
-        if key in finished or key in pending.values():
+        if key in finished or any(key == other for other, _ in waiting):
             continue
         stored = _load_finished(jobs_dir / f"{key}.json", settings)
-        if stored is not None:
-            finished[key] = stored
-            counts["cached"] += 1
-            bar.update(1)
-            bar.write(summary_line(stored) + " [done before]")
+        if stored is None:
+            waiting.append((key, settings))
             continue
-        pending[executor.submit(run_job, settings)] = key
-    for future in concurrent.futures.as_completed(list(pending)):
-        job = future.result()
-        write_json_atomically(jobs_dir / f"{job['key']}.json", job)
-        finished[job["key"]] = job
-        counts["ran"] += 1
+        finished[key] = stored
+        counts["cached"] += 1
         bar.update(1)
-        bar.write(summary_line(job))
+        bar.write(summary_line(stored) + " [done before]")
+    running = set()
+    waiting.reverse()  # pop() from the end: plan order
+    while waiting or running:
+        while waiting and len(running) < in_flight:
+            running.add(executor.submit(run_job, waiting.pop()[1]))
+        done, running = concurrent.futures.wait(
+            running, return_when=concurrent.futures.FIRST_COMPLETED
+        )
+        for future in done:
+            job = future.result()
+            write_json_atomically(jobs_dir / f"{job['key']}.json", job)
+            finished[job["key"]] = job
+            counts["ran"] += 1
+            bar.update(1)
+            bar.write(summary_line(job))
     return finished
 
 
@@ -283,7 +296,9 @@ def count_jobs(protocol: Protocol, configurations: list) -> int:
     return flows + len(configurations) * (len(protocol.lr_grid) + protocol.seeds - 1)
 
 
-def run_sweep(protocol: Protocol, out, executor=None, progress: bool = True) -> Sweep:
+def run_sweep(
+    protocol: Protocol, out, executor=None, progress: bool = True, in_flight: int | None = None
+) -> Sweep:
     """Plan, run (or resume) and collect every job of ``protocol``.
 
     Parameters
@@ -295,6 +310,10 @@ def run_sweep(protocol: Protocol, out, executor=None, progress: bool = True) -> 
         Where jobs run; None runs them in this process.
     progress : bool, default True
         Show a progress bar over jobs (on stderr) with one line per finished job.
+    in_flight : int or None, default None
+        Most jobs submitted at once; None: 1 for :class:`InlineExecutor`
+        (which runs a job when it is submitted), else twice the executor's
+        workers (64 if it does not say).
 
     Returns
     -------
@@ -305,6 +324,9 @@ def run_sweep(protocol: Protocol, out, executor=None, progress: bool = True) -> 
     jobs_dir = Path(out) / "jobs"
     jobs_dir.mkdir(parents=True, exist_ok=True)
     executor = InlineExecutor() if executor is None else executor
+    if in_flight is None:
+        workers = getattr(executor, "_max_workers", 32)
+        in_flight = 1 if isinstance(executor, InlineExecutor) else 2 * workers
     configurations = plan_configurations(protocol)
     counts = {"cached": 0, "ran": 0}
     bar = tqdm(
@@ -330,7 +352,12 @@ def run_sweep(protocol: Protocol, out, executor=None, progress: bool = True) -> 
             for lr in protocol.lr_grid
         }
         first = _run_round(
-            list(flow_jobs.values()) + list(lr_jobs.values()), executor, jobs_dir, bar, counts
+            list(flow_jobs.values()) + list(lr_jobs.values()),
+            executor,
+            jobs_dir,
+            bar,
+            counts,
+            in_flight,
         )
         lr_results = {
             place: first[job_key(settings)]["result"] for place, settings in lr_jobs.items()
@@ -344,7 +371,7 @@ def run_sweep(protocol: Protocol, out, executor=None, progress: bool = True) -> 
             for index, configuration in enumerate(configurations)
             for seed in range(1, protocol.seeds)
         }
-        done = _run_round(list(seed_jobs.values()), executor, jobs_dir, bar, counts)
+        done = _run_round(list(seed_jobs.values()), executor, jobs_dir, bar, counts, in_flight)
     finally:
         bar.close()
     seed_results = {
