@@ -18,14 +18,16 @@ import argparse
 import os
 import platform
 import shlex
+import sys
 import time
+from concurrent.futures import BrokenExecutor
 from pathlib import Path
 
 import numpy as np
 
 from .._version import __version__
 from ..compare.protocol import DEFAULT, QUICK, parse_task, task_names
-from ..compare.report import write_report
+from ..compare.report import write_figures, write_report
 from ..compare.results import collect_results
 from ..compare.sweep import InlineExecutor, run_sweep
 from ..presets import ARCHITECTURES
@@ -186,6 +188,29 @@ def _executor(args: argparse.Namespace, workers: int):
     return ProcessPoolExecutor(max_workers=workers), "local worker processes", None
 
 
+def _stop_workers(executor) -> None:
+    """End the worker processes this command started (on Ctrl-C), so that it exits at once."""
+    if hasattr(executor, "terminate_workers"):  # Python >= 3.14
+        executor.terminate_workers()
+        return
+    processes = getattr(executor, "_processes", None) or {}  # ProcessPoolExecutor: pid -> Process
+    for process in list(processes.values()):
+        process.terminate()
+
+
+def _cpu_seconds() -> float | None:
+    """CPU time (user + system) of this process and its finished workers (None: no `resource`)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
+
+
 def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out must be a folder; {str(out)!r} is a file")
@@ -226,8 +251,16 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     _check_out(out)
     executor, where, client = _executor(args, workers)
+    resume = f"rerun the same command to resume: finished jobs are kept in {out / 'jobs'}"
     try:
         sweep = run_sweep(protocol, out, executor=executor, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        _stop_workers(executor)
+        print(f"numrnn compare: {resume}", file=sys.stderr)
+        raise
+    except BrokenExecutor as error:
+        print(f"numrnn compare: a worker stopped ({error}); {resume}", file=sys.stderr)
+        return 1
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
         if client is not None:
@@ -245,11 +278,12 @@ def run(args: argparse.Namespace) -> int:
         "jobs_run": sweep.ran,
         "jobs_cached": sweep.cached,
         "task_reason": CUSTOM_TASK_REASON if args.task else DEFAULT_TASK_REASON,
-        "wall_time_seconds": None,
     }
-    results["run"]["wall_time_seconds"] = time.perf_counter() - started
-    paths = write_report(results, sweep, out)
+    figures = write_figures(results, sweep, out)
     wall = time.perf_counter() - started
+    results["run"]["wall_time_seconds"] = wall
+    results["run"]["cpu_seconds"] = _cpu_seconds()
+    paths = write_report(results, figures, out)
     verdicts = [c for c in results["claims"] if c["verdict"] != "not measured"]
     supported = sum(c["verdict"] == "supported" for c in verdicts)
     print(

@@ -9,12 +9,15 @@ the budget; :func:`solve_width` refuses a budget that no integer H meets within
 the tolerance (a budget too small for the architecture, or one whose nearest
 counts straddle it too widely).
 
-Counts come from :func:`numrnn.diagnostics.parameter_counts` of the built
-model, never from a formula written again here.
+Counts come from :func:`numrnn.diagnostics.parameter_counts` of the preset's
+configuration at that width (no weights are drawn, so a bisection up to
+H = 4096 costs nothing), never from a formula written again here.
 """
 
 from __future__ import annotations
 
+import functools
+from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
@@ -83,8 +86,26 @@ def count_parameters(
     dict of str to int
         ``input``, ``transition``, ``output``, ``total``.
     """
+    template = _template(arch, transition_depth)  # the preset's shape at H = 1, without weights
+    layers = [
+        replace(layer, input_size=input_size if l == 0 else hidden, hidden_size=hidden)
+        for l, layer in enumerate(template.layers)
+    ]
+    config = replace(template.with_layers(layers), output_size=output_size)
+    return parameter_counts(config)
+
+
+@functools.lru_cache(maxsize=None)
+def _template(arch: str, transition_depth: int | None):
+    """The preset's ModelConfig at D = H = O = 1 (building it is cheap at that size)."""
     kwargs = {} if transition_depth is None else {"transition_depth": transition_depth}
-    return parameter_counts(build(arch, input_size, hidden, output_size, seed=0, **kwargs))
+    config = build(arch, 1, 1, 1, seed=0, **kwargs).config
+    if (
+        any(layer.mlp_width is not None for layer in config.layers)
+        or config.output_width is not None
+    ):
+        raise ValueError(f"{arch}: a preset with its own MLP width cannot be scaled by H alone")
+    return config
 
 
 def solve_width(

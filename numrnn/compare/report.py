@@ -204,8 +204,8 @@ def report_blocks(results: dict, figures: dict) -> list:
             "p",
             f"numrnn {run['numrnn']}, NumPy {run['numpy']}, Python {run['python']}, "
             f"{run['cores']} CPU cores, {run['workers']} worker(s) ({run['executor']}); wall time "
-            f"{run['wall_time_seconds']:.1f} s; {run['jobs_run']} jobs run, {run['jobs_cached']} "
-            "found "
+            f"{run['wall_time_seconds']:.1f} s (CPU time of all its processes "
+            f"{fmt(run['cpu_seconds'])} s); {run['jobs_run']} jobs run, {run['jobs_cached']} found "
             "done in jobs/. Times per step are measured inside the worker processes while other "
             "jobs "
             "run beside them: compare them with each other, not with other machines.",
@@ -468,15 +468,16 @@ def _write_text(path: Path, text: str) -> None:
         raise
 
 
-def write_report(results: dict, sweep, out) -> dict:
-    """Write results.json, the figures, report.md and report.html into ``out``.
+def write_report(results: dict, figures: dict, out) -> dict:
+    """Write results.json, report.md and report.html into ``out`` (the figures are already there).
 
     Parameters
     ----------
     results : dict
         :func:`numrnn.compare.results.collect_results` plus a ``"run"`` entry
-        (command, versions, cores, workers, wall time, task_reason).
-    sweep : numrnn.compare.sweep.Sweep
+        (command, versions, cores, workers, wall and CPU time, task_reason).
+    figures : dict of str to str
+        From :func:`write_figures`: file stem to caption.
     out : str or Path
 
     Returns
@@ -485,7 +486,6 @@ def write_report(results: dict, sweep, out) -> dict:
         ``"markdown"``, ``"html"``, ``"json"``.
     """
     out = Path(out)
-    figures = write_figures(results, sweep, out)
     results["figures"] = {
         name: {"caption": caption, "files": [f"{name}.png", f"{name}.svg"]}
         for name, caption in figures.items()

@@ -39,7 +39,14 @@ ARCHITECTURE_TITLES = {
 }
 """The chapter's name of each preset, for the report's rows."""
 
-TIMING_KEYS = ("ms_per_step", "steps_per_second", "seconds_per_step", "wall_time_seconds", "timing")
+TIMING_KEYS = (
+    "ms_per_step",
+    "steps_per_second",
+    "seconds_per_step",
+    "wall_time_seconds",
+    "cpu_seconds",
+    "timing",
+)
 """Keys of results.json that are measured times: they differ from run to run; nothing else does."""
 
 
