@@ -15,6 +15,7 @@ pydata-sphinx-theme is configured without icon links, analytics, a version
 switcher or web fonts (``tests/test_docs.py`` checks every page).
 """
 
+import inspect
 import sys
 from pathlib import Path
 
@@ -90,5 +91,23 @@ def _skip_namedtuple_fields(app, what, name, obj, skip, options):
     return None
 
 
+def _skip_docstrings_from_outside(app, what, name, obj, skip, options):
+    """Leave out a method with no docstring of its own whose inherited one is not numrnn's.
+
+    ``InlineExecutor.submit`` would otherwise show ``concurrent.futures.Executor.submit``'s
+    docstring, written for another tool (and not in numpydoc style).
+    """
+    if what != "class" or not inspect.isfunction(obj) or obj.__doc__ is not None:
+        return None
+    owner_name = obj.__qualname__.rpartition(".")[0]
+    owner = getattr(sys.modules.get(obj.__module__), owner_name, None)
+    for base in getattr(owner, "__mro__", ())[1:]:
+        inherited = base.__dict__.get(name)
+        if inherited is not None and getattr(inherited, "__doc__", None):
+            return True if not base.__module__.startswith("numrnn") else None
+    return None
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_namedtuple_fields)
+    app.connect("autodoc-skip-member", _skip_docstrings_from_outside)
