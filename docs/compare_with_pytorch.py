@@ -41,7 +41,7 @@ def numrnn_to_torch(params: dict, num_layers: int) -> dict:
 
 
 def torch_to_numrnn(state: dict, num_layers: int) -> dict:
-    """The inverse of :func:`numrnn_to_torch`: transpose back, and sum the two biases into ``b_h``."""
+    """The inverse of :func:`numrnn_to_torch`: transpose back, sum the two biases into ``b_h``."""
     params = {}
     for k in range(num_layers):
         layer = f"layer{k + 1}."
@@ -54,7 +54,7 @@ def torch_to_numrnn(state: dict, num_layers: int) -> dict:
 
 
 def torch_gradients_as_numrnn(grads: dict, num_layers: int) -> dict:
-    """Torch's gradients under numrnn's names: ``∂/∂b_h`` is ``∂/∂b_ih`` (which equals ``∂/∂b_hh``)."""
+    """Torch's gradients under numrnn's names: ``∂/∂b_h`` is ``∂/∂b_ih`` (equal to ``∂/∂b_hh``)."""
     named = {}
     for k in range(num_layers):
         layer = f"layer{k + 1}."
@@ -73,8 +73,13 @@ def make_torch_net(input_size: int, hidden_size: int, output_size: int, num_laye
     class Net(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.rnn = torch.nn.RNN(input_size, hidden_size, num_layers=num_layers,
-                                    nonlinearity="tanh", batch_first=False)  # (T, B, D), as numrnn
+            self.rnn = torch.nn.RNN(
+                input_size,
+                hidden_size,
+                num_layers=num_layers,
+                nonlinearity="tanh",
+                batch_first=False,
+            )  # (T, B, D), as numrnn
             self.linear = torch.nn.Linear(hidden_size, output_size)
 
         def forward(self, x, h0):
@@ -91,8 +96,12 @@ def compare(T=7, B=3, D=3, H=5, O=4, L=2, seed=0) -> dict:
     # numrnn -> torch: a numrnn model with non-zero biases, copied into torch.
     model = numrnn.DeepRNN(D, H, O, num_layers=L, bias=0.1, seed=seed)
     net = make_torch_net(D, H, O, L)
-    net.load_state_dict({name: torch.from_numpy(value.copy())
-                         for name, value in numrnn_to_torch(model.params, L).items()})
+    net.load_state_dict(
+        {
+            name: torch.from_numpy(value.copy())
+            for name, value in numrnn_to_torch(model.params, L).items()
+        }
+    )
 
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((T, B, D))  # (T, B, D)
@@ -104,14 +113,16 @@ def compare(T=7, B=3, D=3, H=5, O=4, L=2, seed=0) -> dict:
 
     y_torch, h_T_torch = net(torch.from_numpy(x), torch.from_numpy(np.stack(h0)))  # h0 (L, B, H)
     loss_torch = torch.nn.functional.cross_entropy(
-        y_torch.reshape(T * B, O), torch.from_numpy(targets).reshape(T * B), ignore_index=-1)
+        y_torch.reshape(T * B, O), torch.from_numpy(targets).reshape(T * B), ignore_index=-1
+    )
     loss_torch.backward()
     torch_grads = {name: p.grad.numpy() for name, p in net.named_parameters()}
 
     differences = {
         "y (T, B, O)": np.abs(info.y - y_torch.detach().numpy()).max(),
-        "h_T, every layer": max(np.abs(h - h_T_torch[l].detach().numpy()).max()
-                                for l, h in enumerate(info.final_state)),
+        "h_T, every layer": max(
+            np.abs(h - h_T_torch[l].detach().numpy()).max() for l, h in enumerate(info.final_state)
+        ),
         "loss": abs(float(loss) - loss_torch.item()),
     }
     for name, value in torch_gradients_as_numrnn(torch_grads, L).items():
