@@ -6,13 +6,14 @@ Run from the top of the repository (about three minutes on two cores)::
     python docs/generate_compare.py --from DIR   # a report `numrnn compare --out DIR` wrote
     python docs/generate_compare.py -- --quick   # flags for `numrnn compare` (a smoke test)
 
-It writes ``docs/_static/compare/`` (commit it): the report's figures (PNG), its
-``results.json``, and three Markdown includes made from ``results.json`` alone,
-``run.md`` (the command and the machine), ``flow_table.md`` (gradient flow per
-architecture) and ``flow_claims.md`` (the chapter's gradient-flow claims and their
-verdicts). The docs build only reads these files: it never runs the comparison.
-``tests/test_docs.py`` checks that the committed includes are exactly what this script
-makes from the committed ``results.json``.
+The report itself goes to ``docs/_build/compare/report`` (not in git; rerun the same
+command to resume an interrupted comparison). The script writes ``docs/_static/compare/``
+(commit it): the report's figures (PNG), its ``results.json``, and three Markdown includes
+made from ``results.json`` alone, ``run.md`` (the command and the machine),
+``flow_table.md`` (gradient flow per architecture) and ``flow_claims.md`` (the chapter's
+gradient-flow claims and their verdicts). The docs build only reads these files: it never
+runs the comparison. ``tests/test_docs.py`` checks that the committed includes are exactly
+what this script makes from the committed ``results.json``.
 """
 
 from __future__ import annotations
@@ -157,31 +158,22 @@ def main(argv=None) -> int:
     if args.report is not None:
         written = write_docs_files(args.report)
     else:
-        with tempfile.TemporaryDirectory(prefix="numrnn-compare-") as folder:
-            report = Path(folder) / "report"  # run in `folder`, so the report says `--out report`
-            command = [
-                sys.executable,
-                "-m",
-                "numrnn",
-                "compare",
-                "--out",
-                "report",
-                *args.compare_args,
-            ]
-            env = dict(
-                os.environ,
-                PYTHONPATH=os.pathsep.join(
-                    filter(None, [str(DOCS.parent), os.environ.get("PYTHONPATH")])
-                ),
+        # The report lives in docs/_build/compare/report (not in git), and compare runs from
+        # docs/_build/compare so that the report says `--out report`. An interrupted run resumes
+        # when this script is run again with the same flags.
+        folder = DOCS / "_build" / "compare"
+        folder.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "numrnn", "compare", "--out", "report", *args.compare_args]
+        path = os.pathsep.join(filter(None, [str(DOCS.parent), os.environ.get("PYTHONPATH")]))
+        status = subprocess.run(
+            command, cwd=folder, env=dict(os.environ, PYTHONPATH=path)
+        ).returncode
+        if status != 0:
+            print(
+                f"generate_compare: numrnn compare exited {status}; docs/_static/compare unchanged"
             )
-            status = subprocess.run(command, cwd=folder, env=env).returncode
-            if status != 0:
-                print(
-                    f"generate_compare: numrnn compare exited {status}; "
-                    "docs/_static/compare is left as it was"
-                )
-                return status
-            written = write_docs_files(report)
+            return status
+        written = write_docs_files(folder / "report")
     print(f"wrote {OUTPUT.relative_to(DOCS.parent)}/: {', '.join(written)}")
     return 0
 
