@@ -81,8 +81,9 @@ def flow_claims_markdown(results: dict) -> str:
     """The chapter's claims about gradient flow and skip connections, with the measured verdicts."""
     rows = ["| pattern | claim | rule | measured | verdict |", "| --- | --- | --- | --- | --- |"]
     for claim in results["claims"]:
-        about_flow = claim["cell"] == "gradient flow" or "gradient" in claim["claim"].lower()
-        about_skip = "skip" in claim["cell"].lower() or "skip" in claim["pattern"]
+        words = f"{claim['cell']} {claim['claim']}".lower()
+        about_flow = claim["cell"] == "gradient flow" or "gradient" in words
+        about_skip = "skip" in words or ("skip" in claim["pattern"] and claim["cell"] == "use case")
         if not (about_flow or about_skip):
             continue
         rule = claim["rule"].replace("|", "\\|")
