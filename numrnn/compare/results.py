@@ -25,6 +25,7 @@ import math
 import numpy as np
 
 from .. import diagnostics
+from ..presets import ARCHITECTURES
 from .budget import count_parameters, preset_depth, solve_width
 
 __all__ = ["ARCHITECTURE_TITLES", "depth_location", "collect_results", "TIMING_KEYS"]
@@ -529,9 +530,9 @@ def collect_results(protocol, sweep) -> dict:
         protocol.budget,
         tolerance=protocol.tolerance,
     )
-    equal_counts = {
+    equal_counts = {  # every preset, run or not: counting needs no training
         arch: count_parameters(arch, first.input_size, first.output_size, reference.hidden)["total"]
-        for arch in protocol.architectures
+        for arch in ARCHITECTURES
     }
     vanilla_count = reference.parameters["total"]
     equal_width = {
