@@ -11,6 +11,7 @@ import json
 import math
 import re
 import shutil
+from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
@@ -36,7 +37,7 @@ TINY = Protocol(
     flow_batch=2,
     spectra_T=3,
 )
-TINY_JOBS = 3 + 4 * (2 + 1)  # flow jobs + (3 main + 1 extra sweep depth) × (2 lrs + 1 more seed)
+TINY_JOBS = 3 + 5 * (2 + 1)  # flow jobs + (3 main + 2 sweep at q=1) × (2 lrs + 1 more seed)
 
 
 def without_timing(value):
@@ -55,7 +56,7 @@ def without_timing(value):
 @pytest.fixture(scope="module")
 def quick_report(tmp_path_factory):
     out = tmp_path_factory.mktemp("compare") / "report"
-    code = main(["compare", "--out", str(out), "--quick", "--workers", "1", "--no-progress"])
+    code = main(["compare", "--out", str(out), "--quick", "--workers", "2", "--no-progress"])
     assert code == 0
     return out, json.loads((out / "results.json").read_text())
 
@@ -161,20 +162,24 @@ def test_verdicts_follow_the_measured_numbers(quick_report):
         assert f"**{claim['verdict']}**" in text
 
 
+def test_depth_sweep_lists_every_depth_in_order_for_both_architectures(quick_report):
+    out, results = quick_report
+    depths = [str(q) for q in results["protocol"]["depths"]]
+    assert list(results["sweep"]) == ["deep-transition", "deep-transition-skip"]
+    for by_q in results["sweep"].values():
+        assert list(by_q) == depths
+    rows = table_rows((out / "report.md").read_text(), "The depth sweep on adding-20")
+    assert [(cells[0], cells[1]) for cells in rows] == [
+        (arch, q) for arch in results["sweep"] for q in depths
+    ]
+
+
 def test_learning_rate_is_the_best_on_validation_of_seed_zero(quick_report):
     _, results = quick_report
     for run in results["runs"]:
         scores = {float(lr): value for lr, value in run["lr_grid_validation"].items()}
         finite = {lr: v for lr, v in scores.items() if v is not None}
         assert run["lr"] == min(finite, key=lambda lr: (finite[lr], lr))
-
-
-def test_two_workers_give_the_same_numbers(quick_report, tmp_path):
-    _, results = quick_report
-    out = tmp_path / "two"
-    assert main(["compare", "--out", str(out), "--quick", "--workers", "2", "--no-progress"]) == 0
-    again = json.loads((out / "results.json").read_text())
-    assert without_timing(again) == without_timing(results)
 
 
 # ------------------------------------------------------------------------------ the sweep machinery
@@ -234,6 +239,14 @@ def test_an_interrupted_sweep_resumes_where_it_stopped(tmp_path):
     sweep, resumed = tiny_results(tmp_path / "cut")
     assert (sweep.cached, sweep.ran) == (7, TINY_JOBS - 7)
     assert resumed == results
+
+
+def test_two_worker_processes_give_the_same_numbers_as_one(tmp_path):
+    _, results = tiny_results(tmp_path / "one")
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        sweep, in_two = tiny_results(tmp_path / "two", executor=pool)
+    assert sweep.ran == TINY_JOBS
+    assert in_two == results
 
 
 def test_a_dask_cluster_gives_the_same_numbers(tmp_path):
