@@ -492,15 +492,17 @@ def public_modules(package) -> list:
 def undocumented_names(modules, documented: set) -> list:
     """``module.name`` for every name in a module's ``__all__`` the reference does not document.
 
-    A function, class or module counts as documented when any of its public names has an entry:
-    where it is defined (``numrnn.model.DeepRNN``), or any module whose ``__all__`` lists it
-    (``numrnn.training.tasks.one_hot`` for ``numrnn.training.tasks.base.one_hot``); a module by
-    its own entry. A constant counts only under the module that lists it.
+    An object counts as documented when any of its public names has an entry: where it is
+    defined (``numrnn.model.DeepRNN``), or any module whose ``__all__`` lists it
+    (``numrnn.training.tasks.one_hot`` for ``numrnn.training.tasks.base.one_hot``,
+    ``numrnn.compare.DEFAULT`` for ``numrnn.compare.protocol.DEFAULT``); a module by its own
+    entry. A number, string or tuple (which Python may share between unrelated names) counts
+    only under the module that lists it.
     """
     import types
 
     def named(obj) -> bool:
-        return isinstance(obj, (types.ModuleType, type, types.FunctionType))
+        return not isinstance(obj, (str, bytes, int, float, complex, tuple, frozenset, type(None)))
 
     places: dict = {}                                  # id of a named object -> its public names
     for module in modules:
@@ -515,8 +517,10 @@ def undocumented_names(modules, documented: set) -> list:
             names = {f"{module.__name__}.{name}"}
             if named(obj):
                 names |= places[id(obj)]
-                names.add(obj.__name__ if isinstance(obj, types.ModuleType)
-                          else f"{obj.__module__}.{obj.__qualname__}")
+            if isinstance(obj, types.ModuleType):
+                names.add(obj.__name__)
+            elif isinstance(obj, (type, types.FunctionType)):
+                names.add(f"{obj.__module__}.{obj.__qualname__}")
             if not names & documented:
                 missing.append(f"{module.__name__}.{name}")
     return missing
@@ -545,14 +549,16 @@ def test_the_coverage_check_names_an_undocumented_public_name():
     module, package = types.ModuleType("numrnn.fake.impl"), types.ModuleType("numrnn.fake")
     module.documented, module.planted = function(module.__name__, "documented"), function(module.__name__, "planted")
     module.reexported = function(module.__name__, "reexported")    # documented where the package lists it
-    module.CONSTANT, module.UNDESCRIBED = 3, 4
-    module.__all__ = ["documented", "planted", "reexported", "CONSTANT", "UNDESCRIBED"]
-    package.impl, package.reexported = module, module.reexported
-    package.__all__ = ["impl", "reexported"]
-    documented = {"numrnn.fake.impl.documented", "numrnn.fake.reexported", "numrnn.fake.impl.CONSTANT"}
+    module.CONSTANT, module.UNDESCRIBED, module.TABLE = 3, 4, {"a": 1}
+    module.__all__ = ["documented", "planted", "reexported", "CONSTANT", "UNDESCRIBED", "TABLE"]
+    package.impl, package.reexported, package.TABLE, package.UNDESCRIBED = module, module.reexported, module.TABLE, 4
+    package.__all__ = ["impl", "reexported", "TABLE", "UNDESCRIBED"]
+    documented = {"numrnn.fake.impl.documented", "numrnn.fake.reexported", "numrnn.fake.impl.CONSTANT",
+                  "numrnn.fake.impl.TABLE"}                          # TABLE: one object, documented once
     assert undocumented_names([package, module], documented) == [
-        "numrnn.fake.impl", "numrnn.fake.impl.planted", "numrnn.fake.impl.UNDESCRIBED"]
-    documented |= {"numrnn.fake.impl", "numrnn.fake.impl.planted", "numrnn.fake.impl.UNDESCRIBED"}
+        "numrnn.fake.impl", "numrnn.fake.UNDESCRIBED", "numrnn.fake.impl.planted", "numrnn.fake.impl.UNDESCRIBED"]
+    documented |= {"numrnn.fake.impl", "numrnn.fake.impl.planted", "numrnn.fake.impl.UNDESCRIBED",
+                   "numrnn.fake.UNDESCRIBED"}
     assert undocumented_names([package, module], documented) == []
 
 
