@@ -10,7 +10,13 @@
 * The built docs load nothing from the network (no script, stylesheet or font from http(s):// or
   //), MathJax is bundled, and, where Debian's chromium is installed, a headless browser shows
   typeset maths, not TeX.
-* The code on the self-contained pages runs as written.
+* The code on the self-contained pages runs as written; the teachers page prints what it shows.
+* The API reference documents every name in the ``__all__`` of every public module, found by
+  walking the package (a new module fails the test until ``docs/api.md`` documents it).
+* The PyTorch mapping of ``docs/compare_with_pytorch.py`` gives ``torch.nn.RNN``'s equations the
+  same network (without torch; with torch, where it is installed, the full comparison).
+* The ``numrnn compare`` files the gradient-flow page includes are what
+  ``docs/generate_compare.py`` makes of the committed ``results.json``.
 """
 
 from __future__ import annotations
