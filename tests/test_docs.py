@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 LABEL = re.compile(r"\((M|R|S|L)\.(\d+)\)")
 PAGES = ["index", "install", "architectures", "derivations", "gradcheck", "gradient_flow", "core", "tutorials",
-         "api"]
+         "api", "pytorch", "teachers"]
 
 
 def _cited_labels() -> set:
