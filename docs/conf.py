@@ -42,7 +42,7 @@ extensions = [
 
 source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}
 root_doc = "index"
-exclude_patterns = ["_build", "_ext", "_generated", "_static", "README.md", "**/.*"]
+exclude_patterns = ["_build", "_ext", "_generated", "_static", "_theme", "README.md", "**/.*"]
 templates_path = []
 
 # MyST: $...$ and $$...$$ maths, amsmath environments, ::: fences.
@@ -66,7 +66,8 @@ napoleon_use_rtype = False
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"numrnn {release}"
-html_static_path = []
+html_static_path = ["_theme"]          # numrnn.css: a wider column for 100-character code
+html_css_files = ["numrnn.css"]
 html_show_sourcelink = False
 html_sidebars = {"**": ["globaltoc.html"]}   # every page: the whole contents, as in a textbook
 html_theme_options = {
