@@ -35,15 +35,29 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 LABEL = re.compile(r"\((M|R|S|L)\.(\d+)\)")
-PAGES = ["index", "install", "architectures", "derivations", "gradcheck", "gradient_flow", "core", "tutorials",
-         "api", "pytorch", "teachers"]
+PAGES = [
+    "index",
+    "install",
+    "architectures",
+    "derivations",
+    "gradcheck",
+    "gradient_flow",
+    "core",
+    "tutorials",
+    "api",
+    "pytorch",
+    "teachers",
+]
 
 
 def _cited_labels() -> set:
     """Every (M|R|S|L).n label cited in the package's source."""
     labels = set()
     for path in (REPO / "numrnn").rglob("*.py"):
-        labels.update(f"{family}.{number}" for family, number in LABEL.findall(path.read_text(encoding="utf-8")))
+        labels.update(
+            f"{family}.{number}"
+            for family, number in LABEL.findall(path.read_text(encoding="utf-8"))
+        )
     return labels
 
 
@@ -55,6 +69,7 @@ def _load_extension(name: str):
 
 
 # --------------------------------------------------------------------------- code and docs agree
+
 
 def test_the_code_cites_every_family_of_labels():
     families = {label.split(".")[0] for label in _cited_labels()}
@@ -85,7 +100,9 @@ def test_every_derived_label_is_tagged_once():
 @pytest.mark.parametrize("page", ["index.md", "architectures.md", "gradcheck.md"])
 def test_the_code_on_self_contained_pages_runs(page):
     """Each page's ```python blocks, run in order in one namespace, as a reader would paste them."""
-    blocks = re.findall(r"```python\n(.*?)```", (DOCS / page).read_text(encoding="utf-8"), re.DOTALL)
+    blocks = re.findall(
+        r"```python\n(.*?)```", (DOCS / page).read_text(encoding="utf-8"), re.DOTALL
+    )
     assert blocks
     namespace = {}
     for block in blocks:
@@ -99,9 +116,10 @@ def test_the_examples_in_docstrings_run_and_print_what_they_show():
     import pkgutil
 
     import numrnn
+
     attempted = 0
     for info in pkgutil.walk_packages(numrnn.__path__, "numrnn."):
-        if info.name.endswith("__main__"):            # importing it runs the CLI
+        if info.name.endswith("__main__"):  # importing it runs the CLI
             continue
         result = doctest.testmod(importlib.import_module(info.name), optionflags=doctest.ELLIPSIS)
         assert result.failed == 0, info.name
@@ -127,6 +145,7 @@ def test_the_teachers_page_prints_what_it_shows():
 
 # --------------------------------------------------------------------------- compare with PyTorch
 
+
 def _load_docs_script(name: str):
     spec = importlib.util.spec_from_file_location(name, DOCS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
@@ -136,19 +155,23 @@ def _load_docs_script(name: str):
 
 def _torch_rnn_in_numpy(state: dict, x, h0, num_layers: int):
     """torch.nn.RNN (tanh, time-major) + Linear, from torch's documented equations, in NumPy."""
-    inputs = x                                                        # (T, B, D)
+    inputs = x  # (T, B, D)
     for k in range(num_layers):
         h, states = h0[k], []
         for x_t in inputs:
-            h = np.tanh(x_t @ state[f"rnn.weight_ih_l{k}"].T + state[f"rnn.bias_ih_l{k}"]
-                        + h @ state[f"rnn.weight_hh_l{k}"].T + state[f"rnn.bias_hh_l{k}"])
+            h = np.tanh(
+                x_t @ state[f"rnn.weight_ih_l{k}"].T
+                + state[f"rnn.bias_ih_l{k}"]
+                + h @ state[f"rnn.weight_hh_l{k}"].T
+                + state[f"rnn.bias_hh_l{k}"]
+            )
             states.append(h)
-        inputs = np.stack(states)                                     # (T, B, H): the next layer's input
-    return inputs @ state["linear.weight"].T + state["linear.bias"]   # (T, B, O)
+        inputs = np.stack(states)  # (T, B, H): the next layer's input
+    return inputs @ state["linear.weight"].T + state["linear.bias"]  # (T, B, O)
 
 
 def test_the_pytorch_mapping_gives_torch_rnn_the_same_network():
-    """Without torch: numrnn's names mapped to torch's, run through torch's equations, give numrnn's y."""
+    """Without torch: numrnn's parameters under torch's names, in torch's equations, give its y."""
     import numrnn
 
     check = _load_docs_script("compare_with_pytorch")
@@ -162,12 +185,12 @@ def test_the_pytorch_mapping_gives_torch_rnn_the_same_network():
     shapes.update({f"rnn.weight_hh_l{k}": (H, H) for k in range(L)})
     shapes.update({f"rnn.bias_{kind}_l{k}": (H,) for kind in ("ih", "hh") for k in range(L)})
     shapes.update({"linear.weight": (O, H), "linear.bias": (O,)})
-    assert {name: value.shape for name, value in state.items()} == shapes     # torch.nn.RNN's names
+    assert {name: value.shape for name, value in state.items()} == shapes  # torch.nn.RNN's names
     x = rng.standard_normal((T, B, D))
     h0 = [rng.standard_normal((B, H)) for _ in range(L)]
     y, _ = model.forward(x, h0)
     assert np.abs(_torch_rnn_in_numpy(state, x, h0, L) - y).max() < 1e-13
-    for k in range(L):                                                # torch's two biases, any split
+    for k in range(L):  # torch's two biases, any split
         split = rng.standard_normal(H)
         state[f"rnn.bias_hh_l{k}"] = split
         state[f"rnn.bias_ih_l{k}"] = model.params[f"layer{k + 1}.b_h"] - split
@@ -185,7 +208,8 @@ def test_the_pytorch_comparison_passes_where_torch_is_installed():
     assert max(differences.values()) < 1e-12, differences
 
 
-# --------------------------------------------------------------------------- the compare report in the docs
+# --------------------------------------------------------------------------- the compare report
+
 
 def test_the_compare_includes_are_generated_from_the_committed_results():
     """docs/_static/compare/*.md are exactly what docs/generate_compare.py makes of results.json."""
@@ -193,7 +217,9 @@ def test_the_compare_includes_are_generated_from_the_committed_results():
     folder = DOCS / "_static" / "compare"
     results = generate.read_results(folder)
     for name, make in generate.INCLUDES.items():
-        assert (folder / name).read_text(encoding="utf-8") == make(results), f"{name} was edited by hand"
+        assert (folder / name).read_text(encoding="utf-8") == make(results), (
+            f"{name} was edited by hand"
+        )
     for figure in generate.FIGURES:
         assert (folder / f"{figure}.png").read_bytes()[:4] == b"\x89PNG", figure
     page = (DOCS / "gradient_flow.md").read_text(encoding="utf-8")
@@ -204,20 +230,45 @@ def test_the_compare_includes_are_generated_from_the_committed_results():
 def _fake_report(folder: Path, figures) -> dict:
     folder.mkdir()
     results = {
-        "run": {"command": "numrnn compare --out report", "numrnn": "0.1.0", "numpy": "2.0", "python": "3.11",
-                "cores": 2, "workers": 2, "wall_time_seconds": 170.4},
+        "run": {
+            "command": "numrnn compare --out report",
+            "numrnn": "0.1.0",
+            "numpy": "2.0",
+            "python": "3.11",
+            "cores": 2,
+            "workers": 2,
+            "wall_time_seconds": 170.4,
+        },
         "thresholds": {"vanishing_below": 0.95, "exploding_above": 1.05},
         "flow_task": "adding-20",
         "figures": {name: {"caption": name, "files": [f"{name}.png"]} for name in figures},
-        "table": [{"title": "vanilla RNN", "hidden": 15, "parameters": {"total": 286},
-                   "sequential_depth": {"recurrent": 1},
-                   "flow_init": {"log10_ratio": -3.561, "rate": 0.7601, "verdict": "vanishing"},
-                   "flow_trained": {"log10_ratio": None, "rate": None, "verdict": "n/a"}}],
+        "table": [
+            {
+                "title": "vanilla RNN",
+                "hidden": 15,
+                "parameters": {"total": 286},
+                "sequential_depth": {"recurrent": 1},
+                "flow_init": {"log10_ratio": -3.561, "rate": 0.7601, "verdict": "vanishing"},
+                "flow_trained": {"log10_ratio": None, "rate": None, "verdict": "n/a"},
+            }
+        ],
         "claims": [
-            {"pattern": "deep-transition", "cell": "gradient flow", "claim": "challenging", "rule": "|a| < |b|",
-             "deciding": "-5.3 vs -3.56", "verdict": "supported"},
-            {"pattern": "hierarchical", "cell": "parameters", "claim": "high", "rule": "more", "deciding": "x2.6",
-             "verdict": "supported"},
+            {
+                "pattern": "deep-transition",
+                "cell": "gradient flow",
+                "claim": "challenging",
+                "rule": "|a| < |b|",
+                "deciding": "-5.3 vs -3.56",
+                "verdict": "supported",
+            },
+            {
+                "pattern": "hierarchical",
+                "cell": "parameters",
+                "claim": "high",
+                "rule": "more",
+                "deciding": "x2.6",
+                "verdict": "supported",
+            },
         ],
     }
     (folder / "results.json").write_text(json.dumps(results), encoding="utf-8")
@@ -231,12 +282,14 @@ def test_generate_compare_writes_the_figures_and_the_includes(tmp_path):
     _fake_report(tmp_path / "report", generate.FIGURES)
     output = tmp_path / "docs" / "_static" / "compare"
     written = generate.write_docs_files(tmp_path / "report", output)
-    assert written == sorted([*(f"{name}.png" for name in generate.FIGURES), "results.json", *generate.INCLUDES])
+    assert written == sorted(
+        [*(f"{name}.png" for name in generate.FIGURES), "results.json", *generate.INCLUDES]
+    )
     table = (output / "flow_table.md").read_text(encoding="utf-8")
     assert "| vanilla RNN | 15 | 286 | 1 | -3.56 (vanishing) | 0.76 | n/a (n/a) |" in table
     claims = (output / "flow_claims.md").read_text(encoding="utf-8")
     assert "challenging | \\|a\\| < \\|b\\| | -5.3 vs -3.56 | **supported** |" in claims
-    assert "parameters: high" not in claims                          # not a claim about gradient flow
+    assert "parameters: high" not in claims  # not a claim about gradient flow
     assert "numrnn compare --out report" in (output / "run.md").read_text(encoding="utf-8")
 
 
@@ -252,10 +305,13 @@ def test_generate_compare_keeps_the_previous_files_when_a_report_is_incomplete(t
     assert {path.name: path.read_bytes() for path in output.iterdir()} == before
     with pytest.raises(SystemExit, match="does not exist: is .* a numrnn compare report"):
         generate.write_docs_files(tmp_path / "nowhere", output)
-    assert not [path for path in tmp_path.iterdir() if path.name.startswith(".compare-")]   # no staging left
+    assert not [
+        path for path in tmp_path.iterdir() if path.name.startswith(".compare-")
+    ]  # no staging left
 
 
 # --------------------------------------------------------------------------- the tutorial pages
+
 
 def _notebook(cells: list, mark: dict | None):
     import nbformat
@@ -274,29 +330,42 @@ def test_pages_come_only_from_current_successful_runs(tmp_path):
     script.write_text("# %% [markdown]\n# # Demo\n#\n# Text.\n\n# %%\nprint(1)\n", encoding="utf-8")
     executed, pages = tmp_path / "executed", tmp_path / "pages"
     executed.mkdir()
-    cells = [nbformat.v4.new_markdown_cell("# Demo\n\nText."), nbformat.v4.new_code_cell("print(1)")]
+    cells = [
+        nbformat.v4.new_markdown_cell("# Demo\n\nText."),
+        nbformat.v4.new_code_cell("print(1)"),
+    ]
     current = tutorial_notebooks.source_hash(script)
 
     def write(mark):
         nbformat.write(_notebook(cells, mark), str(executed / "demo.ipynb"))
 
     write({"hash": "0" * 64, "error": None})
-    with pytest.raises(RuntimeError, match="demo.ipynb was executed from another version of tutorials/demo.py"):
+    with pytest.raises(
+        RuntimeError, match="demo.ipynb was executed from another version of tutorials/demo.py"
+    ):
         tutorial_notebooks.write_pages([script], pages, executed)
     write({"hash": current, "error": "CellExecutionError: boom"})
-    with pytest.raises(RuntimeError, match="tutorials/demo.py failed when run as a notebook:\nCellExecutionError: boom"):
+    with pytest.raises(
+        RuntimeError,
+        match="tutorials/demo.py failed when run as a notebook:\nCellExecutionError: boom",
+    ):
         tutorial_notebooks.write_pages([script], pages, executed)
     assert not (pages / "demo.ipynb").exists()
 
     write({"hash": current, "error": None})
-    (pages / "gone.ipynb").write_text(nbformat.writes(_notebook([], {"hash": "x"})), encoding="utf-8")
+    (pages / "gone.ipynb").write_text(
+        nbformat.writes(_notebook([], {"hash": "x"})), encoding="utf-8"
+    )
     (pages / "old.md").write_text("% generated from tutorials/old.py\n", encoding="utf-8")
     (pages / "mine.md").write_text("# a page someone wrote\n", encoding="utf-8")
     assert tutorial_notebooks.write_pages([script], pages, executed) == [pages / "demo.ipynb"]
     page = nbformat.read(str(pages / "demo.ipynb"), as_version=4)
     assert page.cells[0].source.startswith("# Demo\n\n```{note}\nThis page is `tutorials/demo.py`")
     assert page.cells[0].source.endswith("\n\nText.")
-    assert sorted(path.name for path in pages.iterdir()) == ["demo.ipynb", "mine.md"]  # generated stale pages go
+    assert sorted(path.name for path in pages.iterdir()) == [
+        "demo.ipynb",
+        "mine.md",
+    ]  # generated stale pages go
 
 
 def test_links_to_a_tutorials_markdown_name_reach_its_notebook():
@@ -310,16 +379,25 @@ def test_links_to_a_tutorials_markdown_name_reach_its_notebook():
     for target in targets:
         doctree += addnodes.pending_xref(reftype="myst", refdomain=None, reftarget=target)
     docs = {"tutorials/01_a", "tutorials/02_b"}
-    assert tutorial_notebooks.link_markdown_names(doctree, "index", docs) == 1          # 02_b.md: not from index
+    assert (
+        tutorial_notebooks.link_markdown_names(doctree, "index", docs) == 1
+    )  # 02_b.md: not from index
     refs = list(doctree.findall(addnodes.pending_xref))
-    assert (refs[0]["refdomain"], refs[0]["reftarget"], refs[0]["reftargetid"]) == ("doc", "tutorials/01_a", "setup")
-    assert [ref["reftarget"] for ref in refs[1:]] == targets[1:]                       # left to MyST
+    assert (refs[0]["refdomain"], refs[0]["reftarget"], refs[0]["reftargetid"]) == (
+        "doc",
+        "tutorials/01_a",
+        "setup",
+    )
+    assert [ref["reftarget"] for ref in refs[1:]] == targets[1:]  # left to MyST
     for ref in refs:
         ref["refdomain"] = None
-    assert tutorial_notebooks.link_markdown_names(doctree, "tutorials/01_a", docs) == 1  # 02_b.md beside it
+    assert (
+        tutorial_notebooks.link_markdown_names(doctree, "tutorials/01_a", docs) == 1
+    )  # 02_b.md beside it
 
 
 # --------------------------------------------------------------------------- the build
+
 
 @pytest.fixture(scope="module")
 def built_docs(tmp_path_factory, executed_tutorials) -> Path:
@@ -329,9 +407,25 @@ def built_docs(tmp_path_factory, executed_tutorials) -> Path:
     executed = executed_tutorials.executed_folder()
     out = tmp_path_factory.mktemp("html")
     result = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html", "-d", str(out / ".doctrees"),
-         "-D", f"numrnn_executed_tutorials={executed}", str(DOCS), str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-W",
+            "--keep-going",
+            "-b",
+            "html",
+            "-d",
+            str(out / ".doctrees"),
+            "-D",
+            f"numrnn_executed_tutorials={executed}",
+            str(DOCS),
+            str(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, f"sphinx -W failed:\n{result.stderr[-5000:]}"
     return out
@@ -348,22 +442,31 @@ def test_docs_build_every_page(built_docs: Path):
 FIGURELESS = {"01_vanilla_rnn_by_hand", "02_three_ways_to_go_deep", "04_check_your_own_layer"}
 
 
-def test_docs_render_every_tutorial_with_its_output_and_figures(built_docs: Path, executed_tutorials):
+def test_docs_render_every_tutorial_with_its_output_and_figures(
+    built_docs: Path, executed_tutorials
+):
     tutorials = sorted((REPO / "tutorials").glob("*.py"))
     assert tutorials
     index = (built_docs / "tutorials.html").read_text(encoding="utf-8")
     for script in tutorials:
         page = built_docs / "tutorials" / f"{script.stem}.html"
         assert page.is_file(), script.name
-        assert f"tutorials/{script.stem}.html" in index, f"{script.name} is not in the tutorials toctree"
+        assert f"tutorials/{script.stem}.html" in index, (
+            f"{script.name} is not in the tutorials toctree"
+        )
         html = page.read_text(encoding="utf-8")
-        assert f"tutorials/{script.name}</span>" in html                   # the note on how to run it
-        assert 'class="highlight-ipython3' in html                         # its code cells
+        assert f"tutorials/{script.name}</span>" in html  # the note on how to run it
+        assert 'class="highlight-ipython3' in html  # its code cells
         run = executed_tutorials[script.name]
         printed = [line.strip() for line in run.stdout.splitlines() if line.strip()]
-        assert printed and printed[-1] in _page_text(html), f"{script.name}: its output is not on its page"
-        images = sum("image/png" in output.get("data", {}) for cell in run.notebook.cells
-                     for output in cell.get("outputs", []))
+        assert printed and printed[-1] in _page_text(html), (
+            f"{script.name}: its output is not on its page"
+        )
+        images = sum(
+            "image/png" in output.get("data", {})
+            for cell in run.notebook.cells
+            for output in cell.get("outputs", [])
+        )
         shown = re.findall(r'<img [^>]*src="(\.\./_images/[^"]+)"', html)
         assert len(shown) >= images, f"{script.name}: {images} figures drawn, {len(shown)} shown"
         for src in shown:
@@ -379,7 +482,7 @@ def _page_text(page: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", page))
 
 
-# --------------------------------------------------------------------------- nothing from the network
+# --------------------------------------------------------------------------- no network
 
 REMOTE = re.compile(r"^\s*(https?:)?//", re.IGNORECASE)
 
@@ -399,7 +502,11 @@ class _Loads:
                 rel = (attrs.get("rel") or "").lower().split()
                 if tag == "script" and attrs.get("src"):
                     loads.append(attrs["src"])
-                elif tag == "link" and attrs.get("href") and {"stylesheet", "preload", "icon", "modulepreload"} & set(rel):
+                elif (
+                    tag == "link"
+                    and attrs.get("href")
+                    and {"stylesheet", "preload", "icon", "modulepreload"} & set(rel)
+                ):
                     loads.append(attrs["href"])
                 elif tag in ("img", "iframe", "source") and attrs.get("src"):
                     loads.append(attrs["src"])
@@ -414,22 +521,34 @@ def remote_loads(html: str) -> list[str]:
 
 def remote_css_urls(css: str) -> list[str]:
     """``@import`` and ``url(...)`` targets of a stylesheet that point to the network."""
-    targets = re.findall(r"url\(\s*['\"]?([^'\")]+)", css)              # url(...), in @import too
-    targets += re.findall(r"@import\s+['\"]([^'\"]+)", css)               # @import "..."
+    targets = re.findall(r"url\(\s*['\"]?([^'\")]+)", css)  # url(...), in @import too
+    targets += re.findall(r"@import\s+['\"]([^'\"]+)", css)  # @import "..."
     return [target for target in targets if REMOTE.match(target)]
 
 
 def test_the_network_checks_catch_remote_loads():
-    page = ('<script src="https://cdn.example.org/mathjax.js"></script><script src="_static/a.js"></script>'
-            '<link rel="stylesheet" href="//fonts.example.org/css"><link rel="next" href="https://x.org">'
-            '<img src="http://x.org/a.png"><a href="https://example.org">a link is not a load</a>')
-    assert remote_loads(page) == ["https://cdn.example.org/mathjax.js", "//fonts.example.org/css",
-                                  "http://x.org/a.png"]
-    css = ('@import url("https://fonts.example.org/css2?family=Lato"); @import "//x.org/a.css";\n'
-           '.a { background: url(data:image/svg+xml;charset=utf-8,%3Csvg xmlns=\'http://www.w3.org/2000/svg\') }\n'
-           '@font-face { src: url(\'https://x.org/f.woff2\') format("woff2"), url(fonts/f.woff2) }')
-    assert remote_css_urls(css) == ["https://fonts.example.org/css2?family=Lato", "https://x.org/f.woff2",
-                                    "//x.org/a.css"]
+    page = (
+        '<script src="https://cdn.example.org/mathjax.js"></script>'
+        '<script src="_static/a.js"></script>'
+        '<link rel="stylesheet" href="//fonts.example.org/css"><link rel="next" href="https://x.org">'
+        '<img src="http://x.org/a.png"><a href="https://example.org">a link is not a load</a>'
+    )
+    assert remote_loads(page) == [
+        "https://cdn.example.org/mathjax.js",
+        "//fonts.example.org/css",
+        "http://x.org/a.png",
+    ]
+    css = (
+        '@import url("https://fonts.example.org/css2?family=Lato"); @import "//x.org/a.css";\n'
+        ".a { background: url(data:image/svg+xml;charset=utf-8,"
+        "%3Csvg xmlns='http://www.w3.org/2000/svg') }\n"
+        "@font-face { src: url('https://x.org/f.woff2') format(\"woff2\"), url(fonts/f.woff2) }"
+    )
+    assert remote_css_urls(css) == [
+        "https://fonts.example.org/css2?family=Lato",
+        "https://x.org/f.woff2",
+        "//x.org/a.css",
+    ]
 
 
 def test_no_built_page_loads_anything_from_the_network(built_docs: Path):
@@ -449,37 +568,54 @@ def test_mathjax_is_bundled(built_docs: Path):
     assert scripts == ["_static/mathjax/tex-chtml.js"]
     assert (built_docs / scripts[0]).stat().st_size > 100_000
     fonts = built_docs / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2"
-    assert len(list(fonts.glob("*.woff"))) > 10                        # the fonts MathJax draws with
+    assert len(list(fonts.glob("*.woff"))) > 10  # the fonts MathJax draws with
 
 
 def test_a_browser_shows_typeset_maths_not_tex(built_docs: Path, tmp_path: Path):
-    """What a reader sees offline: headless chromium (Debian's package), MathJax's output, no TeX."""
+    """What a reader sees offline: headless chromium (Debian's), MathJax's output, no TeX."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         pytest.skip("chromium is not installed (apt-get install chromium)")
     page = built_docs / "derivations.html"
     result = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=20000", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120,
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=20000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     dom = result.stdout
     source = page.read_text(encoding="utf-8")
-    assert source.count('class="math') >= 50 and "\\(" in source          # the page as built: TeX
+    assert source.count('class="math') >= 50 and "\\(" in source  # the page as built: TeX
     typeset = dom.count("<mjx-container")
     assert typeset >= source.count('class="math'), f"only {typeset} formulas typeset"
-    assert "\\(" not in dom and "\\[" not in dom                          # no raw TeX left
+    assert "\\(" not in dom and "\\[" not in dom  # no raw TeX left
 
 
 def test_api_page_documents_the_public_functions(built_docs: Path):
     api = (built_docs / "api.html").read_text(encoding="utf-8")
-    for name in ("numrnn.gradcheck.check_gradients", "numrnn.model.DeepRNN", "numrnn.core.layer_backward",
-                 "numrnn.plotting.plot_gradient_norms", "numrnn.losses.softmax_cross_entropy"):
+    for name in (
+        "numrnn.gradcheck.check_gradients",
+        "numrnn.model.DeepRNN",
+        "numrnn.core.layer_backward",
+        "numrnn.plotting.plot_gradient_norms",
+        "numrnn.losses.softmax_cross_entropy",
+    ):
         assert f'id="{name}"' in api, name
 
 
 # --------------------------------------------------------------------------- API reference coverage
+
 
 def public_modules(package) -> list:
     """Every public module of ``package`` with an ``__all__``: no ``_private`` part, not the CLI."""
@@ -510,7 +646,7 @@ def undocumented_names(modules, documented: set) -> list:
     def named(obj) -> bool:
         return not isinstance(obj, (str, bytes, int, float, complex, tuple, frozenset, type(None)))
 
-    places: dict = {}                                  # id of a named object -> its public names
+    places: dict = {}  # id of a named object -> its public names
     for module in modules:
         for name in module.__all__:
             obj = getattr(module, name)
@@ -540,7 +676,9 @@ def _documented_objects(built: Path) -> set:
 
     with open(built / "objects.inv", "rb") as handle:
         inventory = InventoryFile.load(handle, "", posixpath.join)
-    return {name for kind, entries in inventory.items() if kind.startswith("py:") for name in entries}
+    return {
+        name for kind, entries in inventory.items() if kind.startswith("py:") for name in entries
+    }
 
 
 def test_the_coverage_check_names_an_undocumented_public_name():
@@ -549,22 +687,45 @@ def test_the_coverage_check_names_an_undocumented_public_name():
     def function(module_name, name):
         def f():
             """A docstring."""
+
         f.__module__, f.__qualname__, f.__name__ = module_name, name, name
         return f
 
     module, package = types.ModuleType("numrnn.fake.impl"), types.ModuleType("numrnn.fake")
-    module.documented, module.planted = function(module.__name__, "documented"), function(module.__name__, "planted")
-    module.reexported = function(module.__name__, "reexported")    # documented where the package lists it
+    module.documented, module.planted = (
+        function(module.__name__, "documented"),
+        function(module.__name__, "planted"),
+    )
+    module.reexported = function(
+        module.__name__, "reexported"
+    )  # documented where the package lists it
     module.CONSTANT, module.UNDESCRIBED, module.TABLE = 3, 4, {"a": 1}
     module.__all__ = ["documented", "planted", "reexported", "CONSTANT", "UNDESCRIBED", "TABLE"]
-    package.impl, package.reexported, package.TABLE, package.UNDESCRIBED = module, module.reexported, module.TABLE, 4
+    package.impl, package.reexported, package.TABLE, package.UNDESCRIBED = (
+        module,
+        module.reexported,
+        module.TABLE,
+        4,
+    )
     package.__all__ = ["impl", "reexported", "TABLE", "UNDESCRIBED"]
-    documented = {"numrnn.fake.impl.documented", "numrnn.fake.reexported", "numrnn.fake.impl.CONSTANT",
-                  "numrnn.fake.impl.TABLE"}                          # TABLE: one object, documented once
+    documented = {
+        "numrnn.fake.impl.documented",
+        "numrnn.fake.reexported",
+        "numrnn.fake.impl.CONSTANT",
+        "numrnn.fake.impl.TABLE",
+    }  # TABLE: one object, documented once
     assert undocumented_names([package, module], documented) == [
-        "numrnn.fake.impl", "numrnn.fake.UNDESCRIBED", "numrnn.fake.impl.planted", "numrnn.fake.impl.UNDESCRIBED"]
-    documented |= {"numrnn.fake.impl", "numrnn.fake.impl.planted", "numrnn.fake.impl.UNDESCRIBED",
-                   "numrnn.fake.UNDESCRIBED"}
+        "numrnn.fake.impl",
+        "numrnn.fake.UNDESCRIBED",
+        "numrnn.fake.impl.planted",
+        "numrnn.fake.impl.UNDESCRIBED",
+    ]
+    documented |= {
+        "numrnn.fake.impl",
+        "numrnn.fake.impl.planted",
+        "numrnn.fake.impl.UNDESCRIBED",
+        "numrnn.fake.UNDESCRIBED",
+    }
     assert undocumented_names([package, module], documented) == []
 
 
@@ -581,9 +742,11 @@ def test_the_api_reference_documents_every_public_name(built_docs: Path):
     import numrnn
 
     missing = undocumented_names(public_modules(numrnn), _documented_objects(built_docs))
-    assert not missing, ("public names the API reference does not document (give each a docstring, "
-                         "and its module an automodule section in docs/api.md, or describe a "
-                         f"constant with .. py:data::): {missing}")
+    assert not missing, (
+        "public names the API reference does not document (give each a docstring, "
+        "and its module an automodule section in docs/api.md, or describe a "
+        f"constant with .. py:data::): {missing}"
+    )
 
 
 def test_derivations_page_shows_the_labels(built_docs: Path):
