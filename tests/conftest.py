@@ -146,3 +146,20 @@ def small_problem(loss: str = "xent", *, T: int = 5, B: int = 3, D: int = 3, H: 
 def rng() -> np.random.Generator:
     """A fresh seeded generator per test."""
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="session")
+def executed_tutorials(tmp_path_factory):
+    """Every ``tutorials/*.py``, executed once per test run as a notebook, when first asked for.
+
+    ``tests/test_tutorials.py`` checks what each printed, and the docs build of
+    ``tests/test_docs.py`` renders the same executed notebooks (``docs/_ext/tutorial_notebooks.py``).
+    """
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "_ext" / "tutorial_notebooks.py"
+    spec = importlib.util.spec_from_file_location("tutorial_notebooks", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.TutorialRuns(tmp_path_factory.mktemp("tutorials"))

@@ -4,46 +4,72 @@
   must be derived in ``docs/derivations.md``, as a bold lead-in ``**(R.7)`` and a ``\\tag{R.7}``
   on its displayed equation, exactly once. This keeps code and docs agreeing as either changes.
 * ``python -m sphinx -W -b html docs <tmp>`` must succeed (``-W``: any warning is an error) and
-  produce every page, including the tutorials rendered from ``tutorials/*.py``. Skipped only when
-  Sphinx or MyST is not installed (``pip install ".[docs]"``; CI installs it).
-* The code on the self-contained pages runs as written.
-* The tutorial renderer (``docs/_ext/percent_to_myst.py``) turns percent-format cells into
-  Markdown and fenced code.
+  produce every page, including the tutorials, rendered from the notebooks the test run executed
+  once (fixture ``executed_tutorials``) with their printed output and figures. Skipped only when
+  Sphinx or myst-nb is not installed (``pip install ".[docs]"``; CI installs it).
+* The built docs load nothing from the network (no script, stylesheet or font from http(s):// or
+  //), MathJax is bundled, and, where Debian's chromium is installed, a headless browser shows
+  typeset maths, not TeX.
+* The code on the self-contained pages runs as written; the teachers page prints what it shows.
+* The API reference documents every name in the ``__all__`` of every public module, found by
+  walking the package (a new module fails the test until ``docs/api.md`` documents it).
+* The PyTorch mapping of ``docs/compare_with_pytorch.py`` gives ``torch.nn.RNN``'s equations the
+  same network (without torch; with torch, where it is installed, the full comparison).
+* The ``numrnn compare`` files the gradient-flow page includes are what
+  ``docs/generate_compare.py`` makes of the committed ``results.json``.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 LABEL = re.compile(r"\((M|R|S|L)\.(\d+)\)")
-PAGES = ["index", "install", "architectures", "derivations", "gradcheck", "gradient_flow", "core", "tutorials",
-         "api"]
+PAGES = [
+    "index",
+    "install",
+    "architectures",
+    "derivations",
+    "gradcheck",
+    "gradient_flow",
+    "core",
+    "tutorials",
+    "api",
+    "pytorch",
+    "teachers",
+]
 
 
 def _cited_labels() -> set:
     """Every (M|R|S|L).n label cited in the package's source."""
     labels = set()
     for path in (REPO / "numrnn").rglob("*.py"):
-        labels.update(f"{family}.{number}" for family, number in LABEL.findall(path.read_text(encoding="utf-8")))
+        labels.update(
+            f"{family}.{number}"
+            for family, number in LABEL.findall(path.read_text(encoding="utf-8"))
+        )
     return labels
 
 
-def _load_renderer():
-    spec = importlib.util.spec_from_file_location("percent_to_myst", DOCS / "_ext" / "percent_to_myst.py")
+def _load_extension(name: str):
+    spec = importlib.util.spec_from_file_location(name, DOCS / "_ext" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 # --------------------------------------------------------------------------- code and docs agree
+
 
 def test_the_code_cites_every_family_of_labels():
     families = {label.split(".")[0] for label in _cited_labels()}
@@ -74,7 +100,9 @@ def test_every_derived_label_is_tagged_once():
 @pytest.mark.parametrize("page", ["index.md", "architectures.md", "gradcheck.md"])
 def test_the_code_on_self_contained_pages_runs(page):
     """Each page's ```python blocks, run in order in one namespace, as a reader would paste them."""
-    blocks = re.findall(r"```python\n(.*?)```", (DOCS / page).read_text(encoding="utf-8"), re.DOTALL)
+    blocks = re.findall(
+        r"```python\n(.*?)```", (DOCS / page).read_text(encoding="utf-8"), re.DOTALL
+    )
     assert blocks
     namespace = {}
     for block in blocks:
@@ -88,9 +116,10 @@ def test_the_examples_in_docstrings_run_and_print_what_they_show():
     import pkgutil
 
     import numrnn
+
     attempted = 0
     for info in pkgutil.walk_packages(numrnn.__path__, "numrnn."):
-        if info.name.endswith("__main__"):            # importing it runs the CLI
+        if info.name.endswith("__main__"):  # importing it runs the CLI
             continue
         result = doctest.testmod(importlib.import_module(info.name), optionflags=doctest.ELLIPSIS)
         assert result.failed == 0, info.name
@@ -98,55 +127,305 @@ def test_the_examples_in_docstrings_run_and_print_what_they_show():
     assert attempted >= 5
 
 
-# --------------------------------------------------------------------------- the tutorial renderer
+def test_the_teachers_page_prints_what_it_shows():
+    """docs/teachers.md's code, run in order, prints exactly its ```text block."""
+    import contextlib
+    import io
 
-def test_renderer_turns_cells_into_markdown_and_code():
-    renderer = _load_renderer()
-    script = "\n".join([
-        "# ---", "# jupyter:", "#   jupytext: {}", "# ---", "",
-        "# %% [markdown]", "# # My title", "#", "# Some *text* with $x_t$.", "",
-        "# %%", "import numpy as np", "", "x = np.zeros(3)  # a comment", "",
-        "# %% [md]", "# ## Part two", "",
-        "# %% a titled cell", "print('```')", "",
-    ])
-    page = renderer.to_myst(script, "tutorials/demo.py")
-    assert page.startswith("% generated from tutorials/demo.py")
-    assert "jupytext" not in page                                   # the YAML header is dropped
-    assert "\n# My title\n" in page and "\n## Part two\n" in page
-    assert "Some *text* with $x_t$." in page
-    assert "```python\nimport numpy as np\n\nx = np.zeros(3)  # a comment\n```" in page
-    assert "````python\nprint('```')\n````" in page                 # a longer fence around backticks
-    assert "python tutorials/demo.py" in page                       # how to run it
+    page = (DOCS / "teachers.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", page, re.DOTALL)
+    shown = re.findall(r"```text\n(.*?)```", page, re.DOTALL)
+    assert len(blocks) == 3 and len(shown) == 1
+    namespace, printed = {}, io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        for block in blocks:
+            exec(compile(block, "docs/teachers.md", "exec"), namespace)
+    assert printed.getvalue() == shown[0]
 
 
-def test_renderer_gives_an_untitled_script_a_title_and_removes_stale_pages(tmp_path):
-    renderer = _load_renderer()
-    source, output = tmp_path / "src", tmp_path / "out"
-    source.mkdir()
-    (source / "plain.py").write_text("print(1)\n", encoding="utf-8")
-    output.mkdir()
-    (output / "gone.md").write_text("% generated from src/gone.py\n", encoding="utf-8")
-    (output / "mine.md").write_text("# a page someone wrote\n", encoding="utf-8")
-    written = renderer.render_tutorials(source, output, "src")
-    assert written == [output / "plain.md"]
-    page = (output / "plain.md").read_text(encoding="utf-8")
-    assert "\n# plain\n" in page and "```python\nprint(1)\n```" in page
-    assert not (output / "gone.md").exists()                         # its tutorial is gone
-    assert (output / "mine.md").exists()                             # not generated: left alone
+# --------------------------------------------------------------------------- compare with PyTorch
+
+
+def _load_docs_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, DOCS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _torch_rnn_in_numpy(state: dict, x, h0, num_layers: int):
+    """torch.nn.RNN (tanh, time-major) + Linear, from torch's documented equations, in NumPy."""
+    inputs = x  # (T, B, D)
+    for k in range(num_layers):
+        h, states = h0[k], []
+        for x_t in inputs:
+            h = np.tanh(
+                x_t @ state[f"rnn.weight_ih_l{k}"].T
+                + state[f"rnn.bias_ih_l{k}"]
+                + h @ state[f"rnn.weight_hh_l{k}"].T
+                + state[f"rnn.bias_hh_l{k}"]
+            )
+            states.append(h)
+        inputs = np.stack(states)  # (T, B, H): the next layer's input
+    return inputs @ state["linear.weight"].T + state["linear.bias"]  # (T, B, O)
+
+
+def test_the_pytorch_mapping_gives_torch_rnn_the_same_network():
+    """Without torch: numrnn's parameters under torch's names, in torch's equations, give its y."""
+    import numrnn
+
+    check = _load_docs_script("compare_with_pytorch")
+    T, B, D, H, O, L = 6, 2, 3, 5, 4, 3
+    model = numrnn.DeepRNN(D, H, O, num_layers=L, bias=0.1, seed=0)
+    rng = np.random.default_rng(1)
+    for name in model.params:
+        model.params[name][...] = 0.5 * rng.standard_normal(model.params[name].shape)
+    state = check.numrnn_to_torch(model.params, L)
+    shapes = {f"rnn.weight_ih_l{k}": (H, D if k == 0 else H) for k in range(L)}
+    shapes.update({f"rnn.weight_hh_l{k}": (H, H) for k in range(L)})
+    shapes.update({f"rnn.bias_{kind}_l{k}": (H,) for kind in ("ih", "hh") for k in range(L)})
+    shapes.update({"linear.weight": (O, H), "linear.bias": (O,)})
+    assert {name: value.shape for name, value in state.items()} == shapes  # torch.nn.RNN's names
+    x = rng.standard_normal((T, B, D))
+    h0 = [rng.standard_normal((B, H)) for _ in range(L)]
+    y, _ = model.forward(x, h0)
+    assert np.abs(_torch_rnn_in_numpy(state, x, h0, L) - y).max() < 1e-13
+    for k in range(L):  # torch's two biases, any split
+        split = rng.standard_normal(H)
+        state[f"rnn.bias_hh_l{k}"] = split
+        state[f"rnn.bias_ih_l{k}"] = model.params[f"layer{k + 1}.b_h"] - split
+    assert np.abs(_torch_rnn_in_numpy(state, x, h0, L) - y).max() < 1e-13
+    back = check.torch_to_numrnn(state, L)
+    assert sorted(back) == sorted(model.params)
+    for name, value in back.items():
+        np.testing.assert_allclose(value, model.params[name], rtol=0, atol=1e-15, err_msg=name)
+
+
+def test_the_pytorch_comparison_passes_where_torch_is_installed():
+    pytest.importorskip("torch")
+    differences = _load_docs_script("compare_with_pytorch").compare()
+    assert len(differences) == 3 + 3 * 2 + 2 + 1
+    assert max(differences.values()) < 1e-12, differences
+
+
+# --------------------------------------------------------------------------- the compare report
+
+
+def test_the_compare_includes_are_generated_from_the_committed_results():
+    """docs/_static/compare/*.md are exactly what docs/generate_compare.py makes of results.json."""
+    generate = _load_docs_script("generate_compare")
+    folder = DOCS / "_static" / "compare"
+    results = generate.read_results(folder)
+    for name, make in generate.INCLUDES.items():
+        assert (folder / name).read_text(encoding="utf-8") == make(results), (
+            f"{name} was edited by hand"
+        )
+    for figure in generate.FIGURES:
+        assert (folder / f"{figure}.png").read_bytes()[:4] == b"\x89PNG", figure
+    page = (DOCS / "gradient_flow.md").read_text(encoding="utf-8")
+    for name in [*generate.INCLUDES, *(f"{figure}.png" for figure in generate.FIGURES)]:
+        assert f"_static/compare/{name}" in page, f"docs/gradient_flow.md does not show {name}"
+
+
+def _fake_report(folder: Path, figures) -> dict:
+    folder.mkdir()
+    results = {
+        "run": {
+            "command": "numrnn compare --out report",
+            "numrnn": "0.1.0",
+            "numpy": "2.0",
+            "python": "3.11",
+            "cores": 2,
+            "workers": 2,
+            "wall_time_seconds": 170.4,
+        },
+        "thresholds": {"vanishing_below": 0.95, "exploding_above": 1.05},
+        "flow_task": "adding-20",
+        "figures": {name: {"caption": name, "files": [f"{name}.png"]} for name in figures},
+        "table": [
+            {
+                "title": "vanilla RNN",
+                "hidden": 15,
+                "parameters": {"total": 286},
+                "sequential_depth": {"recurrent": 1},
+                "flow_init": {"log10_ratio": -3.561, "rate": 0.7601, "verdict": "vanishing"},
+                "flow_trained": {"log10_ratio": None, "rate": None, "verdict": "n/a"},
+            }
+        ],
+        "claims": [
+            {
+                "pattern": "deep-transition",
+                "cell": "gradient flow",
+                "claim": "challenging",
+                "rule": "|a| < |b|",
+                "deciding": "-5.3 vs -3.56",
+                "verdict": "supported",
+            },
+            {
+                "pattern": "hierarchical",
+                "cell": "parameters",
+                "claim": "high",
+                "rule": "more",
+                "deciding": "x2.6",
+                "verdict": "supported",
+            },
+        ],
+    }
+    (folder / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    for name in figures:
+        (folder / f"{name}.png").write_bytes(b"\x89PNG fake " + name.encode())
+    return results
+
+
+def test_generate_compare_writes_the_figures_and_the_includes(tmp_path):
+    generate = _load_docs_script("generate_compare")
+    _fake_report(tmp_path / "report", generate.FIGURES)
+    output = tmp_path / "docs" / "_static" / "compare"
+    written = generate.write_docs_files(tmp_path / "report", output)
+    assert written == sorted(
+        [*(f"{name}.png" for name in generate.FIGURES), "results.json", *generate.INCLUDES]
+    )
+    table = (output / "flow_table.md").read_text(encoding="utf-8")
+    assert "| vanilla RNN | 15 | 286 | 1 | -3.56 (vanishing) | 0.76 | n/a (n/a) |" in table
+    claims = (output / "flow_claims.md").read_text(encoding="utf-8")
+    assert "challenging | \\|a\\| < \\|b\\| | -5.3 vs -3.56 | **supported** |" in claims
+    assert "parameters: high" not in claims  # not a claim about gradient flow
+    assert "numrnn compare --out report" in (output / "run.md").read_text(encoding="utf-8")
+
+
+def test_generate_compare_keeps_the_previous_files_when_a_report_is_incomplete(tmp_path):
+    generate = _load_docs_script("generate_compare")
+    _fake_report(tmp_path / "good", generate.FIGURES)
+    output = tmp_path / "compare"
+    generate.write_docs_files(tmp_path / "good", output)
+    before = {path.name: path.read_bytes() for path in output.iterdir()}
+    _fake_report(tmp_path / "partial", generate.FIGURES[:-1])
+    with pytest.raises(SystemExit, match="the report has no figure 'depth_sweep_metric'"):
+        generate.write_docs_files(tmp_path / "partial", output)
+    assert {path.name: path.read_bytes() for path in output.iterdir()} == before
+    with pytest.raises(SystemExit, match="does not exist: is .* a numrnn compare report"):
+        generate.write_docs_files(tmp_path / "nowhere", output)
+    assert not [
+        path for path in tmp_path.iterdir() if path.name.startswith(".compare-")
+    ]  # no staging left
+
+
+# --------------------------------------------------------------------------- the tutorial pages
+
+
+def _notebook(cells: list, mark: dict | None):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    if mark is not None:
+        notebook.metadata["numrnn_tutorial"] = mark
+    return notebook
+
+
+def test_pages_come_only_from_current_successful_runs(tmp_path):
+    """A notebook executed from another version, or one that failed, never becomes a page."""
+    nbformat = pytest.importorskip("nbformat")
+    tutorial_notebooks = _load_extension("tutorial_notebooks")
+    script = tmp_path / "demo.py"
+    script.write_text("# %% [markdown]\n# # Demo\n#\n# Text.\n\n# %%\nprint(1)\n", encoding="utf-8")
+    executed, pages = tmp_path / "executed", tmp_path / "pages"
+    executed.mkdir()
+    cells = [
+        nbformat.v4.new_markdown_cell("# Demo\n\nText."),
+        nbformat.v4.new_code_cell("print(1)"),
+    ]
+    current = tutorial_notebooks.source_hash(script)
+
+    def write(mark):
+        nbformat.write(_notebook(cells, mark), str(executed / "demo.ipynb"))
+
+    write({"hash": "0" * 64, "error": None})
+    with pytest.raises(
+        RuntimeError, match="demo.ipynb was executed from another version of tutorials/demo.py"
+    ):
+        tutorial_notebooks.write_pages([script], pages, executed)
+    write({"hash": current, "error": "CellExecutionError: boom"})
+    with pytest.raises(
+        RuntimeError,
+        match="tutorials/demo.py failed when run as a notebook:\nCellExecutionError: boom",
+    ):
+        tutorial_notebooks.write_pages([script], pages, executed)
+    assert not (pages / "demo.ipynb").exists()
+
+    write({"hash": current, "error": None})
+    (pages / "gone.ipynb").write_text(
+        nbformat.writes(_notebook([], {"hash": "x"})), encoding="utf-8"
+    )
+    (pages / "old.md").write_text("% generated from tutorials/old.py\n", encoding="utf-8")
+    (pages / "mine.md").write_text("# a page someone wrote\n", encoding="utf-8")
+    assert tutorial_notebooks.write_pages([script], pages, executed) == [pages / "demo.ipynb"]
+    page = nbformat.read(str(pages / "demo.ipynb"), as_version=4)
+    assert page.cells[0].source.startswith("# Demo\n\n```{note}\nThis page is `tutorials/demo.py`")
+    assert page.cells[0].source.endswith("\n\nText.")
+    assert sorted(path.name for path in pages.iterdir()) == [
+        "demo.ipynb",
+        "mine.md",
+    ]  # generated stale pages go
+
+
+def test_links_to_a_tutorials_markdown_name_reach_its_notebook():
+    pytest.importorskip("sphinx")
+    from docutils import nodes
+    from sphinx import addnodes
+
+    tutorial_notebooks = _load_extension("tutorial_notebooks")
+    doctree = nodes.document(None, None)
+    targets = ["tutorials/01_a.md#setup", "02_b.md", "install.md", "https://example.org/x.md"]
+    for target in targets:
+        doctree += addnodes.pending_xref(reftype="myst", refdomain=None, reftarget=target)
+    docs = {"tutorials/01_a", "tutorials/02_b"}
+    assert (
+        tutorial_notebooks.link_markdown_names(doctree, "index", docs) == 1
+    )  # 02_b.md: not from index
+    refs = list(doctree.findall(addnodes.pending_xref))
+    assert (refs[0]["refdomain"], refs[0]["reftarget"], refs[0]["reftargetid"]) == (
+        "doc",
+        "tutorials/01_a",
+        "setup",
+    )
+    assert [ref["reftarget"] for ref in refs[1:]] == targets[1:]  # left to MyST
+    for ref in refs:
+        ref["refdomain"] = None
+    assert (
+        tutorial_notebooks.link_markdown_names(doctree, "tutorials/01_a", docs) == 1
+    )  # 02_b.md beside it
 
 
 # --------------------------------------------------------------------------- the build
 
+
 @pytest.fixture(scope="module")
-def built_docs(tmp_path_factory) -> Path:
-    """The HTML docs, built with -W into a temporary folder."""
+def built_docs(tmp_path_factory, executed_tutorials) -> Path:
+    """The HTML docs, built with -W into a temporary folder, from this run's executed tutorials."""
     pytest.importorskip("sphinx")
-    pytest.importorskip("myst_parser")
+    pytest.importorskip("myst_nb")
+    executed = executed_tutorials.executed_folder()
     out = tmp_path_factory.mktemp("html")
     result = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html", "-d", str(out / ".doctrees"),
-         str(DOCS), str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-W",
+            "--keep-going",
+            "-b",
+            "html",
+            "-d",
+            str(out / ".doctrees"),
+            "-D",
+            f"numrnn_executed_tutorials={executed}",
+            str(DOCS),
+            str(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, f"sphinx -W failed:\n{result.stderr[-5000:]}"
     return out
@@ -159,24 +438,315 @@ def test_docs_build_every_page(built_docs: Path):
         assert (built_docs / "_images" / image).read_bytes()[:4] == b"\x89PNG", image
 
 
-def test_docs_render_every_tutorial(built_docs: Path):
+# Tutorials written before issue 13 that draw no figure; every other tutorial must show one.
+FIGURELESS = {"01_vanilla_rnn_by_hand", "02_three_ways_to_go_deep", "04_check_your_own_layer"}
+
+
+def test_docs_render_every_tutorial_with_its_output_and_figures(
+    built_docs: Path, executed_tutorials
+):
     tutorials = sorted((REPO / "tutorials").glob("*.py"))
     assert tutorials
     index = (built_docs / "tutorials.html").read_text(encoding="utf-8")
     for script in tutorials:
         page = built_docs / "tutorials" / f"{script.stem}.html"
         assert page.is_file(), script.name
-        assert f"tutorials/{script.stem}.html" in index, f"{script.name} is not in the tutorials toctree"
+        assert f"tutorials/{script.stem}.html" in index, (
+            f"{script.name} is not in the tutorials toctree"
+        )
         html = page.read_text(encoding="utf-8")
-        assert f"tutorials/{script.name}</span>" in html               # the note on how to run it
-        assert 'class="highlight-python' in html                    # its code cells, as Python blocks
+        assert f"tutorials/{script.name}</span>" in html  # the note on how to run it
+        assert 'class="highlight-ipython3' in html  # its code cells
+        run = executed_tutorials[script.name]
+        printed = [line.strip() for line in run.stdout.splitlines() if line.strip()]
+        assert printed and printed[-1] in _page_text(html), (
+            f"{script.name}: its output is not on its page"
+        )
+        images = sum(
+            "image/png" in output.get("data", {})
+            for cell in run.notebook.cells
+            for output in cell.get("outputs", [])
+        )
+        shown = re.findall(r'<img [^>]*src="(\.\./_images/[^"]+)"', html)
+        assert len(shown) >= images, f"{script.name}: {images} figures drawn, {len(shown)} shown"
+        for src in shown:
+            assert (page.parent / src).resolve().read_bytes()[:4] == b"\x89PNG", src
+        if script.stem not in FIGURELESS:
+            assert shown, f"{script.name}: a tutorial page must show at least one figure (<img>)"
+
+
+def _page_text(page: str) -> str:
+    """The text a reader sees: tags removed, entities decoded."""
+    import html
+
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+# --------------------------------------------------------------------------- no network
+
+REMOTE = re.compile(r"^\s*(https?:)?//", re.IGNORECASE)
+
+
+class _Loads:
+    """The URLs an HTML page makes the browser load: script src, stylesheet and preload hrefs."""
+
+    def __init__(self, text: str):
+        from html.parser import HTMLParser
+
+        self.urls: list[str] = []
+        loads = self.urls
+
+        class Parser(HTMLParser):
+            def handle_starttag(self, tag, attrs):
+                attrs = dict(attrs)
+                rel = (attrs.get("rel") or "").lower().split()
+                if tag == "script" and attrs.get("src"):
+                    loads.append(attrs["src"])
+                elif (
+                    tag == "link"
+                    and attrs.get("href")
+                    and {"stylesheet", "preload", "icon", "modulepreload"} & set(rel)
+                ):
+                    loads.append(attrs["href"])
+                elif tag in ("img", "iframe", "source") and attrs.get("src"):
+                    loads.append(attrs["src"])
+
+        Parser().feed(text)
+
+
+def remote_loads(html: str) -> list[str]:
+    """The URLs in ``html`` that a browser would fetch from the network."""
+    return [url for url in _Loads(html).urls if REMOTE.match(url)]
+
+
+def remote_css_urls(css: str) -> list[str]:
+    """``@import`` and ``url(...)`` targets of a stylesheet that point to the network."""
+    targets = re.findall(r"url\(\s*['\"]?([^'\")]+)", css)  # url(...), in @import too
+    targets += re.findall(r"@import\s+['\"]([^'\"]+)", css)  # @import "..."
+    return [target for target in targets if REMOTE.match(target)]
+
+
+def test_the_network_checks_catch_remote_loads():
+    page = (
+        '<script src="https://cdn.example.org/mathjax.js"></script>'
+        '<script src="_static/a.js"></script>'
+        '<link rel="stylesheet" href="//fonts.example.org/css"><link rel="next" href="https://x.org">'
+        '<img src="http://x.org/a.png"><a href="https://example.org">a link is not a load</a>'
+    )
+    assert remote_loads(page) == [
+        "https://cdn.example.org/mathjax.js",
+        "//fonts.example.org/css",
+        "http://x.org/a.png",
+    ]
+    css = (
+        '@import url("https://fonts.example.org/css2?family=Lato"); @import "//x.org/a.css";\n'
+        ".a { background: url(data:image/svg+xml;charset=utf-8,"
+        "%3Csvg xmlns='http://www.w3.org/2000/svg') }\n"
+        "@font-face { src: url('https://x.org/f.woff2') format(\"woff2\"), url(fonts/f.woff2) }"
+    )
+    assert remote_css_urls(css) == [
+        "https://fonts.example.org/css2?family=Lato",
+        "https://x.org/f.woff2",
+        "//x.org/a.css",
+    ]
+
+
+def test_no_built_page_loads_anything_from_the_network(built_docs: Path):
+    pages = sorted(built_docs.rglob("*.html"))
+    assert len(pages) >= len(PAGES)
+    for page in pages:
+        remote = remote_loads(page.read_text(encoding="utf-8"))
+        assert not remote, f"{page.relative_to(built_docs)} loads {remote}"
+    for sheet in sorted(built_docs.rglob("*.css")):
+        remote = remote_css_urls(sheet.read_text(encoding="utf-8", errors="replace"))
+        assert not remote, f"{sheet.relative_to(built_docs)} loads {remote}"
+
+
+def test_mathjax_is_bundled(built_docs: Path):
+    html = (built_docs / "derivations.html").read_text(encoding="utf-8")
+    scripts = [url for url in _Loads(html).urls if "mathjax" in url.lower()]
+    assert scripts == ["_static/mathjax/tex-chtml.js"]
+    assert (built_docs / scripts[0]).stat().st_size > 100_000
+    fonts = built_docs / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2"
+    assert len(list(fonts.glob("*.woff"))) > 10  # the fonts MathJax draws with
+
+
+def test_a_browser_shows_typeset_maths_not_tex(built_docs: Path, tmp_path: Path):
+    """What a reader sees offline: headless chromium (Debian's), MathJax's output, no TeX."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    page = built_docs / "derivations.html"
+    result = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=20000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    dom = result.stdout
+    source = page.read_text(encoding="utf-8")
+    assert source.count('class="math') >= 50 and "\\(" in source  # the page as built: TeX
+    typeset = dom.count("<mjx-container")
+    assert typeset >= source.count('class="math'), f"only {typeset} formulas typeset"
+    assert "\\(" not in dom and "\\[" not in dom  # no raw TeX left
 
 
 def test_api_page_documents_the_public_functions(built_docs: Path):
     api = (built_docs / "api.html").read_text(encoding="utf-8")
-    for name in ("numrnn.gradcheck.check_gradients", "numrnn.model.DeepRNN", "numrnn.core.layer_backward",
-                 "numrnn.plotting.plot_gradient_norms", "numrnn.losses.softmax_cross_entropy"):
+    for name in (
+        "numrnn.gradcheck.check_gradients",
+        "numrnn.model.DeepRNN",
+        "numrnn.core.layer_backward",
+        "numrnn.plotting.plot_gradient_norms",
+        "numrnn.losses.softmax_cross_entropy",
+    ):
         assert f'id="{name}"' in api, name
+
+
+# --------------------------------------------------------------------------- API reference coverage
+
+
+def public_modules(package) -> list:
+    """Every public module of ``package`` with an ``__all__``: no ``_private`` part, not the CLI."""
+    import importlib
+    import pkgutil
+
+    modules = [package]
+    for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+        parts = info.name.split(".")[1:]
+        if any(part.startswith("_") for part in parts) or parts[0] == "cli":
+            continue
+        modules.append(importlib.import_module(info.name))
+    return [module for module in modules if hasattr(module, "__all__")]
+
+
+def undocumented_names(modules, documented: set) -> list:
+    """``module.name`` for every name in a module's ``__all__`` the reference does not document.
+
+    An object counts as documented when any of its public names has an entry: where it is
+    defined (``numrnn.model.DeepRNN``), or any module whose ``__all__`` lists it
+    (``numrnn.training.tasks.one_hot`` for ``numrnn.training.tasks.base.one_hot``,
+    ``numrnn.compare.DEFAULT`` for ``numrnn.compare.protocol.DEFAULT``); a module by its own
+    entry. A number, string or tuple (which Python may share between unrelated names) counts
+    only under the module that lists it.
+    """
+    import types
+
+    def named(obj) -> bool:
+        return not isinstance(obj, (str, bytes, int, float, complex, tuple, frozenset, type(None)))
+
+    places: dict = {}  # id of a named object -> its public names
+    for module in modules:
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if named(obj):
+                places.setdefault(id(obj), set()).add(f"{module.__name__}.{name}")
+    missing = []
+    for module in modules:
+        for name in module.__all__:
+            obj = getattr(module, name)
+            names = {f"{module.__name__}.{name}"}
+            if named(obj):
+                names |= places[id(obj)]
+            if isinstance(obj, types.ModuleType):
+                names.add(obj.__name__)
+            elif isinstance(obj, (type, types.FunctionType)):
+                names.add(f"{obj.__module__}.{obj.__qualname__}")
+            if not names & documented:
+                missing.append(f"{module.__name__}.{name}")
+    return missing
+
+
+def _documented_objects(built: Path) -> set:
+    """Every Python object the built reference documents (from its ``objects.inv``)."""
+    import posixpath
+
+    from sphinx.util.inventory import InventoryFile
+
+    with open(built / "objects.inv", "rb") as handle:
+        inventory = InventoryFile.load(handle, "", posixpath.join)
+    return {
+        name for kind, entries in inventory.items() if kind.startswith("py:") for name in entries
+    }
+
+
+def test_the_coverage_check_names_an_undocumented_public_name():
+    import types
+
+    def function(module_name, name):
+        def f():
+            """A docstring."""
+
+        f.__module__, f.__qualname__, f.__name__ = module_name, name, name
+        return f
+
+    module, package = types.ModuleType("numrnn.fake.impl"), types.ModuleType("numrnn.fake")
+    module.documented, module.planted = (
+        function(module.__name__, "documented"),
+        function(module.__name__, "planted"),
+    )
+    module.reexported = function(
+        module.__name__, "reexported"
+    )  # documented where the package lists it
+    module.CONSTANT, module.UNDESCRIBED, module.TABLE = 3, 4, {"a": 1}
+    module.__all__ = ["documented", "planted", "reexported", "CONSTANT", "UNDESCRIBED", "TABLE"]
+    package.impl, package.reexported, package.TABLE, package.UNDESCRIBED = (
+        module,
+        module.reexported,
+        module.TABLE,
+        4,
+    )
+    package.__all__ = ["impl", "reexported", "TABLE", "UNDESCRIBED"]
+    documented = {
+        "numrnn.fake.impl.documented",
+        "numrnn.fake.reexported",
+        "numrnn.fake.impl.CONSTANT",
+        "numrnn.fake.impl.TABLE",
+    }  # TABLE: one object, documented once
+    assert undocumented_names([package, module], documented) == [
+        "numrnn.fake.impl",
+        "numrnn.fake.UNDESCRIBED",
+        "numrnn.fake.impl.planted",
+        "numrnn.fake.impl.UNDESCRIBED",
+    ]
+    documented |= {
+        "numrnn.fake.impl",
+        "numrnn.fake.impl.planted",
+        "numrnn.fake.impl.UNDESCRIBED",
+        "numrnn.fake.UNDESCRIBED",
+    }
+    assert undocumented_names([package, module], documented) == []
+
+
+def test_public_modules_are_found_by_walking_the_package():
+    import numrnn
+
+    names = [module.__name__ for module in public_modules(numrnn)]
+    assert names[0] == "numrnn" and "numrnn.training.optim" in names and "numrnn.core" in names
+    assert not [name for name in names if name.startswith("numrnn.cli") or "._" in name]
+
+
+def test_the_api_reference_documents_every_public_name(built_docs: Path):
+    """Every name in the ``__all__`` of every public module has an entry (and so a docstring)."""
+    import numrnn
+
+    missing = undocumented_names(public_modules(numrnn), _documented_objects(built_docs))
+    assert not missing, (
+        "public names the API reference does not document (give each a docstring, "
+        "and its module an automodule section in docs/api.md, or describe a "
+        f"constant with .. py:data::): {missing}"
+    )
 
 
 def test_derivations_page_shows_the_labels(built_docs: Path):
