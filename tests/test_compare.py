@@ -88,6 +88,7 @@ def test_quick_run_writes_every_file(quick_report):
         "gradient_maps",
         "norm_vs_distance",
         "jacobian_spectra",
+        "span_norms",
         "depth_sweep_ratio",
         "depth_sweep_metric",
     } | {f"training_curves_{task}" for task in results["tasks"]}

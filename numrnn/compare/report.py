@@ -38,6 +38,8 @@ FIGURES = {
     "gradient_maps": "gradient-norm heat map per architecture at initialisation",
     "norm_vs_distance": "gradient norm vs distance T − t, one line per architecture",
     "jacobian_spectra": "singular values of the step Jacobians ∂h_t/∂h_{t-1}",
+    "span_norms": "‖∂h_T/∂h_t‖₂ = ‖J_T ··· J_{t+1}‖₂ vs T − t at initialisation, one line per "
+    "architecture (how a perturbation of h_t reaches h_T)",
     "depth_sweep_ratio": "log10 of ‖∂loss/∂h_1‖ / ‖∂loss/∂h_T‖ at initialisation vs transition "
     "depth q (mean ± std over seeds; a seed whose ‖dh_1‖ underflowed to 0 has no logarithm and is "
     "left out of the mean: the depth-sweep table shows -inf for it)",
@@ -113,6 +115,14 @@ def write_figures(results: dict, sweep, out) -> dict:
             plotting.plot_norm_vs_distance(flows).figure,
             FIGURES["norm_vs_distance"],
         )
+    spans = {
+        arch: 10.0 ** np.array([-np.inf if v is None else v for v in result["span_log10"]])
+        for arch, result in sweep.flow_results.items()
+    }
+    ax = plotting.plot_norm_vs_distance(spans, order="distance")
+    ax.set_ylabel(r"$\Vert\partial h_T/\partial h_t\Vert_2$ (mean over sequences)")
+    ax.set_title("norm of the Jacobian product over a span, vs its length T − t")
+    save("span_norms", ax.figure, FIGURES["span_norms"])
     spectra = {
         arch: [np.asarray(layer, dtype=np.float64) for layer in result["spectra"]]
         for arch, result in sweep.flow_results.items()
