@@ -252,15 +252,28 @@ def test_two_worker_processes_give_the_same_numbers_as_one(tmp_path):
 
 def test_a_dask_cluster_gives_the_same_numbers(tmp_path):
     distributed = pytest.importorskip("distributed")
-    _, results = tiny_results(tmp_path / "local")
-    with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        _, on_dask = tiny_results(tmp_path / "dask", executor=client.get_executor())
-    assert on_dask == results
+    small = ["--quick", "--no-progress", "--task", "adding:6", "--arch", "vanilla"]
+    small += ["--arch", "deep-transition", "--depths", "none", "--budget", "150", "--steps", "4"]
+    protocol = QUICK.replace(
+        tasks=(TaskSpec("adding", 6),),
+        architectures=("vanilla", "deep-transition"),
+        sweep_architectures=("deep-transition",),  # as the command sets it (no depths: no sweep)
+        depths=(),
+        budget=150,
+        steps=4,
+    )
+    _, local = tiny_results(tmp_path / "local", protocol=protocol)  # in this process
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        address = cluster.scheduler_address
+        assert (
+            main(["compare", "--out", str(tmp_path / "dask"), "--scheduler", address, *small]) == 0
+        )
+    on_dask = json.loads((tmp_path / "dask" / "results.json").read_text())
+    assert on_dask["run"]["executor"] == f"Dask scheduler {address}"
+    del on_dask["figures"]
+    assert without_timing(on_dask) == json.loads(json.dumps(local))
 
 
 def test_choose_lr_counts_a_diverged_run_as_worst_and_breaks_ties_low():

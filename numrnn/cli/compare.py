@@ -271,7 +271,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"numrnn compare: a worker stopped ({error}); {resume}", file=sys.stderr)
         return 1
     finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+        try:
+            executor.shutdown(wait=True, cancel_futures=True)
+        except TypeError:  # Dask's ClientExecutor has no cancel_futures
+            executor.shutdown(wait=True)
         if client is not None:
             client.close()
     results = collect_results(protocol, sweep)
