@@ -13,14 +13,17 @@ import re
 import shutil
 from concurrent.futures import ProcessPoolExecutor
 
+import numpy as np
 import pytest
 
 from numrnn.cli import main
 from numrnn.compare.budget import solve_width
+from numrnn.compare.jobs import run_job, train_settings
 from numrnn.compare.protocol import QUICK, Protocol, TaskSpec, parse_task
 from numrnn.compare.results import TIMING_KEYS, collect_results
 from numrnn.compare.sweep import InlineExecutor, choose_lr, run_sweep
 from numrnn.presets import build
+from numrnn.training.tasks import TASKS, AddingTask, Task
 
 TINY = Protocol(
     tasks=(TaskSpec("adding", 6),),
@@ -274,6 +277,40 @@ def test_a_dask_cluster_gives_the_same_numbers(tmp_path):
     assert on_dask["run"]["executor"] == f"Dask scheduler {address}"
     del on_dask["figures"]
     assert without_timing(on_dask) == json.loads(json.dumps(local))
+
+
+class SplitTask(Task):
+    """A data set with a validation and a test split (as chorales has): the adding problem."""
+
+    name, loss, metric_name, input_size, output_size = "split", "mse", "mse", 2, 1
+
+    def __init__(self, seq_len=6, *, dtype=np.float64, split_seed=0):
+        super().__init__(seq_len, dtype=dtype)
+        self.inner = AddingTask(seq_len, seed=split_seed, dtype=dtype)
+
+    def train_batch(self, step, batch_size, rng):
+        return self.inner.train_batch(step, batch_size, rng)
+
+    def validation_batches(self, batch_size=None):
+        return self.inner.validation_batches(batch_size)
+
+    @property
+    def baseline(self):
+        return self.inner.baseline
+
+    def held_out(self):
+        return SplitTask(self.seq_len, dtype=self.dtype, split_seed=7)
+
+
+def test_a_task_with_a_test_split_is_scored_on_it(monkeypatch):
+    monkeypatch.setitem(TASKS, "split", SplitTask)
+    task = parse_task("split:6")
+    settings = train_settings(TINY, "vanilla", task, 8, 0, 0, 1e-2)
+    result = run_job(settings)["result"]
+    assert result["held_out"] == "test"
+    model = build("vanilla", 2, 8, 1, seed=0, dtype=np.float32)
+    assert result["parameters"]["total"] == model.num_params()
+    assert result["test_metric"] is not None and result["test_metric"] != result["final_val_metric"]
 
 
 def test_choose_lr_counts_a_diverged_run_as_worst_and_breaks_ties_low():

@@ -249,8 +249,10 @@ def report_blocks(results: dict, figures: dict) -> list:
                 f"{protocol['dtype']}, "
                 f"seeds 0..{protocol['seeds'] - 1} (weights and batches), the same for every "
                 "architecture.",
-                "Held-out metric: the test set (a fresh draw, seed 1) for synthetic tasks, which "
-                "took no part in choosing the learning rate; mean ± std over seeds.",
+                "Held-out metric: the test set, which took no part in choosing the learning rate "
+                "(a fresh draw, seed 1, for synthetic tasks; the test split of a data set that has "
+                "one, such as the chorales' test pieces; otherwise the validation set, as each "
+                "task's column header says); mean ± std over seeds.",
                 f"Gradient flow: the probe of numrnn.diagnostics.gradient_flow (standard normal "
                 f"inputs, mse on the last of T={protocol['flow_T']} steps, batch "
                 f"{protocol['flow_batch']}); log10 of ‖∂loss/∂h_1‖/‖∂loss/∂h_T‖ of the top layer, "
