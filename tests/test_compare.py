@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shutil
 from concurrent.futures import ProcessPoolExecutor
@@ -85,8 +86,11 @@ def close(shown: float, value: float) -> bool:
 
 def test_quick_run_writes_every_file(quick_report):
     out, results = quick_report
-    for name in ("report.md", "report.html", "results.json"):
+    mask = os.umask(0o022)
+    os.umask(mask)
+    for name in ("report.md", "report.html", "results.json", "gradient_maps.png"):
         assert (out / name).stat().st_size > 0
+        assert (out / name).stat().st_mode & 0o777 == 0o666 & ~mask  # not a private temp file
     expected = {
         "gradient_maps",
         "norm_vs_distance",
