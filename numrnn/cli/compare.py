@@ -41,6 +41,9 @@ DEFAULT_TASK_REASON = (
     "this budget can learn the task within the step budget, so that the sweep separates depths "
     "that learn from depths that fail. Everything fits in about three minutes on two cores."
 )
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+"""Environment variables that set BLAS threads; the report's command line shows those set."""
+
 CUSTOM_TASK_REASON = "Tasks chosen on the command line (--task)."
 
 
@@ -247,7 +250,10 @@ def _command(args: argparse.Namespace) -> str:
             words += [f"--{flag}", str(getattr(args, flag))]
     if args.no_progress:
         words.append("--no-progress")
-    return " ".join(shlex.quote(word) for word in words)
+    threads = [  # read, never set: they change the times per step, so the report shows them
+        f"{name}={shlex.quote(os.environ[name])}" for name in THREAD_VARIABLES if name in os.environ
+    ]
+    return " ".join(threads + [shlex.quote(word) for word in words])
 
 
 def run(args: argparse.Namespace) -> int:
