@@ -29,7 +29,7 @@ from .._version import __version__
 from ..compare.protocol import DEFAULT, QUICK, parse_task, task_names
 from ..compare.report import write_figures, write_report
 from ..compare.results import collect_results
-from ..compare.sweep import InlineExecutor, run_sweep
+from ..compare.sweep import InlineExecutor, plan_configurations, run_sweep
 from ..presets import ARCHITECTURES
 
 DEFAULT_TASK_REASON = (
@@ -265,10 +265,28 @@ def run(args: argparse.Namespace) -> int:
     )
     out = Path(args.out)
     _check_out(out)
+    configurations = plan_configurations(protocol)  # a budget no width meets fails here, first
     executor, where, client = _executor(args, workers)
+    if (
+        args.scheduler is None
+        and workers > 1
+        and not any(v in os.environ for v in THREAD_VARIABLES)
+    ):
+        print(
+            f"numrnn compare: note: {workers} worker processes share {os.cpu_count()} cores and "
+            "NumPy's BLAS may start threads in each; if the jobs run slowly, rerun as "
+            "OPENBLAS_NUM_THREADS=1 numrnn compare ... (finished jobs are kept; docs/compare.md)",
+            file=sys.stderr,
+        )
     resume = f"rerun the same command to resume: finished jobs are kept in {out / 'jobs'}"
     try:
-        sweep = run_sweep(protocol, out, executor=executor, progress=not args.no_progress)
+        sweep = run_sweep(
+            protocol,
+            out,
+            executor=executor,
+            progress=not args.no_progress,
+            configurations=configurations,
+        )
     except KeyboardInterrupt:
         _stop_workers(executor)
         print(f"numrnn compare: {resume}", file=sys.stderr)

@@ -319,7 +319,12 @@ def count_jobs(protocol: Protocol, configurations: list) -> int:
 
 
 def run_sweep(
-    protocol: Protocol, out, executor=None, progress: bool = True, in_flight: int | None = None
+    protocol: Protocol,
+    out,
+    executor=None,
+    progress: bool = True,
+    in_flight: int | None = None,
+    configurations: list | None = None,
 ) -> Sweep:
     """Plan, run (or resume) and collect every job of ``protocol``.
 
@@ -336,6 +341,8 @@ def run_sweep(
         Most jobs submitted at once; None: 1 for :class:`InlineExecutor`
         (which runs a job when it is submitted), else twice the executor's
         workers (64 if it does not say).
+    configurations : list of Configuration or None, default None
+        :func:`plan_configurations` of ``protocol``, if the caller has it already.
 
     Returns
     -------
@@ -349,7 +356,8 @@ def run_sweep(
     if in_flight is None:
         workers = getattr(executor, "_max_workers", 32)
         in_flight = 1 if isinstance(executor, InlineExecutor) else 2 * workers
-    configurations = plan_configurations(protocol)
+    if configurations is None:
+        configurations = plan_configurations(protocol)
     counts = {"cached": 0, "ran": 0}
     bar = tqdm(
         total=count_jobs(protocol, configurations),
