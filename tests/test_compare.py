@@ -402,3 +402,15 @@ def test_shared_jobs_folder_can_be_copied_to_resume_elsewhere(quick_report, tmp_
     assert without_timing(collected) == without_timing(
         {key: value for key, value in results.items() if key != "figures"}
     )
+
+
+def test_better_means_a_gap_larger_than_the_seeds_spread():
+    from numrnn.compare.results import _less
+
+    def metric(mean, std, not_finite=0):
+        return {"mean": mean, "std": std, "n": 3, "not_finite": not_finite}
+
+    assert _less(metric(0.10, 0.01), metric(0.20, 0.05))  # gap 0.10 > 0.05
+    assert not _less(metric(0.159, 0.002), metric(0.164, 0.0076))  # gap within the spread
+    assert not _less(metric(0.10, 0.0, not_finite=1), metric(0.20, 0.0))  # a diverged seed
+    assert _less(metric(0.5, 0.4), metric(None, None, not_finite=3))  # beats a run that diverged
