@@ -69,11 +69,42 @@ def _check_04(out: str, figures: Path) -> None:
     assert re.search(r"^leaky RNN, directional: directional check.*?^PASS", out, re.MULTILINE | re.DOTALL)
 
 
+def _exercises_pass(out: str, names: list) -> None:
+    for name in names:
+        assert re.search(rf"^exercise {name}: correct", out, re.MULTILINE), f"exercise {name}"
+
+
+def _check_05(out: str, figures: Path) -> None:
+    formula, model = re.search(r"stack by the formula: (\d+), by the model: (\d+)", out).groups()
+    assert formula == model
+    rows = {name: tuple(int(v) for v in values.split()) for name, values in
+            re.findall(r"^(stack L=3, H=16|vanilla H=\d+) +(\d+ +\d+ +\d+ +\d+ +\d+ +\d+)$", out, re.MULTILINE)}
+    assert len(rows) == 3, rows
+    stack, same_units = rows["stack L=3, H=16"], rows["vanilla H=48"]
+    budget = next(row for name, row in rows.items() if name not in ("stack L=3, H=16", "vanilla H=48"))
+    assert same_units[3] > stack[3] >= budget[3]                    # same units cost more; budget fits
+    assert stack[4:] == (1, 3) and same_units[4:] == budget[4:] == (1, 1)   # depth h->h 1, x->y L
+    baseline = float(re.search(rf"validation MSE ({FLOAT})", out).group(1))
+    finals = [float(v) for v in re.findall(rf"validation MSE after 200 steps: ({FLOAT})", out)]
+    assert len(finals) == 2 and all(final < baseline / 10 for final in finals)   # both learn the task
+    assert float(re.search(rf"final states = ({FLOAT})", out).group(1)) < 1e-12
+    periods = [float(v) for v in re.findall(rf"mean period +({FLOAT}) steps", out)]
+    assert len(periods) == 4 and all(6 < period < 70 for period in periods)
+    ratios = [float(v) for v in re.findall(rf"^layer \d: .*ratio ({FLOAT})$", out, re.MULTILINE)]
+    assert len(ratios) == 3 and all(ratio < 1 for ratio in ratios)   # fades in every layer ...
+    assert ratios[-1] < min(ratios[:-1])                             # ... fastest in the top layer
+    assert float(re.search(rf"layer 1 holds ({FLOAT}) times", out).group(1)) > 100
+    for name in ("stack_training.png", "stack_states.png", "stack_grad_norms.png"):
+        assert (figures / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    _exercises_pass(out, ["1", "2a", "2b"])
+
+
 EXPECTED = {
     "01_vanilla_rnn_by_hand.py": _check_01,
     "02_three_ways_to_go_deep.py": _check_02,
     "03_vanishing_gradients.py": _check_03,
     "04_check_your_own_layer.py": _check_04,
+    "05_going_deep_in_layers.py": _check_05,
 }
 
 
