@@ -99,12 +99,44 @@ def _check_05(out: str, figures: Path) -> None:
     _exercises_pass(out, ["1", "2a", "2b"])
 
 
+def _check_06(out: str, figures: Path) -> None:
+    depths = [(int(q), int(recurrent), int(io)) for q, recurrent, io in
+              re.findall(r"q = (\d+): sequential depth h_\(t-1\) -> h_t = (\d+), x_t -> y_t = (\d+)", out)]
+    assert [q for q, _, _ in depths] == [0, 1, 2, 4, 8]
+    assert all(recurrent == q + 1 and io == 1 for q, recurrent, io in depths)
+    for what in ("h_t by hand equals the layer's", "J_t by hand equals diagnostics.step_jacobians"):
+        assert float(re.search(rf"{re.escape(what)}: max \|difference\| = ({FLOAT})", out).group(1)) < 1e-12
+    log_dets = [float(v) for v in re.findall(rf"log\|det W\| = ({FLOAT}), term", out)]
+    assert len(log_dets) == 3 and all(value < 0 for value in log_dets)   # Xavier: log|det W| < 0
+    total, log_det = (float(v) for v in re.search(
+        rf"sum of the level terms = ({FLOAT}), log\|det J_t\| = ({FLOAT})", out).groups())
+    assert abs(total - log_det) < 1e-5 and log_det < 0
+    spectra = [(int(q), float(mean_log), float(largest), int(share)) for q, mean_log, largest, share in
+               re.findall(rf"q = (\d+): mean log σ\(J_t\) = ({FLOAT}), largest σ mean ({FLOAT}), "
+                          r"share of σ below 1: (\d+)%", out)]
+    assert [q for q, *_ in spectra] == [0, 1, 2, 4, 8]
+    assert all(largest > 0.9 for _, _, largest, _ in spectra)
+    for (q0, log0, _, share0), (q1, log1, _, share1) in zip(spectra, spectra[1:]):
+        assert 0.3 <= (log0 - log1) / (q1 - q0) <= 1.0                 # roughly the same per level
+        assert share1 >= share0                                         # the bulk sinks
+    rates = dict((int(q), float(rate)) for q, rate in re.findall(rf"q = (\d+): decay per step ({FLOAT})", out))
+    assert list(rates) == [0, 1, 2, 4, 8]
+    assert all(rates[a] > rates[b] for a, b in zip(list(rates), list(rates)[1:]))   # deeper decays faster
+    assert rates[8] < 0.5 * rates[0]
+    spans = dict((int(q), float(v)) for q, v in re.findall(rf"q = (\d+): .*log10 ‖∂h_T/∂h_1‖ = ({FLOAT})", out))
+    assert spans[0] - spans[8] > 20
+    for name in ("deep_transition_spectra.png", "deep_transition_span_norms.png"):
+        assert (figures / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    _exercises_pass(out, ["1a", "1b", "2", "3"])
+
+
 EXPECTED = {
     "01_vanilla_rnn_by_hand.py": _check_01,
     "02_three_ways_to_go_deep.py": _check_02,
     "03_vanishing_gradients.py": _check_03,
     "04_check_your_own_layer.py": _check_04,
     "05_going_deep_in_layers.py": _check_05,
+    "06_going_deep_in_time.py": _check_06,
 }
 
 
