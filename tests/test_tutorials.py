@@ -130,6 +130,38 @@ def _check_06(out: str, figures: Path) -> None:
     _exercises_pass(out, ["1a", "1b", "2", "3"])
 
 
+def _check_07(out: str, figures: Path) -> None:
+    sweep = re.findall(rf"^ ?(\d) +({FLOAT}) +({FLOAT}) +({FLOAT}) +({FLOAT}) +({FLOAT}) +({FLOAT})$", out, re.MULTILINE)
+    assert [int(row[0]) for row in sweep] == list(range(1, 9))          # q = 1..8, 3 seeds each
+    without = [[float(v) for v in row[1:4]] for row in sweep]
+    with_skip = [[float(v) for v in row[4:7]] for row in sweep]
+    assert min(map(min, with_skip)) > 1                                 # above 1 at every depth and seed
+    assert min(map(min, with_skip)) > 1e6 * max(map(max, without))
+    assert max(without[-1]) < min(without[0])                           # q = 8 far below q = 1
+    verdicts = dict(re.findall(r"verdicts for (\S+): (\{.*\})", out))
+    assert verdicts["deep-transition"] == "{'vanishing': 24}"
+    assert "vanishing" not in verdicts["deep-transition-skip"]
+    table = re.findall(rf"^ ?(\d) +({FLOAT}) +(\d+)% +({FLOAT}) +({FLOAT}) +({FLOAT}) +({FLOAT})$", out, re.MULTILINE)
+    assert [int(row[0]) for row in table] == list(range(1, 9))
+    mean_logs_without = []
+    for _, norm_K, share, smallest_skip, smallest_none, mean_log_skip, mean_log_none in table:
+        assert 0.25 < float(norm_K) < 0.75 and int(share) > 50           # "about a half", "at most steps"
+        assert float(smallest_skip) > 0.5 and float(smallest_none) < 0.01
+        assert abs(float(mean_log_skip)) < 0.05
+        mean_logs_without.append(float(mean_log_none))
+    assert all(a > b for a, b in zip(mean_logs_without, mean_logs_without[1:]))
+    runs = {name: [float(v) for v in values] for name, *values in re.findall(
+        rf"^(\S+) +validation MSE: first {FLOAT}, final ({FLOAT}) \((\d+)% of the baseline ({FLOAT})\); "
+        rf"gradient norm before clipping: first step ({FLOAT}), median ({FLOAT})$", out, re.MULTILINE)}
+    assert set(runs) == {"deep-transition", "deep-transition-skip"}
+    assert runs["deep-transition"][0] > 0.8 * runs["deep-transition"][2]            # stays at the baseline
+    assert runs["deep-transition-skip"][0] < 0.5 * runs["deep-transition-skip"][2]  # below half of it
+    assert runs["deep-transition-skip"][3] > 50 * runs["deep-transition"][3]
+    for name in ("depth_sweep_ratios.png", "skip_training_curves.png"):
+        assert (figures / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    _exercises_pass(out, ["1", "2"])
+
+
 EXPECTED = {
     "01_vanilla_rnn_by_hand.py": _check_01,
     "02_three_ways_to_go_deep.py": _check_02,
@@ -137,6 +169,7 @@ EXPECTED = {
     "04_check_your_own_layer.py": _check_04,
     "05_going_deep_in_layers.py": _check_05,
     "06_going_deep_in_time.py": _check_06,
+    "07_skip_connections_make_depth_trainable.py": _check_07,
 }
 
 
