@@ -22,6 +22,7 @@ function                            picture
 :func:`plot_jacobian_spectra`       singular values of ∂h_t/∂h_{t-1}, one line per architecture
 :func:`plot_training_curves`        loss, validation metric, gradient norm: 3 panels
 :func:`plot_depth_sweep`            a measurement vs transition depth q, mean ± std
+:func:`plot_gradient_norm_maps`     one gradient-norm heat map per architecture
 ==================================  ==============================================
 
 Every architecture has one colour in every figure (:data:`ARCHITECTURE_COLORS`,
@@ -51,6 +52,8 @@ __all__ = [
     "plot_training_curves",
     "plot_depth_sweep",
     "plot_history",
+    "plot_gradient_norm_maps",
+    "save_figure",
 ]
 
 NORM_LABEL = r"$\Vert\partial\,\mathrm{loss}/\partial h_t^{(l)}\Vert$"
@@ -853,3 +856,85 @@ def plot_depth_sweep(depths, named_values, ylabel: str, ax=None, baseline: float
     ax.set_title(f"{ylabel} vs transition depth")
     ax.legend(fontsize="small")
     return ax
+
+
+# --------------------------------------------------------------------------- the comparison report
+
+
+def plot_gradient_norm_maps(named_grad_norms, columns: int = 3):
+    """One :func:`plot_gradient_norms` heat map per architecture, side by side.
+
+    Parameters
+    ----------
+    named_grad_norms : dict of str to array_like of shape (L, T)
+        Architecture (panel title) to its gradient-norm map.
+    columns : int, default 3
+        Panels per row.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per entry, titled with its name (and L, T), each with a
+        colour bar of its own: the maps are compared by their gradient from
+        right to left, not by their absolute colours.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument, naming it.
+    """
+    if not isinstance(named_grad_norms, Mapping) or not named_grad_norms:
+        raise TypeError(
+            "named_grad_norms must be a non-empty dict of label to (L, T) gradient norms; "
+            f"got {type(named_grad_norms).__name__}"
+        )
+    if isinstance(columns, bool) or not isinstance(columns, (int, np.integer)) or columns < 1:
+        raise ValueError(f"columns must be an integer >= 1; got {columns!r}")
+    for label in named_grad_norms:
+        if not isinstance(label, str):
+            raise TypeError(f"named_grad_norms keys must be strings (panel titles); got {label!r}")
+    count = len(named_grad_norms)
+    columns = min(int(columns), count)
+    rows = -(-count // columns)
+    figure, axes = _pyplot().subplots(
+        rows, columns, figsize=(4.6 * columns, 2.6 * rows), layout="constrained", squeeze=False
+    )
+    flat = list(axes.ravel())
+    for ax, (label, norms) in zip(flat, named_grad_norms.items()):
+        L, T = _as_2d(_as_norms(norms, f"named_grad_norms[{label!r}]")).shape
+        plot_gradient_norms(norms, ax=ax, title=f"{label} (L={L}, T={T})")
+    for ax in flat[count:]:
+        ax.set_visible(False)
+    figure.suptitle("‖∂loss/∂h_t‖ per layer and step at initialisation, loss on step T only")
+    return figure
+
+
+def save_figure(figure, path, close: bool = True) -> None:
+    """Write ``figure`` to ``path`` atomically (temporary file, then ``os.replace``).
+
+    Parameters
+    ----------
+    figure : matplotlib.figure.Figure
+    path : str or Path
+        Its suffix (``.png``, ``.svg``, ...) is the format.
+    close : bool, default True
+        Close the figure afterwards (free its memory in pyplot).
+    """
+    import os
+    import tempfile
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.suffix:
+        raise ValueError(f"path must end in a format suffix such as .png or .svg; got {str(path)!r}")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            tight = None if figure.get_layout_engine() is not None else "tight"  # one draw, not two
+            figure.savefig(stream, format=path.suffix[1:], bbox_inches=tight, dpi=110)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    if close:
+        _pyplot().close(figure)

@@ -32,6 +32,7 @@ COMMANDS = {
         "numrnn.cli.diagnose",
         "gradient flow of one architecture at initialisation, with figures",
     ),
+    "compare": ("numrnn.cli.compare", "the chapter's comparison table, measured, with figures"),
 }
 
 

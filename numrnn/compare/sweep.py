@@ -1,0 +1,385 @@
+"""Run the comparison's jobs: plan them, send them to an executor, keep every finished one.
+
+The sweep has two rounds. Round one trains seed 0 of every configuration
+(architecture × task, and transition depth q of the depth sweep) at every
+learning rate of the protocol's grid, and computes each architecture's
+gradient-flow picture at initialisation. The learning rate with the best
+final *validation* metric of seed 0 is then chosen per configuration, and
+round two trains the other seeds at that rate. So every architecture is tuned
+on the same grid, by the same rule, on held-out data.
+
+Jobs are pure (:func:`numrnn.compare.jobs.run_job`) and go through any
+:class:`concurrent.futures.Executor`: worker processes on this machine, this
+process itself (:class:`InlineExecutor`, one worker), or a Dask cluster's
+``client.get_executor()``. Each finished job is written atomically to
+``DIR/jobs/<key>.json``, where ``key`` hashes the job's settings: a rerun with
+the same arguments finds it and skips it, and a job whose settings differ
+has another key, so it is never reused. The results are collected in plan
+order, so they do not depend on which worker finished first.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import NamedTuple
+
+from .budget import preset_depth, solve_width
+from .jobs import build_task, flow_settings, job_key, job_label, run_job, train_settings
+from .protocol import Protocol
+
+__all__ = [
+    "InlineExecutor",
+    "Configuration",
+    "Sweep",
+    "plan_configurations",
+    "choose_lr",
+    "run_sweep",
+    "write_json_atomically",
+]
+
+
+class InlineExecutor(concurrent.futures.Executor):
+    """An executor that runs each job in this process when it is submitted (``--workers 1``)."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as error:  # handed to the caller through the future
+            if isinstance(error, KeyboardInterrupt):
+                raise
+            future.set_exception(error)
+        return future
+
+
+class Configuration(NamedTuple):
+    """One model of the comparison: an architecture on a task at a transition depth.
+
+    Attributes
+    ----------
+    arch : str
+    task : numrnn.compare.TaskSpec
+    transition_depth : int
+        q: the preset's for the main table, the swept one for the depth sweep.
+    hidden : int
+        H, solved for the parameter budget.
+    parameters : dict of str to int
+        Counts at that width (input, transition, output, total).
+    relative_error : float
+        ``(total - budget) / budget``.
+    input_size, output_size : int
+        D and O of the task.
+    """
+
+    arch: str
+    task: object
+    transition_depth: int
+    hidden: int
+    parameters: dict
+    relative_error: float
+    input_size: int
+    output_size: int
+
+
+class Sweep(NamedTuple):
+    """Every job's result, by the role it plays in the report.
+
+    Attributes
+    ----------
+    configurations : list of Configuration
+        In plan order: the main table (task-major), then the depth sweep.
+    lr_results : dict
+        ``(index of configuration, lr) -> result`` of seed 0 at each grid lr.
+    chosen_lr : dict
+        ``index -> lr`` chosen on validation.
+    seed_results : dict
+        ``index -> [result of seed 0, 1, ...]`` at the chosen lr.
+    flow_results : dict
+        ``arch -> result`` of the flow job (gradient map and Jacobian spectra).
+    cached : int
+        Jobs found in ``DIR/jobs`` instead of run.
+    ran : int
+        Jobs run now.
+    """
+
+    configurations: list
+    lr_results: dict
+    chosen_lr: dict
+    seed_results: dict
+    flow_results: dict
+    cached: int
+    ran: int
+
+
+def write_json_atomically(path, data) -> None:
+    """Write ``data`` as JSON to ``path`` through a temporary file in the same folder.
+
+    Parameters
+    ----------
+    path : str or Path
+    data : JSON-ready object (no NaN: write None)
+    """
+    path = Path(path)
+    text = json.dumps(data, indent=1, allow_nan=False)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text + "\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def plan_configurations(protocol: Protocol) -> list:
+    """Every configuration of the main table and of the depth sweep, widths solved.
+
+    Parameters
+    ----------
+    protocol : Protocol
+
+    Returns
+    -------
+    list of Configuration
+        Task-major for the main table (each architecture at its preset's q),
+        then the sweep (each swept architecture at each q, on
+        ``protocol.sweep_task``). A sweep configuration equal to a main one
+        (same architecture and q) is listed once.
+
+    Raises
+    ------
+    ValueError
+        If the budget cannot be met within the tolerance for some
+        configuration (the message says which and what budget works).
+    """
+    sizes = {}
+    for task in protocol.tasks:
+        built = build_task({"task": task.settings(), "dtype": protocol.dtype})
+        sizes[task.label] = (built.input_size, built.output_size)
+    wanted = [
+        (arch, task, preset_depth(arch))
+        for task in protocol.tasks
+        for arch in protocol.architectures
+    ]
+    wanted += [
+        (arch, protocol.sweep_task, q)
+        for arch in protocol.sweep_architectures
+        for q in protocol.depths
+    ]
+    configurations, seen = [], set()
+    for arch, task, q in wanted:
+        if (arch, task.label, q) in seen:
+            continue
+        seen.add((arch, task.label, q))
+        D, O = sizes[task.label]
+        width = solve_width(
+            arch, D, O, protocol.budget, tolerance=protocol.tolerance, transition_depth=q
+        )
+        configurations.append(
+            Configuration(arch, task, q, width.hidden, width.parameters, width.relative_error, D, O)
+        )
+    return configurations
+
+
+def choose_lr(results_by_lr: dict) -> float:
+    """The learning rate whose seed-0 run has the lowest final validation metric.
+
+    Parameters
+    ----------
+    results_by_lr : dict of float to dict
+        lr -> a train job's result. A run that diverged (or has no finite
+        metric) counts as +inf; ties go to the smaller learning rate.
+
+    Returns
+    -------
+    float
+    """
+
+    def score(lr):
+        value = results_by_lr[lr]["final_val_metric"]
+        return (math.inf if value is None else value, lr)
+
+    return min(results_by_lr, key=score)
+
+
+def _settings_of(protocol, configuration, seed, lr):
+    return train_settings(
+        protocol,
+        configuration.arch,
+        configuration.task,
+        configuration.hidden,
+        configuration.transition_depth,
+        seed,
+        lr,
+    )
+
+
+def _load_finished(path: Path, settings: dict):
+    """The stored job at ``path`` if it holds exactly these settings, else None."""
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # absent or a torn/corrupt file: run the job again
+    if not isinstance(stored, dict) or stored.get("settings") != settings or "result" not in stored:
+        return None
+    return stored
+
+
+def summary_line(job: dict) -> str:
+    """A one-line summary of a finished job, for the progress bar."""
+    settings, result = job["settings"], job["result"]
+    label = job_label(settings)
+    flow = result.get("flow_init")
+    ratio = (
+        "no finite gradient" if flow is None or flow["ratio"] is None else f"{flow['ratio']:.2g}"
+    )
+    if settings["kind"] == "flow":
+        return f"{label}: gradient ratio at init {ratio}"
+    if result["diverged"] is not None:
+        outcome = f"diverged at step {result['diverged']['step']}"
+    else:
+        outcome = (
+            f"val {result['metric_name']} {result['final_val_metric']:.4g} "
+            f"(baseline {result['baseline']:.4g})"
+        )
+    seconds = result["timing"]["seconds_per_step"]
+    speed = "" if seconds is None else f", {seconds * 1e3:.2f} ms/step"
+    return f"{label}: {outcome}, gradient ratio at init {ratio}{speed}"
+
+
+def _run_round(jobs, executor, jobs_dir: Path, bar, counts, in_flight: int) -> dict:
+    """Run (or load) ``jobs`` (a list of settings); return ``key -> job`` for all of them.
+
+    At most ``in_flight`` jobs are submitted at a time, and each is written to
+    ``jobs_dir`` as soon as it finishes: an interruption loses only the jobs
+    still running.
+    """
+    finished, waiting = {}, []
+    for settings in jobs:
+        key = job_key(settings)
+        if key in finished or any(key == other for other, _ in waiting):
+            continue
+        stored = _load_finished(jobs_dir / f"{key}.json", settings)
+        if stored is None:
+            waiting.append((key, settings))
+            continue
+        finished[key] = stored
+        counts["cached"] += 1
+        bar.update(1)
+        bar.write(summary_line(stored) + " [done before]")
+    running = set()
+    waiting.reverse()  # pop() from the end: plan order
+    while waiting or running:
+        while waiting and len(running) < in_flight:
+            running.add(executor.submit(run_job, waiting.pop()[1]))
+        done, running = concurrent.futures.wait(
+            running, return_when=concurrent.futures.FIRST_COMPLETED
+        )
+        for future in done:
+            job = future.result()
+            write_json_atomically(jobs_dir / f"{job['key']}.json", job)
+            finished[job["key"]] = job
+            counts["ran"] += 1
+            bar.update(1)
+            bar.write(summary_line(job))
+    return finished
+
+
+def count_jobs(protocol: Protocol, configurations: list) -> int:
+    """How many jobs the sweep runs (before any is found done): for the progress bar."""
+    flows = len(protocol.architectures)
+    return flows + len(configurations) * (len(protocol.lr_grid) + protocol.seeds - 1)
+
+
+def run_sweep(
+    protocol: Protocol, out, executor=None, progress: bool = True, in_flight: int | None = None
+) -> Sweep:
+    """Plan, run (or resume) and collect every job of ``protocol``.
+
+    Parameters
+    ----------
+    protocol : Protocol
+    out : str or Path
+        The report folder; finished jobs go to ``out/jobs/``.
+    executor : concurrent.futures.Executor or None, default None
+        Where jobs run; None runs them in this process.
+    progress : bool, default True
+        Show a progress bar over jobs (on stderr) with one line per finished job.
+    in_flight : int or None, default None
+        Most jobs submitted at once; None: 1 for :class:`InlineExecutor`
+        (which runs a job when it is submitted), else twice the executor's
+        workers (64 if it does not say).
+
+    Returns
+    -------
+    Sweep
+    """
+    from tqdm.auto import tqdm
+
+    jobs_dir = Path(out) / "jobs"
+    jobs_dir.mkdir(parents=True, exist_ok=True)
+    executor = InlineExecutor() if executor is None else executor
+    if in_flight is None:
+        workers = getattr(executor, "_max_workers", 32)
+        in_flight = 1 if isinstance(executor, InlineExecutor) else 2 * workers
+    configurations = plan_configurations(protocol)
+    counts = {"cached": 0, "ran": 0}
+    bar = tqdm(
+        total=count_jobs(protocol, configurations),
+        unit="job",
+        desc="numrnn compare",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+    if not progress:
+        bar.write = lambda *args, **kwargs: None
+    try:
+        flow_task = protocol.sweep_task
+        flow_jobs = {}
+        for arch in protocol.architectures:
+            match = next(c for c in configurations if c.arch == arch and c.task == flow_task)
+            flow_jobs[arch] = flow_settings(
+                protocol, arch, flow_task, match.hidden, match.transition_depth
+            )
+        lr_jobs = {
+            (index, lr): _settings_of(protocol, configuration, 0, lr)
+            for index, configuration in enumerate(configurations)
+            for lr in protocol.lr_grid
+        }
+        first = _run_round(
+            list(flow_jobs.values()) + list(lr_jobs.values()),
+            executor,
+            jobs_dir,
+            bar,
+            counts,
+            in_flight,
+        )
+        lr_results = {
+            place: first[job_key(settings)]["result"] for place, settings in lr_jobs.items()
+        }
+        chosen_lr = {
+            index: choose_lr({lr: lr_results[(index, lr)] for lr in protocol.lr_grid})
+            for index in range(len(configurations))
+        }
+        seed_jobs = {
+            (index, seed): _settings_of(protocol, configuration, seed, chosen_lr[index])
+            for index, configuration in enumerate(configurations)
+            for seed in range(1, protocol.seeds)
+        }
+        done = _run_round(list(seed_jobs.values()), executor, jobs_dir, bar, counts, in_flight)
+    finally:
+        bar.close()
+    seed_results = {
+        index: [lr_results[(index, chosen_lr[index])]]
+        + [done[job_key(seed_jobs[(index, seed)])]["result"] for seed in range(1, protocol.seeds)]
+        for index in range(len(configurations))
+    }
+    flow_results = {
+        arch: first[job_key(settings)]["result"] for arch, settings in flow_jobs.items()
+    }
+    return Sweep(configurations, lr_results, chosen_lr, seed_results, flow_results, **counts)

@@ -1,0 +1,337 @@
+"""numrnn compare: the report's files and numbers, fair-comparison rules, resuming, workers, Dask.
+
+One ``numrnn compare --quick`` run is shared by the module (``quick_report``); the sweep
+machinery (resume, settings that differ, interruption, executors) is tested on a tiny protocol
+through the library, which takes a fraction of a second per run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+
+import pytest
+
+from numrnn.cli import main
+from numrnn.compare.budget import solve_width
+from numrnn.compare.protocol import QUICK, Protocol, TaskSpec, parse_task
+from numrnn.compare.results import TIMING_KEYS, collect_results
+from numrnn.compare.sweep import InlineExecutor, choose_lr, run_sweep
+from numrnn.presets import build
+
+TINY = Protocol(
+    tasks=(TaskSpec("adding", 6),),
+    architectures=("vanilla", "deep-transition", "deep-transition-skip"),
+    seeds=2,
+    budget=120,
+    tolerance=0.15,
+    steps=4,
+    lr_grid=(1e-2, 3e-2),
+    batch_size=4,
+    eval_every=2,
+    depths=(1, 2),
+    flow_T=8,
+    flow_batch=2,
+    spectra_T=3,
+)
+TINY_JOBS = 3 + 5 * (2 + 1)  # flow jobs + (3 main + 2 sweep at q=1) × (2 lrs + 1 more seed)
+
+
+def without_timing(value):
+    """``value`` with every measured time (and the run's own facts) left out."""
+    if isinstance(value, dict):
+        return {
+            key: without_timing(item)
+            for key, item in value.items()
+            if key not in TIMING_KEYS and key not in ("run", "timing")
+        }
+    if isinstance(value, list):
+        return [without_timing(item) for item in value]
+    return value
+
+
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("compare") / "report"
+    code = main(["compare", "--out", str(out), "--quick", "--workers", "2", "--no-progress"])
+    assert code == 0
+    return out, json.loads((out / "results.json").read_text())
+
+
+def table_rows(markdown: str, heading: str) -> list:
+    """The cells of the first table under ``## heading``."""
+    section = markdown.split(f"## {heading}\n", 1)[1].lstrip("\n")
+    table = section.split("\n\n", 1)[0].splitlines()
+    return [re.split(r"(?<!\\) \| ", line.strip()[2:-2]) for line in table[2:]]
+
+
+def numbers_in(cell: str) -> list:
+    return [float(x) for x in re.findall(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?", cell)]
+
+
+def close(shown: float, value: float) -> bool:
+    """``shown`` is ``value`` at 3 significant digits."""
+    return float(f"{value:.3g}") == shown
+
+
+# ------------------------------------------------------------------------------ the quick report
+
+
+def test_quick_run_writes_every_file(quick_report):
+    out, results = quick_report
+    for name in ("report.md", "report.html", "results.json"):
+        assert (out / name).stat().st_size > 0
+    expected = {
+        "gradient_maps",
+        "norm_vs_distance",
+        "jacobian_spectra",
+        "depth_sweep_ratio",
+        "depth_sweep_metric",
+    } | {f"training_curves_{task}" for task in results["tasks"]}
+    assert set(results["figures"]) == expected
+    for name in expected:
+        assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert b"<svg" in (out / f"{name}.svg").read_bytes()[:500]
+
+
+def test_html_is_self_contained_with_every_figure_embedded(quick_report):
+    out, results = quick_report
+    page = (out / "report.html").read_text()
+    assert page.count('src="data:image/png;base64,') == len(results["figures"])
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+    assert "<script" not in page and "<link" not in page
+    for row in results["table"]:  # the same table as report.md
+        assert row["title"] in page
+
+
+def test_report_table_has_a_row_per_architecture_with_the_json_numbers(quick_report):
+    out, results = quick_report
+    rows = table_rows((out / "report.md").read_text(), "The chapter's table, measured")
+    assert [cells[0] for cells in rows] == [row["title"] for row in results["table"]]
+    assert len(rows) == len(QUICK.architectures) == 6
+    for cells, row in zip(rows, results["table"], strict=True):
+        assert cells[1] == row["depth_location"]
+        assert numbers_in(cells[2]) == [row["hidden"]]
+        p = row["parameters"]
+        assert numbers_in(cells[3]) == [p["total"], p["input"], p["transition"], p["output"]]
+        assert close(numbers_in(cells[4])[0], row["parameters_vs_vanilla_at_equal_width"])
+        depth = row["sequential_depth"]
+        assert numbers_in(cells[5]) == [depth["recurrent"], depth["input_to_output"]]
+        assert close(numbers_in(cells[6])[0], row["ms_per_step"])
+        assert close(numbers_in(cells[7])[0], row["steps_per_second"])
+        assert close(numbers_in(cells[8])[0], row["flow_init"]["log10_ratio"])
+        assert row["flow_init"]["verdict"] in cells[8]
+        assert close(numbers_in(cells[9])[0], row["flow_init"]["rate"])
+        for cell, task in zip(cells[11:], results["tasks"], strict=True):
+            metric = row["metrics"][task]
+            shown = numbers_in(cell)
+            assert close(shown[0], metric["mean"]) and close(shown[1], metric["std"])
+
+
+def test_parameter_counts_meet_the_budget_and_are_the_models_counts(quick_report):
+    _, results = quick_report
+    protocol = results["protocol"]
+    for run in results["runs"]:
+        total = run["parameters"]["total"]
+        assert abs(total - protocol["budget"]) / protocol["budget"] <= protocol["tolerance"]
+        task = results["tasks"][run["task"]]["settings"]
+        model = build(run["arch"], 2, run["hidden"], 1, transition_depth=run["transition_depth"])
+        assert task["name"] == "adding" and model.num_params() == total
+
+
+def test_verdicts_follow_the_measured_numbers(quick_report):
+    _, results = quick_report
+    claims = {(c["pattern"], c["claim"]): c for c in results["claims"]}
+    rows = {row["arch"]: row for row in results["table"]}
+    flow = claims[("deep-transition", "challenging")]
+    lower = (
+        rows["deep-transition"]["flow_init"]["log10_ratio"]
+        < rows["vanilla"]["flow_init"]["log10_ratio"]
+    )
+    assert flow["verdict"] == ("supported" if lower else "not supported")
+    assert {c["verdict"] for c in results["claims"]} <= {
+        "supported",
+        "not supported",
+        "not measured",
+    }
+    text = (quick_report[0] / "report.md").read_text()
+    for claim in results["claims"]:
+        assert f"**{claim['verdict']}**" in text
+
+
+def test_learning_rate_is_the_best_on_validation_of_seed_zero(quick_report):
+    _, results = quick_report
+    for run in results["runs"]:
+        scores = {float(lr): value for lr, value in run["lr_grid_validation"].items()}
+        finite = {lr: v for lr, v in scores.items() if v is not None}
+        assert run["lr"] == min(finite, key=lambda lr: (finite[lr], lr))
+
+
+# ------------------------------------------------------------------------------ the sweep machinery
+
+
+def tiny_results(out, executor=None, protocol=TINY):
+    sweep = run_sweep(protocol, out, executor=executor, progress=False)
+    return sweep, without_timing(collect_results(protocol, sweep))
+
+
+def test_rerun_reuses_every_job_and_gives_the_same_numbers(tmp_path):
+    first, results = tiny_results(tmp_path)
+    assert (first.ran, first.cached) == (TINY_JOBS, 0)
+    again, results_again = tiny_results(tmp_path)
+    assert (again.ran, again.cached) == (0, TINY_JOBS)
+    assert results_again == results
+
+
+def test_a_job_with_other_settings_is_not_reused(tmp_path):
+    tiny_results(tmp_path)
+    longer = TINY.replace(steps=5)
+    sweep, _ = tiny_results(tmp_path, protocol=longer)
+    assert sweep.cached == 3  # only the flow jobs, which do not train
+    assert all(
+        result["steps_done"] == 5 for results in sweep.seed_results.values() for result in results
+    )
+
+
+def test_a_torn_job_file_is_run_again(tmp_path):
+    _, results = tiny_results(tmp_path)
+    victim = sorted((tmp_path / "jobs").glob("*.json"))[0]
+    victim.write_text('{"settings": ')
+    sweep, again = tiny_results(tmp_path)
+    assert (sweep.ran, sweep.cached) == (1, TINY_JOBS - 1)
+    assert again == results
+    assert json.loads(victim.read_text())["key"] == victim.stem
+
+
+class InterruptedExecutor(InlineExecutor):
+    """Runs ``allowed`` jobs, then acts as if the user pressed Ctrl-C."""
+
+    def __init__(self, allowed):
+        self.allowed = allowed
+
+    def submit(self, fn, /, *args, **kwargs):
+        if self.allowed == 0:
+            raise KeyboardInterrupt
+        self.allowed -= 1
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_an_interrupted_sweep_resumes_where_it_stopped(tmp_path):
+    _, results = tiny_results(tmp_path / "whole")
+    with pytest.raises(KeyboardInterrupt):
+        tiny_results(tmp_path / "cut", executor=InterruptedExecutor(allowed=7))
+    assert len(list((tmp_path / "cut" / "jobs").glob("*.json"))) == 7
+    sweep, resumed = tiny_results(tmp_path / "cut")
+    assert (sweep.cached, sweep.ran) == (7, TINY_JOBS - 7)
+    assert resumed == results
+
+
+def test_two_worker_processes_give_the_same_numbers_as_one(tmp_path):
+    _, results = tiny_results(tmp_path / "one")
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        sweep, in_two = tiny_results(tmp_path / "two", executor=pool)
+    assert sweep.ran == TINY_JOBS
+    assert in_two == results
+
+
+def test_a_dask_cluster_gives_the_same_numbers(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    _, results = tiny_results(tmp_path / "local")
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        _, on_dask = tiny_results(tmp_path / "dask", executor=client.get_executor())
+    assert on_dask == results
+
+
+def test_choose_lr_counts_a_diverged_run_as_worst_and_breaks_ties_low():
+    assert choose_lr({0.1: {"final_val_metric": None}, 0.01: {"final_val_metric": 5.0}}) == 0.01
+    assert choose_lr({0.1: {"final_val_metric": 1.0}, 0.01: {"final_val_metric": 1.0}}) == 0.01
+
+
+def test_width_solver_meets_the_budget_or_says_what_works():
+    width = solve_width("deep-transition", 2, 1, 2000, tolerance=0.05)
+    assert abs(width.parameters["total"] - 2000) <= 100
+    assert build("deep-transition", 2, width.hidden, 1).num_params() == width.parameters["total"]
+    with pytest.raises(ValueError, match=r"budget: no hidden size .* raise --budget to about \d+"):
+        solve_width("hierarchical-deep-transition-skip", 2, 1, 12, tolerance=0.05)
+
+
+def test_task_specs_parse_and_refuse_bad_lengths():
+    assert parse_task("adding:50") == TaskSpec("adding", 50)
+    assert parse_task("charlm") == TaskSpec("charlm")
+    with pytest.raises(ValueError, match=r"task must be NAME or NAME:T with an integer T"):
+        parse_task("adding:x")
+    with pytest.raises(ValueError, match=r"task must be one of"):
+        parse_task("nope")
+
+
+# ------------------------------------------------------------------------------ the command line
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--seeds", "0"], r"--seeds must be a whole number >= 1; got 0"),
+        (["--budget", "many"], r"--budget must be a whole number >= 10; got 'many'"),
+        (["--workers", "0"], r"--workers must be a whole number >= 1; got 0"),
+        (["--depths", "1,x"], r"--depths must be a whole number >= 1; got 'x'"),
+        (["--depths", "2,2"], r"--depths must not repeat a depth"),
+        (["--task", "nope"], r"task must be one of \["),
+        (["--task", "adding:1"], r"T must be >= 2; got 1"),
+        (["--arch", "lstm"], r"--arch must be one of \["),
+        (["--budget", "12"], r"raise --budget to about"),
+        (["--task", "chorales"], r"pip install 'numrnn\[music\]'"),
+    ],
+)
+def test_bad_flags_are_one_line_errors_with_exit_2(flags, message, tmp_path, capsys):
+    if (
+        "chorales" in flags
+        and "chorales" in __import__("numrnn.training.tasks").training.tasks.TASKS
+    ):
+        pytest.skip("the chorales task is installed here")
+    code = main(["compare", "--out", str(tmp_path / "out"), "--quick", "--no-progress", *flags])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("numrnn compare: error: ") and err.count("\n") == 1
+    assert re.search(message, err), err
+
+
+def test_out_that_is_a_file_is_refused(tmp_path, capsys):
+    target = tmp_path / "file"
+    target.write_text("x")
+    assert main(["compare", "--out", str(target), "--quick"]) == 2
+    assert "--out must be a folder" in capsys.readouterr().err
+
+
+def test_results_json_is_strict_json_with_finite_numbers(quick_report):
+    out, _ = quick_report
+
+    def check(value):
+        if isinstance(value, float):
+            assert math.isfinite(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                check(item)
+        elif isinstance(value, list):
+            for item in value:
+                check(item)
+
+    check(json.loads((out / "results.json").read_text(), parse_constant=pytest.fail))
+
+
+def test_shared_jobs_folder_can_be_copied_to_resume_elsewhere(quick_report, tmp_path):
+    out, results = quick_report
+    shutil.copytree(out / "jobs", tmp_path / "jobs")
+    sweep = run_sweep(QUICK, tmp_path, progress=False)
+    assert sweep.ran == 0
+    collected = json.loads(json.dumps(collect_results(QUICK, sweep)))
+    assert without_timing(collected) == without_timing(
+        {key: value for key, value in results.items() if key != "figures"}
+    )
