@@ -162,6 +162,45 @@ def _check_07(out: str, figures: Path) -> None:
     _exercises_pass(out, ["1", "2"])
 
 
+def _check_08(out: str, figures: Path) -> None:
+    rows = {name: [float(v) for v in values] for name, *values in re.findall(
+        rf"^(vanilla|hierarchical|deep-transition-skip|hierarchical-deep-transition-skip) +(\d+) +(\d+) +(\d+) +(\d+) +({FLOAT})  (?:vanishing|stable|exploding)$",
+        out, re.MULTILINE)}
+    verdicts = dict(re.findall(r"^(hierarchical|hierarchical-deep-transition-skip) +\d+ +\d+ +\d+ +\d+ +\S+  (\w+)$", out,
+                               re.MULTILINE))
+    assert len(rows) == 4, rows
+    combined, stack, residual = (rows[n] for n in ("hierarchical-deep-transition-skip", "hierarchical",
+                                                    "deep-transition-skip"))
+    assert combined[1:4] == [3, 2, 6]                                 # h->h from q, x->y from L, L(q + 1)
+    assert residual[1] == 3 and stack[2] == 2
+    assert combined[0] > max(stack[0], residual[0])                   # more parameters than either parent
+    assert combined[3] == max(row[3] for row in rows.values())        # the most state nonlinearities
+    assert verdicts["hierarchical"] == "vanishing" and verdicts["hierarchical-deep-transition-skip"] != "vanishing"
+    assert re.search(r"^numrnn compare: .* wrote .*results\.json$", out, re.MULTILINE)
+    budget, tolerance = (float(v) for v in re.search(rf"protocol: budget (\d+) parameters \(± (\d+)%\)", out).groups())
+    table = {name: (int(H), int(total), [float(v) for v in metrics.split()]) for name, H, total, metrics in re.findall(
+        rf"^(\S+) +(\d+) +(\d+) +\d +\d +{FLOAT} +(?:vanishing|stable|exploding) +((?:{FLOAT} *)+)$", out, re.MULTILINE)}
+    assert set(table) == set(numrnn.presets.ARCHITECTURES), table
+    widths = {name: H for name, (H, _, _) in table.items()}
+    assert widths["vanilla"] == max(widths.values()) and widths["hierarchical-deep-transition-skip"] == min(widths.values())
+    assert all(abs(total - budget) <= tolerance / 100 * budget for _, total, _ in table.values())
+    baselines = [float(v) for v in re.findall(rf"^\S+: trivial baseline ({FLOAT})", out, re.MULTILINE)]
+    assert baselines and all(metric > 0.5 * min(baselines) for _, _, metrics in table.values() for metric in metrics)
+    claims = re.findall(r"^claim +(\d+) \[(supported|not supported|not measured)\] ", out, re.MULTILINE)
+    assert claims and [int(n) for n, _ in claims] == list(range(1, len(claims) + 1))
+    counts = {verdict: [v for _, v in claims].count(verdict) for verdict in ("supported", "not supported", "not measured")}
+    assert f"verdicts: {counts}" in out
+    assert "parameter counts of all 6 rows rebuilt: equal" in out
+    assert float(re.search(rf"max \|difference\| of log10 ratios = ({FLOAT})", out).group(1)) < 1e-9
+    recomputed = re.findall(r"^claim +\d+ .*: report (supported|not supported), recomputed (supported|not supported): "
+                            r"(agrees|DISAGREES)$", out, re.MULTILINE)
+    assert len(recomputed) >= 8 and all(a == b and agrees == "agrees" for a, b, agrees in recomputed)
+    assert f"{len(recomputed)} claims recomputed from the public API; all agree with the report" in out
+    assert (figures / "combined_gradient_flow.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (figures / "compare_quick" / "results.json").is_file() and (figures / "compare_quick" / "report.md").is_file()
+    _exercises_pass(out, ["1", "2"])
+
+
 EXPECTED = {
     "01_vanilla_rnn_by_hand.py": _check_01,
     "02_three_ways_to_go_deep.py": _check_02,
@@ -170,6 +209,7 @@ EXPECTED = {
     "05_going_deep_in_layers.py": _check_05,
     "06_going_deep_in_time.py": _check_06,
     "07_skip_connections_make_depth_trainable.py": _check_07,
+    "08_combining_patterns_and_the_report.py": _check_08,
 }
 
 
