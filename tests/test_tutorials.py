@@ -157,6 +157,12 @@ def _check_07(out: str, figures: Path) -> None:
     assert runs["deep-transition"][0] > 0.8 * runs["deep-transition"][2]            # stays at the baseline
     assert runs["deep-transition-skip"][0] < 0.5 * runs["deep-transition-skip"][2]  # below half of it
     assert runs["deep-transition-skip"][3] > 50 * runs["deep-transition"][3]
+    scaled = {(int(q), float(scale)): (float(norm), float(log10)) for q, scale, norm, log10 in re.findall(
+        rf"^q = (\d), branch scale ({FLOAT}): mean ‖K_t‖ = ({FLOAT}), mean log10 ratio = ({FLOAT})$", out, re.MULTILINE)}
+    assert set(scaled) == {(1, 1.0), (1, 0.1), (8, 1.0), (8, 0.1)}
+    for q in (1, 8):                                                   # a small branch: nearer the identity
+        assert scaled[q, 1.0][0] > 2 * scaled[q, 0.1][0]
+        assert abs(scaled[q, 0.1][1]) < abs(scaled[q, 1.0][1])
     for name in ("depth_sweep_ratios.png", "skip_training_curves.png"):
         assert (figures / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
     _exercises_pass(out, ["1", "2"])

@@ -42,7 +42,43 @@ out_dir.mkdir(parents=True, exist_ok=True)
 T, B, D, H, O = 50, 8, 3, 16, 1  # steps, batch, input, hidden, output
 depths = list(range(1, 9))  # q = 1..8
 seeds = [0, 1, 2]
-skips = {"deep-transition": "none", "deep-transition-skip": "residual"}
+names = ["deep-transition", "deep-transition-skip"]  # without and with the residual path
+
+# %% [markdown]
+# ## One change only: the same weights, with and without the identity
+#
+# To see what the identity path alone does, compare each deep transition with **the same
+# weights** plus the skip. `with_residual_path` builds a residual model of the same sizes and
+# gives it a copy of the plain model's weights (`model.params` can be edited freely).
+#
+# Its `branch_scale` multiplies the two maps that end the branch, $W_{hh}$ and $W_{xh}$: 1
+# keeps the plain draw, so that the skip is the *only* difference. (Initialisations such as
+# Fixup and ReZero start a residual branch small on purpose; the last section tries that.)
+
+
+# %%
+def with_residual_path(plain, branch_scale=1.0):
+    """A one-layer residual deep transition with the weights of ``plain``, its branch scaled."""
+    layer = plain.config.layers[0]
+    residual = numrnn.DeepRNN(
+        plain.config.input_size,
+        layer.hidden_size,
+        plain.config.output_size,
+        transition_depth=layer.transition_depth,
+        skip="residual",
+        seed=0,
+    )
+    residual.params = {name: value.copy() for name, value in plain.params.items()}
+    for name in ("layer1.W_hh", "layer1.W_xh"):
+        residual.params[name] *= branch_scale
+    return residual
+
+
+def model_pair(q, seed, input_size=D, output_size=O):
+    """The deep transition of depth q drawn with ``seed``, and the same weights with the skip."""
+    plain = numrnn.DeepRNN(input_size, H, output_size, transition_depth=q, seed=seed)
+    return {"deep-transition": plain, "deep-transition-skip": with_residual_path(plain)}
+
 
 # %% [markdown]
 # ## The depth sweep
@@ -54,21 +90,20 @@ skips = {"deep-transition": "none", "deep-transition-skip": "residual"}
 # (`diagnostics.VANISHING_BELOW`, `EXPLODING_ABOVE`).
 
 # %%
-ratios = {name: np.zeros((len(depths), len(seeds))) for name in skips}  # (n_depths, n_seeds)
-verdicts = {name: [] for name in skips}
-for name, skip in skips.items():
-    for i, q in enumerate(depths):
-        for k, seed in enumerate(seeds):
-            model = numrnn.DeepRNN(D, H, O, transition_depth=q, skip=skip, seed=seed)
+ratios = {name: np.zeros((len(depths), len(seeds))) for name in names}  # (n_depths, n_seeds)
+verdicts = {name: [] for name in names}
+for i, q in enumerate(depths):
+    for k, seed in enumerate(seeds):
+        for name, model in model_pair(q, seed).items():
             flow = diagnostics.gradient_flow(model, T=T)
             ratios[name][i, k] = flow.ratio
             verdicts[name].append(flow.verdict)
 
 print(f"{'q':>2s}  {'ratio without skip (3 seeds)':>32s}  {'ratio with skip (3 seeds)':>30s}")
 for i, q in enumerate(depths):
-    row = ["  ".join(f"{r:8.1e}" for r in ratios[name][i]) for name in skips]
+    row = ["  ".join(f"{r:8.1e}" for r in ratios[name][i]) for name in names]
     print(f"{q:2d}  {row[0]:>32s}  {row[1]:>30s}")
-for name in skips:
+for name in names:
     counts = {verdict: verdicts[name].count(verdict) for verdict in sorted(set(verdicts[name]))}
     print(f"verdicts for {name}: {counts}")
 smallest_with, largest_without = (
@@ -118,29 +153,29 @@ print(
 )
 for q in depths:
     norms_K = []
-    smallest = {"none": [], "residual": []}  # σ_min(J_t) of every step and sequence
-    mean_log = {"none": [], "residual": []}  # mean log σ(J_t), per seed
+    smallest = {name: [] for name in names}  # σ_min(J_t) of every step and sequence
+    mean_log = {name: [] for name in names}  # mean log σ(J_t), per seed
     for seed in seeds:
-        for skip in ("none", "residual"):
-            model = numrnn.DeepRNN(D, H, O, transition_depth=q, skip=skip, seed=seed)
+        for name, model in model_pair(q, seed).items():
             jacobians = diagnostics.step_jacobians(model, x)[0]  # (T, B, H, H)
             singular = np.linalg.svd(jacobians, compute_uv=False)  # (T, B, H), largest first
-            smallest[skip].append(singular[..., -1])
-            mean_log[skip].append(np.log(singular).mean())
-            if skip == "residual":
+            smallest[name].append(singular[..., -1])
+            mean_log[name].append(np.log(singular).mean())
+            if name == "deep-transition-skip":
                 norms_K.append(np.linalg.norm(jacobians - identity, ord=2, axis=(-2, -1)))
     norms_K = np.concatenate(norms_K)
     print(
         f"{q:2d}  {norms_K.mean():10.2f}  {(norms_K < 1).mean():13.0%}  "
-        f"{np.concatenate(smallest['residual']).mean():19.2f}  "
-        f"{np.concatenate(smallest['none']).mean():7.3f}  "
-        f"{np.mean(mean_log['residual']):+19.3f}  {np.mean(mean_log['none']):+7.2f}"
+        f"{np.concatenate(smallest['deep-transition-skip']).mean():19.2f}  "
+        f"{np.concatenate(smallest['deep-transition']).mean():7.3f}  "
+        f"{np.mean(mean_log['deep-transition-skip']):+19.3f}  "
+        f"{np.mean(mean_log['deep-transition']):+7.2f}"
     )
 
 # %% [markdown]
 # Read the table as the chapter's argument:
 #
-# * the branch is **not** small at initialisation: its Jacobian has a spectral norm of about a
+# * the branch is **not** small (the plain draw): its Jacobian has a spectral norm of about a
 #   half. The skip does not work by making $\partial\varphi/\partial h$ negligible.
 # * $\Vert K_t \Vert_2 < 1$ at most steps, so the smallest singular value of $J_t$ stays well
 #   above zero (above 0.5 on average at every depth) while without the skip it is below 0.01:
@@ -158,18 +193,16 @@ for q in depths:
 #
 # The adding problem (`tasks.AddingTask`, T = 20) scores only the last step, and the answer
 # depends on two inputs that can be up to 19 steps earlier: the gradient must reach them. Both
-# models, q = 8 and H = 16, train for 300 steps of Adam (learning rate 3e-3, batches of 32,
-# clipping at 1). One seed each: a short run shows the shape of the effect, not a benchmark
-# (tutorial 8's `numrnn compare` tunes learning rates and averages seeds).
+# models, q = 8 and H = 16 with the same initial weights, train for 300 steps of Adam (learning
+# rate 3e-3, batches of 32, clipping at 1). One seed: a short run shows the shape of the effect,
+# not a benchmark (tutorial 8's `numrnn compare` tunes learning rates and averages seeds).
 
 # %%
 task = tasks.AddingTask(seq_len=20, seed=0, validation_size=256)
 baseline = task.baseline.value
 histories = {}
-for name, skip in skips.items():
-    model = numrnn.DeepRNN(
-        task.input_size, H, task.output_size, transition_depth=8, skip=skip, seed=0
-    )
+pair = model_pair(8, seed=0, input_size=task.input_size, output_size=task.output_size)
+for name, model in pair.items():
     histories[name] = numrnn.train(
         model,
         task,
@@ -202,6 +235,35 @@ print(f"figures saved to {out_dir}")
 # use them, though its validation error jumps up and down on the way. The right panel shows the
 # price: the residual model's gradient norm before clipping is more than 50 times larger at the
 # first step, and clipping is what keeps its updates sane.
+#
+# ## Starting the branch small
+#
+# The growing gradients come from the branch: with the plain draw, $\Vert K_t \Vert$ is about a
+# half and the product of many $I + K_t$ can grow. Fixup (Zhang et al. 2019) and ReZero
+# (Bachlechner et al. 2020) start every residual branch near zero, so that each step starts
+# near the identity. Scaling the branch's last maps by 0.1 with `with_residual_path`:
+
+# %%
+for q in (1, 8):
+    for branch_scale in (1.0, 0.1):
+        norms_K, log10_ratios = [], []
+        for seed in seeds:
+            plain = numrnn.DeepRNN(D, H, O, transition_depth=q, seed=seed)
+            model = with_residual_path(plain, branch_scale)
+            jacobians = diagnostics.step_jacobians(model, x)[0]  # (T, B, H, H)
+            norms_K.append(np.linalg.norm(jacobians - identity, ord=2, axis=(-2, -1)).mean())
+            flow = diagnostics.gradient_flow(model, T=T)
+            log10_ratios.append(np.log10(flow.ratio))
+        print(
+            f"q = {q}, branch scale {branch_scale:3.1f}: mean ‖K_t‖ = {np.mean(norms_K):.2f}, "
+            f"mean log10 ratio = {np.mean(log10_ratios):+.2f}"
+        )
+
+# %% [markdown]
+# A branch ten times smaller makes $\Vert K_t \Vert$ several times smaller and brings the
+# ratio closer to 1 ($\log_{10}$ closer to 0) at both depths: the gradient neither vanishes nor
+# grows much. The price is a network that starts as almost the identity and must grow its
+# branch by training.
 #
 # ## Exercises
 #
