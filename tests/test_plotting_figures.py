@@ -122,3 +122,27 @@ def test_heat_map_shows_zero_norms_in_the_legend():
 def test_empty_input_is_refused_by_name(function, argument):
     with pytest.raises((TypeError, ValueError), match=r"named_"):
         function(argument)
+
+
+def test_gradient_norm_maps_have_a_titled_panel_per_architecture():
+    maps = {
+        name: np.full((1 + i % 2, 6), 10.0**-i) * np.arange(1, 7) for i, name in enumerate(NAMES)
+    }
+    figure = plotting.plot_gradient_norm_maps(maps, columns=2)
+    panels = [ax for ax in figure.axes if ax.get_visible() and ax.images]
+    assert [ax.get_title().split(" (")[0] for ax in panels] == NAMES
+    for ax, norms in zip(panels, maps.values(), strict=True):
+        np.testing.assert_array_equal(ax.images[0].get_array(), norms)
+        _assert_labelled(ax)
+    assert sum(not ax.get_visible() for ax in figure.axes) == 1  # 3 maps on a 2 x 2 grid
+    with pytest.raises(ValueError, match=r"columns must be an integer >= 1; got 0"):
+        plotting.plot_gradient_norm_maps(maps, columns=0)
+
+
+def test_save_figure_writes_atomically_and_refuses_a_path_without_format(tmp_path):
+    ax = plotting.plot_norm_vs_distance({"vanilla": np.array([0.1, 0.5, 1.0])})
+    plotting.save_figure(ax.figure, tmp_path / "flow.svg", close=False)
+    assert b"<svg" in (tmp_path / "flow.svg").read_bytes()[:500]
+    assert [path.name for path in tmp_path.iterdir()] == ["flow.svg"]  # no temporary file left
+    with pytest.raises(ValueError, match=r"path must end in a format suffix"):
+        plotting.save_figure(ax.figure, tmp_path / "flow")

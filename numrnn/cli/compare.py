@@ -55,7 +55,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``numrnn compare``."""
     parser.formatter_class = _HelpFormatter
     parser.add_argument(
-        "--out", required=True, help="report folder (created; reruns resume from DIR/jobs)"
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="report folder (created; reruns resume from DIR/jobs)",
     )
     parser.add_argument(
         "--quick",
@@ -77,16 +80,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help=f"an architecture, repeatable (default: all of {list(ARCHITECTURES)})",
     )
-    parser.add_argument("--seeds", default=None, help=f"seeds per run (default {DEFAULT.seeds})")
     parser.add_argument(
-        "--budget", default=None, help=f"parameter budget (default {DEFAULT.budget})"
+        "--seeds", default=None, metavar="N", help=f"seeds per run (default {DEFAULT.seeds})"
     )
     parser.add_argument(
-        "--steps", default=None, help=f"training steps per run (default {DEFAULT.steps})"
+        "--budget", default=None, metavar="N", help=f"parameter budget (default {DEFAULT.budget})"
+    )
+    parser.add_argument(
+        "--steps",
+        default=None,
+        metavar="N",
+        help=f"training steps per run (default {DEFAULT.steps})",
     )
     parser.add_argument(
         "--depths",
         default=None,
+        metavar="Q,Q,...",
         help="transition depths q of the sweep, comma-separated, or 'none' (default "
         + ",".join(str(q) for q in DEFAULT.depths)
         + ")",
@@ -94,6 +103,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers",
         default=None,
+        metavar="N",
         help=f"worker processes (default: the CPU count, {os.cpu_count()}); 1 runs in this process",
     )
     parser.add_argument(

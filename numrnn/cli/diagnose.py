@@ -12,7 +12,6 @@ norm against distance, and the Jacobian spectrum, each as PNG and SVG.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -94,20 +93,6 @@ def _check_out(out: Path) -> str | None:
     return None
 
 
-def _save_atomically(figure, path: Path) -> None:
-    """Write a figure to ``path`` through a temporary file in the same folder."""
-    handle, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix
-    )
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            figure.savefig(stream, format=path.suffix[1:], bbox_inches="tight")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def _report(args, model, summary, spectra) -> str:
     counts = summary.parameters
     depth = summary.sequential_depth
@@ -167,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
         for name in _FIGURES:
             for suffix in (".png", ".svg"):
                 path = args.out / f"{name}{suffix}"
-                _save_atomically(figures[name], path)
+                plotting.save_figure(figures[name], path, close=suffix == ".svg")
                 written.append(path.name)
         print(f"wrote {', '.join(written)} into {args.out}")
     return 0
