@@ -88,6 +88,7 @@ def test_quick_run_writes_every_file(quick_report):
         "gradient_maps",
         "norm_vs_distance",
         "jacobian_spectra",
+        "span_norms",
         "depth_sweep_ratio",
         "depth_sweep_metric",
     } | {f"training_curves_{task}" for task in results["tasks"]}
@@ -160,6 +161,18 @@ def test_verdicts_follow_the_measured_numbers(quick_report):
     text = (quick_report[0] / "report.md").read_text()
     for claim in results["claims"]:
         assert f"**{claim['verdict']}**" in text
+
+
+def test_depth_sweep_lists_every_depth_in_order_for_both_architectures(quick_report):
+    out, results = quick_report
+    depths = [str(q) for q in results["protocol"]["depths"]]
+    assert list(results["sweep"]) == ["deep-transition", "deep-transition-skip"]
+    for by_q in results["sweep"].values():
+        assert list(by_q) == depths
+    rows = table_rows((out / "report.md").read_text(), "The depth sweep on adding-20")
+    assert [(cells[0], cells[1]) for cells in rows] == [
+        (arch, q) for arch in results["sweep"] for q in depths
+    ]
 
 
 def test_learning_rate_is_the_best_on_validation_of_seed_zero(quick_report):

@@ -170,9 +170,8 @@ def make_protocol(args: argparse.Namespace):
     if args.depths is not None:
         changes["depths"] = _depths(args.depths)
     architectures = changes.get("architectures", base.architectures)
-    changes["sweep_architectures"] = (
-        tuple(name for name in base.sweep_architectures if name in architectures)
-        or base.sweep_architectures
+    changes["sweep_architectures"] = tuple(  # sweep only what was asked for; none: no sweep
+        name for name in base.sweep_architectures if name in architectures
     )
     return base.replace(**changes)
 

@@ -53,7 +53,7 @@ __all__ = [
     "build_model",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """Version of the settings/result layout; part of every key: a new layout never reuses a job."""
 
 TEST_SEED = 1
@@ -330,6 +330,15 @@ def _spectra(model, settings: dict) -> list:
     ]  # per layer (T, B, H)
 
 
+def _span_log10(model, settings: dict) -> list:
+    """log10 ‖∂h_T/∂h_t‖₂ of the top layer for distance T - t = 0..flow_T-1 (None: exactly 0)."""
+    x, _, _ = diagnostics.last_step_problem(
+        model, settings["flow_T"], batch_size=min(settings["flow_batch"], 4), seed=settings["seed"]
+    )
+    log_norms = diagnostics.span_norms(model, x, log=True) / math.log(10)  # (T,), by distance
+    return [float(f"{v:.6g}") if math.isfinite(v) else None for v in log_norms]
+
+
 def _flow_job(settings: dict) -> dict:
     task = build_task(settings)
     model = build_model(settings, task.input_size, task.output_size)
@@ -337,6 +346,7 @@ def _flow_job(settings: dict) -> dict:
         "parameters": diagnostics.parameter_counts(model),
         "flow_init": _flow(model, settings),
         "spectra": _spectra(model, settings),
+        "span_log10": _span_log10(model, settings),
     }
 
 
@@ -355,8 +365,9 @@ def run_job(settings: dict) -> dict:
         holds ``parameters``, ``sequential_depth``, ``flow_init``,
         ``flow_trained``, ``final_val_metric``, ``test_metric``, ``baseline``,
         ``diverged``, ``timing`` and a thinned ``history``; that of a
-        ``"flow"`` job ``parameters``, ``flow_init`` and ``spectra`` (per
-        layer, (T, B, H) singular values). NaN and inf become None.
+        ``"flow"`` job ``parameters``, ``flow_init``, ``spectra`` (per
+        layer, (T, B, H) singular values) and ``span_log10`` (log10 of
+        ``‖∂h_T/∂h_t‖₂`` by distance T - t, top layer). NaN and inf become None.
 
     Raises
     ------

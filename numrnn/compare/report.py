@@ -38,8 +38,11 @@ FIGURES = {
     "gradient_maps": "gradient-norm heat map per architecture at initialisation",
     "norm_vs_distance": "gradient norm vs distance T − t, one line per architecture",
     "jacobian_spectra": "singular values of the step Jacobians ∂h_t/∂h_{t-1}",
+    "span_norms": "‖∂h_T/∂h_t‖₂ = ‖J_T ··· J_{t+1}‖₂ vs T − t at initialisation, one line per "
+    "architecture (how a perturbation of h_t reaches h_T)",
     "depth_sweep_ratio": "log10 of ‖∂loss/∂h_1‖ / ‖∂loss/∂h_T‖ at initialisation vs transition "
-    "depth q (mean ± std over seeds)",
+    "depth q (mean ± std over seeds; a seed whose ‖dh_1‖ underflowed to 0 has no logarithm and is "
+    "left out of the mean: the depth-sweep table shows -inf for it)",
     "depth_sweep_metric": "final held-out metric vs transition depth q (mean ± std over seeds)",
 }
 """Figures written as ``NAME.png`` and ``NAME.svg`` (plus ``training_curves_<task>`` per task)."""
@@ -66,7 +69,10 @@ def _mean_std(metric) -> str:
 def _flow_cell(flow) -> str:
     if flow["log10_ratio"] is None:
         limit = flow.get("log10_ratio_limit")
-        return "n/a" if limit is None else f"{limit} ({flow['verdict']})"
+        if limit is None:
+            return "n/a"
+        what = "‖dh_1‖ underflowed to 0" if limit == "-inf" else "‖dh_1‖ overflowed"
+        return f"{limit} ({flow['verdict']}: {what})"
     return f"{fmt(flow['log10_ratio'])} ({flow['verdict']})"
 
 
@@ -109,6 +115,14 @@ def write_figures(results: dict, sweep, out) -> dict:
             plotting.plot_norm_vs_distance(flows).figure,
             FIGURES["norm_vs_distance"],
         )
+    spans = {
+        arch: 10.0 ** np.array([-np.inf if v is None else v for v in result["span_log10"]])
+        for arch, result in sweep.flow_results.items()
+    }
+    ax = plotting.plot_norm_vs_distance(spans, order="distance")
+    ax.set_ylabel(r"$\Vert\partial h_T/\partial h_t\Vert_2$ (mean over sequences)")
+    ax.set_title("norm of the Jacobian product over a span, vs its length T − t")
+    save("span_norms", ax.figure, FIGURES["span_norms"])
     spectra = {
         arch: [np.asarray(layer, dtype=np.float64) for layer in result["spectra"]]
         for arch, result in sweep.flow_results.items()

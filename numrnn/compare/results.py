@@ -364,7 +364,8 @@ def _judge_claims(protocol, rows, metrics_by_task, sweep_rows, equal_width) -> l
                 f"deep transition without skip: log10 gradient ratio at initialisation decreases "
                 f"with every step of q in {list(protocol.depths)}",
                 supported(decreasing),
-                "log10 ratio by q: " + ", ".join(_fmt(v) for v in logs),
+                "log10 ratio by q: "
+                + ", ".join(_fmt(v) if math.isfinite(v) else f"{v:+}" for v in values),
                 {"log10_ratio_by_q": logs},
             )
         )
@@ -581,8 +582,10 @@ def collect_results(protocol, sweep) -> dict:
             and configuration.transition_depth in protocol.depths
         ):
             sweep_rows.setdefault(configuration.arch, {})[configuration.transition_depth] = summary
-    sweep_rows = {
-        arch: sweep_rows[arch] for arch in protocol.sweep_architectures if arch in sweep_rows
+    sweep_rows = {  # q ascending, whatever order the configurations were planned in
+        arch: {q: sweep_rows[arch][q] for q in sorted(sweep_rows[arch])}
+        for arch in protocol.sweep_architectures
+        if arch in sweep_rows
     }
     tasks = {}
     for task in protocol.tasks:
