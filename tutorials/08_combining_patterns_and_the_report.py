@@ -74,8 +74,8 @@ for name, summary in summaries.items():
 # It has more parameters than either parent at the same width. And its gradient flow is the
 # residual one: where the plain stack's gradient vanishes over 100 steps, the combination's
 # does not. Per step it computes L(q + 1) = 6 state nonlinearities (one after the other within
-# a layer, and a layer waits for the one below), the
-# most of all: that is the chapter's "very high" computational cost.
+# a layer, and a layer waits for the one below), the most of all: the chapter's point that
+# combining the patterns costs computation.
 
 # %%
 # the same probe as summarize's (T = 100, batch 8, seed 0), with its (L, T) map of norms
