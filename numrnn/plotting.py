@@ -900,7 +900,7 @@ def plot_gradient_norm_maps(named_grad_norms, columns: int = 3):
         rows, columns, figsize=(4.6 * columns, 2.6 * rows), layout="constrained", squeeze=False
     )
     flat = list(axes.ravel())
-    for ax, (label, norms) in zip(flat, named_grad_norms.items()):
+    for ax, (label, norms) in zip(flat, named_grad_norms.items(), strict=False):  # spare panels
         L, T = _as_2d(_as_norms(norms, f"named_grad_norms[{label!r}]")).shape
         plot_gradient_norms(norms, ax=ax, title=f"{label} (L={L}, T={T})")
     for ax in flat[count:]:
@@ -926,12 +926,19 @@ def save_figure(figure, path, close: bool = True) -> None:
 
     path = Path(path)
     if not path.suffix:
-        raise ValueError(f"path must end in a format suffix such as .png or .svg; got {str(path)!r}")
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
+        raise ValueError(
+            f"path must end in a format suffix such as .png or .svg; got {str(path)!r}"
+        )
+    handle, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix
+    )
     try:
         with os.fdopen(handle, "wb") as stream:
             tight = None if figure.get_layout_engine() is not None else "tight"  # one draw, not two
             figure.savefig(stream, format=path.suffix[1:], bbox_inches=tight, dpi=110)
+        mask = os.umask(0o022)  # mkstemp makes a private (0600) file: give it the usual mode
+        os.umask(mask)
+        os.chmod(temporary, 0o666 & ~mask)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shutil
 from concurrent.futures import ProcessPoolExecutor
 
+import numpy as np
 import pytest
 
 from numrnn.cli import main
 from numrnn.compare.budget import solve_width
+from numrnn.compare.jobs import run_job, train_settings
 from numrnn.compare.protocol import QUICK, Protocol, TaskSpec, parse_task
 from numrnn.compare.results import TIMING_KEYS, collect_results
 from numrnn.compare.sweep import InlineExecutor, choose_lr, run_sweep
 from numrnn.presets import build
+from numrnn.training.tasks import TASKS, AddingTask, Task
 
 TINY = Protocol(
     tasks=(TaskSpec("adding", 6),),
@@ -82,8 +86,11 @@ def close(shown: float, value: float) -> bool:
 
 def test_quick_run_writes_every_file(quick_report):
     out, results = quick_report
-    for name in ("report.md", "report.html", "results.json"):
+    mask = os.umask(0o022)
+    os.umask(mask)
+    for name in ("report.md", "report.html", "results.json", "gradient_maps.png"):
         assert (out / name).stat().st_size > 0
+        assert (out / name).stat().st_mode & 0o777 == 0o666 & ~mask  # not a private temp file
     expected = {
         "gradient_maps",
         "norm_vs_distance",
@@ -252,15 +259,62 @@ def test_two_worker_processes_give_the_same_numbers_as_one(tmp_path):
 
 def test_a_dask_cluster_gives_the_same_numbers(tmp_path):
     distributed = pytest.importorskip("distributed")
-    _, results = tiny_results(tmp_path / "local")
-    with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        _, on_dask = tiny_results(tmp_path / "dask", executor=client.get_executor())
-    assert on_dask == results
+    small = ["--quick", "--no-progress", "--task", "adding:6", "--arch", "vanilla"]
+    small += ["--arch", "deep-transition", "--depths", "none", "--budget", "150", "--steps", "4"]
+    protocol = QUICK.replace(
+        tasks=(TaskSpec("adding", 6),),
+        architectures=("vanilla", "deep-transition"),
+        sweep_architectures=("deep-transition",),  # as the command sets it (no depths: no sweep)
+        depths=(),
+        budget=150,
+        steps=4,
+    )
+    _, local = tiny_results(tmp_path / "local", protocol=protocol)  # in this process
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        address = cluster.scheduler_address
+        assert (
+            main(["compare", "--out", str(tmp_path / "dask"), "--scheduler", address, *small]) == 0
+        )
+    on_dask = json.loads((tmp_path / "dask" / "results.json").read_text())
+    assert on_dask["run"]["executor"] == f"Dask scheduler {address}"
+    del on_dask["figures"]
+    assert without_timing(on_dask) == json.loads(json.dumps(local))
+
+
+class SplitTask(Task):
+    """A data set with a validation and a test split (as chorales has): the adding problem."""
+
+    name, loss, metric_name, input_size, output_size = "split", "mse", "mse", 2, 1
+
+    def __init__(self, seq_len=6, *, dtype=np.float64, split_seed=0):
+        super().__init__(seq_len, dtype=dtype)
+        self.inner = AddingTask(seq_len, seed=split_seed, dtype=dtype)
+
+    def train_batch(self, step, batch_size, rng):
+        return self.inner.train_batch(step, batch_size, rng)
+
+    def validation_batches(self, batch_size=None):
+        return self.inner.validation_batches(batch_size)
+
+    @property
+    def baseline(self):
+        return self.inner.baseline
+
+    def held_out(self):
+        return SplitTask(self.seq_len, dtype=self.dtype, split_seed=7)
+
+
+def test_a_task_with_a_test_split_is_scored_on_it(monkeypatch):
+    monkeypatch.setitem(TASKS, "split", SplitTask)
+    task = parse_task("split:6")
+    settings = train_settings(TINY, "vanilla", task, 8, 0, 0, 1e-2)
+    result = run_job(settings)["result"]
+    assert result["held_out"] == "test"
+    model = build("vanilla", 2, 8, 1, seed=0, dtype=np.float32)
+    assert result["parameters"]["total"] == model.num_params()
+    assert result["test_metric"] is not None and result["test_metric"] != result["final_val_metric"]
 
 
 def test_choose_lr_counts_a_diverged_run_as_worst_and_breaks_ties_low():
@@ -348,3 +402,15 @@ def test_shared_jobs_folder_can_be_copied_to_resume_elsewhere(quick_report, tmp_
     assert without_timing(collected) == without_timing(
         {key: value for key, value in results.items() if key != "figures"}
     )
+
+
+def test_better_means_a_gap_larger_than_the_seeds_spread():
+    from numrnn.compare.results import _less
+
+    def metric(mean, std, not_finite=0):
+        return {"mean": mean, "std": std, "n": 3, "not_finite": not_finite}
+
+    assert _less(metric(0.10, 0.01), metric(0.20, 0.05))  # gap 0.10 > 0.05
+    assert not _less(metric(0.159, 0.002), metric(0.164, 0.0076))  # gap within the spread
+    assert not _less(metric(0.10, 0.0, not_finite=1), metric(0.20, 0.0))  # a diverged seed
+    assert _less(metric(0.5, 0.4), metric(None, None, not_finite=3))  # beats a run that diverged

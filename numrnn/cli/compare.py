@@ -29,7 +29,7 @@ from .._version import __version__
 from ..compare.protocol import DEFAULT, QUICK, parse_task, task_names
 from ..compare.report import write_figures, write_report
 from ..compare.results import collect_results
-from ..compare.sweep import InlineExecutor, run_sweep
+from ..compare.sweep import InlineExecutor, plan_configurations, run_sweep
 from ..presets import ARCHITECTURES
 
 DEFAULT_TASK_REASON = (
@@ -41,6 +41,9 @@ DEFAULT_TASK_REASON = (
     "this budget can learn the task within the step budget, so that the sweep separates depths "
     "that learn from depths that fail. Everything fits in about three minutes on two cores."
 )
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+"""Environment variables that set BLAS threads; the report's command line shows those set."""
+
 CUSTOM_TASK_REASON = "Tasks chosen on the command line (--task)."
 
 
@@ -247,7 +250,10 @@ def _command(args: argparse.Namespace) -> str:
             words += [f"--{flag}", str(getattr(args, flag))]
     if args.no_progress:
         words.append("--no-progress")
-    return " ".join(shlex.quote(word) for word in words)
+    threads = [  # read, never set: they change the times per step, so the report shows them
+        f"{name}={shlex.quote(os.environ[name])}" for name in THREAD_VARIABLES if name in os.environ
+    ]
+    return " ".join(threads + [shlex.quote(word) for word in words])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -259,10 +265,28 @@ def run(args: argparse.Namespace) -> int:
     )
     out = Path(args.out)
     _check_out(out)
+    configurations = plan_configurations(protocol)  # a budget no width meets fails here, first
     executor, where, client = _executor(args, workers)
+    if (
+        args.scheduler is None
+        and workers > 1
+        and not any(v in os.environ for v in THREAD_VARIABLES)
+    ):
+        print(
+            f"numrnn compare: note: {workers} worker processes share {os.cpu_count()} cores and "
+            "NumPy's BLAS may start threads in each; if the jobs run slowly, rerun as "
+            "OPENBLAS_NUM_THREADS=1 numrnn compare ... (finished jobs are kept; docs/compare.md)",
+            file=sys.stderr,
+        )
     resume = f"rerun the same command to resume: finished jobs are kept in {out / 'jobs'}"
     try:
-        sweep = run_sweep(protocol, out, executor=executor, progress=not args.no_progress)
+        sweep = run_sweep(
+            protocol,
+            out,
+            executor=executor,
+            progress=not args.no_progress,
+            configurations=configurations,
+        )
     except KeyboardInterrupt:
         _stop_workers(executor)
         print(f"numrnn compare: {resume}", file=sys.stderr)
@@ -271,7 +295,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"numrnn compare: a worker stopped ({error}); {resume}", file=sys.stderr)
         return 1
     finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+        try:
+            executor.shutdown(wait=True, cancel_futures=True)
+        except TypeError:  # Dask's ClientExecutor has no cancel_futures
+            executor.shutdown(wait=True)
         if client is not None:
             client.close()
     results = collect_results(protocol, sweep)

@@ -285,9 +285,12 @@ def _train(settings: dict) -> dict:
     done = int(trainer.step)
     thin = max(1, math.ceil(max(done, 1) / HISTORY_POINTS))
     final = val_metric[-1] if diverged is None else float("nan")
-    test = test_baseline = None
+    test = test_baseline = test_task = None
     if isinstance(task, SyntheticTask):  # a fresh draw: the test set
         test_task = build_task(settings, seed=settings["test_seed"])
+    elif callable(getattr(task, "held_out", None)):  # a data set's test split (e.g. chorales)
+        test_task = task.held_out()
+    if test_task is not None:
         test_baseline = test_task.baseline.value
         if diverged is None:
             test = Trainer(model, test_task, eval_every=0, progress=False).evaluate().metric

@@ -16,14 +16,12 @@ from __future__ import annotations
 import base64
 import html
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .budget import preset_depth
-from .sweep import write_json_atomically
+from .sweep import write_json_atomically, write_text_atomically
 
 __all__ = [
     "FIGURES",
@@ -249,8 +247,10 @@ def report_blocks(results: dict, figures: dict) -> list:
                 f"{protocol['dtype']}, "
                 f"seeds 0..{protocol['seeds'] - 1} (weights and batches), the same for every "
                 "architecture.",
-                "Held-out metric: the test set (a fresh draw, seed 1) for synthetic tasks, which "
-                "took no part in choosing the learning rate; mean ± std over seeds.",
+                "Held-out metric: the test set, which took no part in choosing the learning rate "
+                "(a fresh draw, seed 1, for synthetic tasks; the test split of a data set that has "
+                "one, such as the chorales' test pieces; otherwise the validation set, as each "
+                "task's column header says); mean ± std over seeds.",
                 f"Gradient flow: the probe of numrnn.diagnostics.gradient_flow (standard normal "
                 f"inputs, mse on the last of T={protocol['flow_T']} steps, batch "
                 f"{protocol['flow_batch']}); log10 of ‖∂loss/∂h_1‖/‖∂loss/∂h_T‖ of the top layer, "
@@ -471,17 +471,6 @@ def render_html(blocks: list, out) -> str:
     )
 
 
-def _write_text(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def write_report(results: dict, figures: dict, out) -> dict:
     """Write results.json, report.md and report.html into ``out`` (the figures are already there).
 
@@ -506,8 +495,8 @@ def write_report(results: dict, figures: dict, out) -> dict:
     }
     write_json_atomically(out / "results.json", results)
     blocks = report_blocks(results, figures)
-    _write_text(out / "report.md", render_markdown(blocks))
-    _write_text(out / "report.html", render_html(blocks, out))
+    write_text_atomically(out / "report.md", render_markdown(blocks))
+    write_text_atomically(out / "report.html", render_html(blocks, out))
     return {
         "markdown": out / "report.md",
         "html": out / "report.html",

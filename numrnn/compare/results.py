@@ -298,7 +298,7 @@ def _judge_claims(protocol, rows, metrics_by_task, sweep_rows, equal_width) -> l
                 "use case",
                 "multi-scale temporal patterns",
                 f"on {task} (a sum of sines of periods 6, 20 and 70 steps) a lower held-out mse "
-                "than the vanilla RNN at the same budget",
+                "than the vanilla RNN at the same budget, by more than the larger std over seeds",
                 supported(_less(a, b)),
                 f"{_fmt(a['mean'])} vs vanilla {_fmt(b['mean'])}",
                 {"metric": a["mean"], "vanilla_metric": b["mean"]},
@@ -343,7 +343,7 @@ def _judge_claims(protocol, rows, metrics_by_task, sweep_rows, equal_width) -> l
                 f"at the deepest transition swept (q={q}) on {sweep_task}: learns the task "
                 "(held-out "
                 f"metric < {protocol.learned_fraction:g} × baseline, every seed finite) and beats "
-                "the deep transition without skip",
+                "the deep transition without skip by more than the larger std over seeds",
                 supported(bool(skip["learned"]) and _less(skip["metric"], plain["metric"])),
                 f"{_fmt(skip['metric']['mean'])} vs without skip {_fmt(plain['metric']['mean'])} "
                 f"(baseline {_fmt(skip['baseline'])})",
@@ -410,7 +410,8 @@ def _judge_claims(protocol, rows, metrics_by_task, sweep_rows, equal_width) -> l
                 "principle",
                 "depth adds expressiveness",
                 "some deep architecture beats the vanilla RNN on every task at the same budget",
-                "on each task the best deep architecture's held-out metric < the vanilla RNN's",
+                "on each task the best deep architecture's held-out metric is below the vanilla "
+                "RNN's by more than the larger std over seeds",
                 supported(ok),
                 "; ".join(
                     f"{t}: {b} {_fmt(m)} vs vanilla {_fmt(v)}" for t, (b, m, v) in wins.items()
@@ -447,7 +448,8 @@ def _judge_claims(protocol, rows, metrics_by_task, sweep_rows, equal_width) -> l
                     "combining patterns buys expressiveness",
                     "the stack of residual deep transitions is at least as good as its parts on "
                     f"{task}",
-                    "held-out metric ≤ the best of hierarchical and deep transition + skip",
+                    "neither hierarchical nor deep transition + skip is better by more than the "
+                    "larger std over seeds",
                     supported(all(not _less(by_arch[a], by_arch[combo]) for a in parts)),
                     f"{_fmt(by_arch[combo]['mean'])} vs "
                     + ", ".join(f"{a} {_fmt(by_arch[a]['mean'])}" for a in parts),
@@ -470,8 +472,17 @@ def _key(metric) -> float:
 
 
 def _less(a, b) -> bool:
-    """Metric summary a strictly better (lower) than b, a diverged seed counting as +inf."""
-    return _key(a) < _key(b)
+    """Metric summary a clearly better (lower) than b: by more than one std over seeds.
+
+    The gap between the means must exceed the larger of the two standard deviations, so a
+    difference within the seeds' spread decides nothing. A diverged seed counts as +inf.
+    """
+    key_a, key_b = _key(a), _key(b)
+    if key_a == math.inf:
+        return False
+    if key_b == math.inf:
+        return True
+    return key_b - key_a > max(a["std"] or 0.0, b["std"] or 0.0)
 
 
 def _log_or_limit(flow) -> float:

@@ -40,6 +40,7 @@ __all__ = [
     "choose_lr",
     "run_sweep",
     "write_json_atomically",
+    "write_text_atomically",
 ]
 
 
@@ -116,24 +117,45 @@ class Sweep(NamedTuple):
     ran: int
 
 
+def write_text_atomically(path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder, then ``os.replace``.
+
+    The file gets the usual permissions (0666 minus the umask), not the private 0600 of a
+    temporary file, so a report can be served or shared like any file the user writes.
+
+    Parameters
+    ----------
+    path : str or Path
+    text : str
+    """
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it, so it is set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_json_atomically(path, data) -> None:
-    """Write ``data`` as JSON to ``path`` through a temporary file in the same folder.
+    """Write ``data`` as JSON to ``path`` atomically (:func:`write_text_atomically`).
 
     Parameters
     ----------
     path : str or Path
     data : JSON-ready object (no NaN: write None)
     """
-    path = Path(path)
-    text = json.dumps(data, indent=1, allow_nan=False)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text + "\n")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_text_atomically(path, json.dumps(data, indent=1, allow_nan=False) + "\n")
 
 
 def plan_configurations(protocol: Protocol) -> list:
@@ -297,7 +319,12 @@ def count_jobs(protocol: Protocol, configurations: list) -> int:
 
 
 def run_sweep(
-    protocol: Protocol, out, executor=None, progress: bool = True, in_flight: int | None = None
+    protocol: Protocol,
+    out,
+    executor=None,
+    progress: bool = True,
+    in_flight: int | None = None,
+    configurations: list | None = None,
 ) -> Sweep:
     """Plan, run (or resume) and collect every job of ``protocol``.
 
@@ -314,6 +341,8 @@ def run_sweep(
         Most jobs submitted at once; None: 1 for :class:`InlineExecutor`
         (which runs a job when it is submitted), else twice the executor's
         workers (64 if it does not say).
+    configurations : list of Configuration or None, default None
+        :func:`plan_configurations` of ``protocol``, if the caller has it already.
 
     Returns
     -------
@@ -327,7 +356,8 @@ def run_sweep(
     if in_flight is None:
         workers = getattr(executor, "_max_workers", 32)
         in_flight = 1 if isinstance(executor, InlineExecutor) else 2 * workers
-    configurations = plan_configurations(protocol)
+    if configurations is None:
+        configurations = plan_configurations(protocol)
     counts = {"cached": 0, "ran": 0}
     bar = tqdm(
         total=count_jobs(protocol, configurations),
