@@ -1,0 +1,365 @@
+# %% [markdown]
+# # Tutorial 8: combining patterns, and reading the comparison report
+#
+# The three ways to go deep combine. The chapter's last architecture is a **stack of residual
+# deep transitions**: L layers, each of which has a q-level MLP on its recurrent path and the
+# skip $h_t^{(l)} = h_{t-1}^{(l)} + \varphi(a_t^{(l)})$. Then the chapter's table compares every
+# pattern by parameters, gradient flow and use case; `numrnn compare` measures that table.
+#
+# **Learning goals.** After this tutorial you can
+#
+# 1. build the stacked residual deep transition and say which depth it takes from which parent:
+#    the $x_t \to y_t$ depth from the stack, the $h_{t-1} \to h_t$ depth from the deep transition;
+# 2. run `numrnn compare --quick` and find every number of its report in `results.json`;
+# 3. read the report's claims one by one: what each claim means, which rule decides it, which
+#    numbers the rule used;
+# 4. recompute the claims about parameters and gradient flow yourself with numrnn's public API,
+#    and check that you reach the report's verdicts.
+
+# %%
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+import numrnn
+import numrnn.plotting
+from numrnn import diagnostics
+from numrnn.training import tasks
+
+out_dir = Path(
+    os.environ.get("NUMRNN_TUTORIAL_OUTPUT") or tempfile.mkdtemp(prefix="numrnn-tutorial-")
+)
+out_dir.mkdir(parents=True, exist_ok=True)
+
+# %% [markdown]
+# ## The stacked residual deep transition and its parents
+#
+# `numrnn.presets.build("hierarchical-deep-transition-skip", D, H, O)` is
+# `numrnn.DeepRNN(D, H, O, num_layers=2, transition_depth=2, skip="residual")`. Next to it, its
+# two parents (the stack and the residual deep transition) and the vanilla RNN, all at H = 16.
+# `diagnostics.summarize` gives each one's parameters, sequential depth and gradient flow at
+# initialisation (mse loss on the last of T = 100 steps).
+
+# %%
+D, H, O = 3, 16, 1
+names = ["vanilla", "hierarchical", "deep-transition-skip", "hierarchical-deep-transition-skip"]
+models = {name: numrnn.presets.build(name, D, H, O, seed=0) for name in names}
+same = numrnn.DeepRNN(D, H, O, num_layers=2, transition_depth=2, skip="residual", seed=0)
+combined = models["hierarchical-deep-transition-skip"]
+assert all(np.array_equal(same.params[key], combined.params[key]) for key in combined.params)
+print(combined.summary())
+
+summaries = {name: diagnostics.summarize(model, T=100) for name, model in models.items()}
+print(
+    f"\n{'architecture':34s} {'parameters':>10s}  depth h->h  depth x->y  state nonlin./step  "
+    f"{'log10 ratio':>11s}  verdict"
+)
+for name, summary in summaries.items():
+    # the nonlinearities on the state paths of one step, over all layers: Σ_l (q_l + 1)
+    state_nonlinearities = sum(layer.transition_depth + 1 for layer in models[name].config.layers)
+    print(
+        f"{name:34s} {summary.parameters['total']:10d}  {summary.sequential_depth.recurrent:10d}  "
+        f"{summary.sequential_depth.input_to_output:10d}  {state_nonlinearities:18d}  "
+        f"{summary.log10_ratio:11.2f}  {summary.verdict}"
+    )
+
+# %% [markdown]
+# The combination inherits one depth from each parent: 3 nonlinearities from $h_{t-1}$ to
+# $h_t$ (q + 1, like the residual deep transition) and 2 from $x_t$ to $y_t$ (L, like the stack).
+# It has more parameters than either parent at the same width. And its gradient flow is the
+# residual one: where the plain stack's gradient vanishes over 100 steps, the combination's
+# does not. Per step it computes L(q + 1) = 6 state nonlinearities (one after the other within
+# a layer, and a layer waits for the one below), the most of all: the chapter's point that
+# combining the patterns costs computation.
+
+# %%
+# the same probe as summarize's (T = 100, batch 8, seed 0), with its (L, T) map of norms
+grad_norms = {
+    name: diagnostics.gradient_flow(model, T=100).grad_norms for name, model in models.items()
+}
+ax = numrnn.plotting.compare_gradient_flow(grad_norms, normalize=True)
+ax.set_title("top layer at initialisation, loss on step T = 100, divided by its value at T")
+ax.figure.savefig(out_dir / "combined_gradient_flow.png", dpi=80)
+
+import matplotlib.pyplot as plt  # after numrnn.plotting chose the backend (Agg in a script)
+
+plt.show()
+
+# %% [markdown]
+# ## Running `numrnn compare --quick`
+#
+# `numrnn compare` trains every architecture at a **matched parameter budget** (each model's
+# width H is solved so that the counts are equal), with one learning-rate grid, the same
+# optimizer, clipping, steps and seeds for all, and measures the chapter's table. The full run
+# takes about three minutes on two cores; `--quick` runs the same pipeline on a tiny protocol
+# in seconds. Its *training* numbers (25 steps!) are not evidence of anything; its numbers at
+# initialisation (parameters, sequential depth, gradient flow) are the real thing.
+#
+# From a notebook, run it as any command, here with the Python that runs this notebook:
+
+# %%
+report_dir = out_dir / "compare_quick"
+command = [
+    sys.executable,
+    "-m",
+    "numrnn",
+    "compare",
+    "--quick",
+    "--no-progress",
+    "--out",
+    str(report_dir),
+]
+completed = subprocess.run(command, capture_output=True, text=True, encoding="utf-8")
+print(completed.stdout.strip().splitlines()[-1])
+assert completed.returncode == 0, completed.stderr
+print("the report folder holds:", ", ".join(sorted(p.name for p in report_dir.glob("*.*"))))
+
+# %% [markdown]
+# `report.md` (and `report.html`) are for reading; **`results.json` holds every number on the
+# page**, so that you can check them. Its top-level keys:
+
+# %%
+results = json.loads((report_dir / "results.json").read_text(encoding="utf-8"))
+protocol = results["protocol"]
+print("results.json keys:", list(results))
+print(
+    f"protocol: budget {protocol['budget']} parameters (± {protocol['tolerance']:.0%}), "
+    f"{protocol['steps']} steps, "
+    f"{protocol['seeds']} seeds, learning rates {protocol['lr_grid']}, "
+    f"gradient-flow probe T = {protocol['flow_T']}"
+)
+
+# %% [markdown]
+# ## The table, row by row
+#
+# One row per architecture: its solved width H, its parameters, its sequential depth, and its
+# gradient flow at initialisation (mean log10 ratio over the seeds, and the verdict of
+# `diagnostics.flow_verdict`), then the held-out metric per task.
+
+# %%
+task_labels = list(results["tasks"])
+print(
+    f"{'architecture':34s} {'H':>3s} {'params':>6s}  h->h  x->y  {'log10 ratio':>11s} "
+    f"{'verdict':>10s}  " + "  ".join(f"{label:>10s}" for label in task_labels)
+)
+for row in results["table"]:
+    flow, depth = row["flow_init"], row["sequential_depth"]
+    metrics = "  ".join(f"{row['metrics'][label]['mean']:10.3f}" for label in task_labels)
+    print(
+        f"{row['arch']:34s} {row['hidden']:3d} {row['parameters']['total']:6d}  "
+        f"{depth['recurrent']:4d}  {depth['input_to_output']:4d}  "
+        f"{flow['log10_ratio']:11.2f} {flow['verdict']:>10s}  {metrics}"
+    )
+for label in task_labels:
+    print(
+        f"{label}: trivial baseline {results['tasks'][label]['baseline']:.3f} "
+        f"({results['tasks'][label]['baseline_description']})"
+    )
+
+# %% [markdown]
+# The deeper the architecture, the narrower it must be to fit the budget: the vanilla RNN is
+# the widest, the stacked residual deep transition the narrowest, and every count is within the
+# tolerance of the budget. After so few steps no held-out metric gets below half the trivial
+# baseline (the report's bar for "learnt the task"), and some are worse than the baseline: that
+# is what `--quick` can and cannot show.
+#
+# ## The claims, one by one
+#
+# Each claim of the chapter's table (and of its principles) comes with a **rule** that decides
+# it, the **numbers** the rule used, and a verdict: "supported", "not supported", or "not
+# measured" (no task in this run can test it). Read them in order:
+
+# %%
+for number, claim in enumerate(results["claims"], start=1):
+    print(
+        f"claim {number:2d} [{claim['verdict']}] {claim['pattern']} / {claim['cell']}: "
+        f"{claim['claim']!r}"
+    )
+    print(f"           rule: {claim['rule']}")
+    print(f"           measured: {claim['deciding']}")
+verdict_counts = {
+    v: [c["verdict"] for c in results["claims"]].count(v)
+    for v in ("supported", "not supported", "not measured")
+}
+print("verdicts:", verdict_counts)
+
+# %% [markdown]
+# How to read each kind:
+#
+# * **parameters** ("high", "very high"): compared at the *same width*, not at the budget, since
+#   at the budget every count is equal by construction. A ratio to the vanilla RNN's count.
+# * **gradient flow** ("standard BPTT", "challenging", "improved"): the probe of tutorials 3, 6
+#   and 7 at initialisation. No training is involved, so these verdicts mean the same in
+#   `--quick` as in the full run.
+# * **use case** and the training **principles**: decided by held-out metrics after training,
+#   against the trivial baseline. With 25 steps they are a smoke test of the pipeline; read them
+#   in the full run.
+#
+# ## Check the report yourself
+#
+# Everything the claims about the models *at initialisation* use (parameters, gradient flow,
+# the depth sweep's flow, the computation per step) can be recomputed with the public API:
+# `numrnn.presets.build` at the report's widths (in float32, as the protocol says),
+# `diagnostics.gradient_flow` with the protocol's T, batch and seeds, and the rules as stated.
+
+# %%
+flow_task = tasks.make_task(**results["tasks"][results["flow_task"]]["settings"])
+D_task, O_task = flow_task.input_size, flow_task.output_size
+dtype = np.float32 if protocol["dtype"] == "float32" else np.float64
+
+
+def flow_at_init(arch, hidden, q):
+    """Mean log10 gradient ratio over the protocol's seeds, and the verdict of its mean."""
+    logs = []
+    for seed in range(protocol["seeds"]):
+        model = numrnn.presets.build(
+            arch, D_task, hidden, O_task, transition_depth=q, dtype=dtype, seed=seed
+        )
+        flow = diagnostics.gradient_flow(
+            model, protocol["flow_T"], batch_size=protocol["flow_batch"], seed=seed
+        )
+        logs.append(diagnostics.log_gradient_ratio(flow.grad_norms[-1]) / np.log(10))
+    mean = float(np.mean(logs))
+    return mean, diagnostics.flow_verdict(10.0**mean, protocol["flow_T"])
+
+
+COMBINED = "hierarchical-deep-transition-skip"
+mine = {}
+state_path = {}  # Σ_l (q_l + 1): state nonlinearities per step, from the rebuilt model
+worst_flow = 0.0
+for row in results["table"]:
+    q = row["transition_depths"][0]
+    model = numrnn.presets.build(
+        row["arch"], D_task, row["hidden"], O_task, transition_depth=q, dtype=dtype, seed=0
+    )
+    assert model.num_params() == row["parameters"]["total"], row["arch"]
+    state_path[row["arch"]] = sum(layer.transition_depth + 1 for layer in model.config.layers)
+    mine[row["arch"]] = flow_at_init(row["arch"], row["hidden"], q)
+    worst_flow = max(worst_flow, abs(mine[row["arch"]][0] - row["flow_init"]["log10_ratio"]))
+print(f"parameter counts of all {len(results['table'])} rows rebuilt: equal")
+print(f"gradient-flow column recomputed: max |difference| of log10 ratios = {worst_flow:.1e}")
+
+width = results["equal_width"]
+equal_width_ratio = {
+    arch: numrnn.presets.build(arch, D_task, width["hidden"], O_task).num_params()
+    / numrnn.presets.build("vanilla", D_task, width["hidden"], O_task).num_params()
+    for arch in width["totals"]
+}
+
+
+def my_verdict(claim):
+    """The verdict of a claim about the models at initialisation, from my numbers; else None."""
+    holds = None
+    if claim["cell"] == "parameters" and claim["pattern"] == "hierarchical":
+        holds = equal_width_ratio["hierarchical"] > 1
+    elif claim["cell"] == "parameters":
+        holds = equal_width_ratio[claim["pattern"]] > equal_width_ratio["hierarchical"]
+    elif claim["cell"] == "gradient flow" and claim["claim"] == "standard BPTT":
+        holds = mine["hierarchical"][1] == mine["vanilla"][1]
+    elif claim["cell"] == "gradient flow" and claim["claim"] == "challenging":
+        holds = mine["deep-transition"][0] < mine["vanilla"][0]
+    elif claim["cell"] == "gradient flow" and claim["claim"] == "improved":
+        holds = abs(mine["deep-transition-skip"][0]) < abs(mine["deep-transition"][0])
+    elif claim["cell"] == "depth adds optimisation difficulty":  # the sweep, without skip
+        by_q = sorted(
+            results["sweep"]["deep-transition"].values(), key=lambda r: r["transition_depth"]
+        )
+        logs = [flow_at_init(r["arch"], r["hidden"], r["transition_depth"])[0] for r in by_q]
+        holds = all(a > b for a, b in zip(logs[:-1], logs[1:], strict=True))
+    elif claim["cell"] == "combining patterns costs computation":
+        parts = ("hierarchical", "deep-transition-skip")
+        holds = all(state_path[COMBINED] > state_path[part] for part in parts)
+    return None if holds is None else ("supported" if holds else "not supported")
+
+
+checked = 0
+for number, claim in enumerate(results["claims"], start=1):
+    verdict = my_verdict(claim)
+    if verdict is not None:
+        checked += 1
+        agrees = "agrees" if verdict == claim["verdict"] else "DISAGREES"
+        print(
+            f"claim {number:2d} {claim['pattern']} / {claim['cell']} {claim['claim']!r}: "
+            f"report {claim['verdict']}, recomputed {verdict}: {agrees}"
+        )
+        assert verdict == claim["verdict"]
+print(f"{checked} claims recomputed from the public API; all agree with the report")
+
+# %% [markdown]
+# Every parameter count and every gradient-flow number of the table comes out of the public API
+# again (the log10 ratios to the last digit: the runs are seeded), and so does every verdict that
+# depends only on the models at initialisation. The training claims need the trained models;
+# `jobs/` in the report folder holds every job's settings and result, to rerun any one of them.
+#
+# The report also draws the figures of tutorials 3, 6 and 7 for all architectures at once. Here
+# is its depth sweep, read from the report folder:
+
+# %%
+figure_key = (
+    "depth_sweep_ratio"
+    if "depth_sweep_ratio" in results["figures"]
+    else next(iter(results["figures"]))
+)
+figure_info = results["figures"][figure_key]
+png = next(name for name in figure_info["files"] if name.endswith(".png"))
+figure, ax = plt.subplots(figsize=(8, 4), layout="constrained")
+ax.imshow(plt.imread(report_dir / png))
+ax.set_axis_off()
+ax.set_title(f"from the report: {figure_info['caption']}", fontsize="small")
+print(f"shown: {png} ({figure_info['caption']})")
+plt.show()
+print(f"figures and the report saved to {out_dir}")
+
+# %% [markdown]
+# ## Exercises
+#
+# `check_answer` compares your answer with the computed value and says "correct" or what is
+# wrong. The file runs with the solutions filled in: replace them with your own.
+
+
+# %%
+def check_answer(exercise, answer, truth, rtol=1e-9):
+    """Compare your answer with the computed value; raise AssertionError if it is wrong."""
+    assert answer is not None, f"exercise {exercise}: write your answer first"
+    wrong = f"exercise {exercise}: {answer} is not right, try again"
+    assert np.isclose(answer, truth, rtol=rtol, atol=0), wrong
+    print(f"exercise {exercise}: correct ({answer})")
+
+
+# %% [markdown]
+# **Exercise 1.** Write the parameter count of a stack of L residual deep transitions (depth q,
+# width H, D inputs, O outputs) as a formula, and evaluate it at the report's width for
+# `hierarchical-deep-transition-skip` (L = 2, q = 2). Hint: a layer has its input matrix, q
+# hidden levels with a bias each, and the last level $W_{hh}$ with the layer's bias $b_h$.
+
+# %%
+row = next(r for r in results["table"] if r["arch"] == "hierarchical-deep-transition-skip")
+Hr, L, q = row["hidden"], 2, 2
+levels = q * (Hr * Hr + Hr) + Hr * Hr + Hr  # solution: MLP_h levels and b_h
+answer_1 = (D_task * Hr + levels) + (L - 1) * (Hr * Hr + levels) + Hr * O_task + O_task
+check_answer(1, answer_1, row["parameters"]["total"])
+
+# %% [markdown]
+# **Exercise 2.** Below which log10 gradient ratio over the report's probe of T steps does
+# numrnn call the flow "vanishing"? (The verdict uses the per-step rate ratio$^{1/(T-1)}$ and
+# `diagnostics.VANISHING_BELOW`.)
+
+# %%
+T_probe = protocol["flow_T"]
+answer_2 = (T_probe - 1) * np.log10(diagnostics.VANISHING_BELOW)  # solution
+boundary = next(
+    value
+    for value in np.linspace(-3, 0, 300_001)
+    if diagnostics.flow_verdict(10.0**value, T_probe) != "vanishing"
+)
+check_answer(2, answer_2, boundary, rtol=1e-4)
+
+# %% [markdown]
+# **Exercise 3** (open). Run the full comparison, `numrnn compare --out my_report` (about three
+# minutes on two cores), and read its claims again. Which verdicts of the training claims
+# change? Which gradient-flow verdicts cannot change, and why?
