@@ -130,7 +130,8 @@ def test_history_csv_and_json(tmp_path):
     assert data["baseline"]["value"] == pytest.approx(1 / 6) and data["metric"] == "mse"
     assert numrnn.ModelConfig.from_dict(data["model"]).input_size == 2
     assert (tmp_path / "checkpoint.npz").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.npz", "history.csv", "history.json"]  # no temp files
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-best.npz", "checkpoint.npz", "history.csv",
+                                                          "history.json"]  # no temp files
 
 
 def test_nan_stop_names_the_step_and_the_last_good_loss(tmp_path):
@@ -175,8 +176,10 @@ def test_trainer_rejects_mismatched_models_and_settings():
         Trainer(small_model(D=3), task)
     with pytest.raises(TypeError, match=r"the task's dtype must be the model's \(float32\); got float64"):
         Trainer(small_model(dtype=np.float32), task)
-    with pytest.raises(ValueError, match=r"clip must be a positive number or None; got 0"):
-        Trainer(small_model(), task, clip=0)
+    with pytest.raises(ValueError, match=r"clip must be a number >= 0 \(0 = off\) or None; got -1"):
+        Trainer(small_model(), task, clip=-1)
+    with pytest.raises(ValueError, match=r"divergence_factor must be > 1 \(a growth\), 0 or None; got 0.5"):
+        Trainer(small_model(), task, divergence_factor=0.5)
     with pytest.raises(ValueError, match=r"batch_size must be >= 1; got 0"):
         Trainer(small_model(), task, batch_size=0)
     with pytest.raises(TypeError, match=r"optimizer must be a numrnn.training.optim.Optimizer; got str"):
@@ -206,3 +209,17 @@ def test_every_architecture_overfits_a_tiny_fixed_batch(arch):
                     eval_every=0, progress=False)
     assert history.loss[0] > 0.5
     assert history.val_loss[-1] < threshold, f"{arch}: loss {history.val_loss[-1]:.4f} after 400 steps"
+
+
+def test_clip_zero_means_no_clipping_as_on_the_command_line():
+    """clip=0 used to be refused in Python while --clip 0 meant "off" on the command line."""
+    task = AddingTask(seq_len=8, validation_size=4)
+    unclipped = Trainer(small_model(), task, clip=None, batch_size=4, progress=False, seed=1)
+    zero = Trainer(small_model(), task, clip=0, clip_value=0, batch_size=4, progress=False, seed=1)
+    assert zero.clip is None and zero.clip_value is None
+    tiny = Trainer(small_model(), task, clip=1e-3, batch_size=4, progress=False, seed=1)
+    for _ in range(3):
+        unclipped.train_step(), zero.train_step(), tiny.train_step()
+    for name, value in unclipped.model.params.items():
+        np.testing.assert_array_equal(zero.model.params[name], value)
+    assert any(not np.array_equal(tiny.model.params[n], v) for n, v in unclipped.model.params.items())
