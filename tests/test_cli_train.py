@@ -633,3 +633,52 @@ def test_divergence_after_overwrite_never_points_at_the_old_run(tmp_path, capsys
     )
     assert status == 1 and "No checkpoint of this run was saved" in stderr
     assert not (tmp_path / "checkpoint.npz").exists()  # the old run's, removed by --overwrite
+
+
+# ------------------------------------- every file the CLI writes plugs into the library (issue 12)
+
+
+def test_every_file_train_writes_loads_with_the_librarys_own_functions(tmp_path, capsys):
+    """The repro: plot_history(json.load(history.json)) said "history has no key 'loss'"."""
+    from numrnn import plotting
+    from numrnn.training import read_history
+
+    assert run_cli(capsys, *ADDING, "--steps", "6", "--out", str(tmp_path))[0] == 0
+    data = json.loads((tmp_path / "history.json").read_text())
+    ax = plotting.plot_history(data, keys=("loss", "val_metric"))
+    (loss_line, val_line) = ax.get_lines()
+    assert loss_line.get_xdata().tolist() == [1, 2, 3, 4, 5, 6]
+    assert val_line.get_xdata().tolist() == [3, 6]
+    assert val_line.get_ydata().tolist() == data["evaluations"]["val_metric"]
+    from_json, from_csv = (
+        read_history(tmp_path / "history.json"),
+        read_history(tmp_path / "history.csv"),
+    )
+    saved = load_checkpoint(tmp_path / "checkpoint.npz")
+    for name in from_json.FIELDS:
+        np.testing.assert_array_equal(getattr(from_json, name), saved.history[name])
+        np.testing.assert_array_equal(getattr(from_csv, name), saved.history[name])
+    assert read_history(tmp_path).step.tolist() == [1, 2, 3, 4, 5, 6]  # a run folder
+    best = load_checkpoint(tmp_path / "checkpoint-best.npz")
+    best_step = int(from_json.eval_step[np.argmin(from_json.val_metric)])
+    assert best.step == best_step and best.meta["arch"] == "vanilla"
+    (tmp_path / "other.json").write_text('{"loss": [1]}')
+    with pytest.raises(ValueError, match=r"other.json' is not a numrnn history.json: it needs "):
+        read_history(tmp_path / "other.json")
+
+
+def test_numrnn_plot_writes_the_curves_and_the_heat_map(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_cli(capsys, *ADDING, "--steps", "4", "--out", str(out))[0] == 0
+    status, stdout, _ = run_cli(capsys, "plot", str(out))
+    assert status == 0
+    curves, heat_map = out / "training-curves.png", out / "gradient-norms.png"
+    assert stdout == f"wrote {curves} and {heat_map}\n"
+    for path in (curves, heat_map):
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+    status, _, stderr = run_cli(capsys, "plot", str(tmp_path))
+    assert status == 2
+    assert re.search(
+        r"holds no history.json: is it a numrnn train --out folder\?$",
+        one_error_line(stderr, "plot"),
+    )

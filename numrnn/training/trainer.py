@@ -45,7 +45,8 @@ from ..losses import compute_loss
 from ..model import DeepRNN
 from .tasks import CharLMTask, Task, make_task
 
-__all__ = ["TrainingDiverged", "StepResult", "Evaluation", "History", "Trainer", "train"]
+__all__ = ["TrainingDiverged", "StepResult", "Evaluation", "History", "Trainer", "train", "read_history",
+           "write_history", "CHECKPOINT", "BEST_CHECKPOINT", "DIVERGENCE_FACTOR"]
 
 # Overflow inside a diverging step is expected and is reported by TrainingDiverged, not by warnings.
 _QUIET_FLOATS = dict(over="ignore", invalid="ignore", divide="ignore")
@@ -210,6 +211,59 @@ class History:
             **extra,
         }
         atomic_write(path, lambda handle: json.dump(data, handle, indent=1, allow_nan=False))
+
+
+def read_history(path) -> History:
+    """Read the ``history.json`` or ``history.csv`` that :func:`write_history` (and ``numrnn train``) wrote.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.json`` or ``.csv`` file, or a run folder (its ``history.json`` is read).
+
+    Returns
+    -------
+    History
+        The arrays as logged; a JSON null (a NaN that was logged) comes back as NaN.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a numrnn history (with the file's name and what is missing).
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        path = os.path.join(path, "history.json")
+    floats = lambda values: np.array([np.nan if v in (None, "") else float(v) for v in values], dtype=np.float64)
+    ints = lambda values: np.array([int(v) for v in values], dtype=np.int64)
+    if path.endswith(".csv"):
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        columns = ["step", "loss", "grad_norm", "lr", "val_loss", "val_metric"]
+        if rows and not set(columns) <= set(rows[0]):
+            raise ValueError(f"{path!r} is not a numrnn history.csv: it needs the columns {columns}; "
+                             f"got {sorted(rows[0])}")
+        evaluated = [row for row in rows if row["val_metric"] != ""]
+        return History(step=ints(r["step"] for r in rows), loss=floats(r["loss"] for r in rows),
+                       grad_norm=floats(r["grad_norm"] for r in rows), lr=floats(r["lr"] for r in rows),
+                       eval_step=ints(r["step"] for r in evaluated),
+                       val_loss=floats(r["val_loss"] for r in evaluated),
+                       val_metric=floats(r["val_metric"] for r in evaluated))
+    with open(path, encoding="utf-8") as handle:
+        try:
+            data = json.load(handle)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path!r} is not a numrnn history.json: {error}") from None
+    if not (isinstance(data, dict) and isinstance(data.get("steps"), dict)
+            and isinstance(data.get("evaluations"), dict)):
+        raise ValueError(f"{path!r} is not a numrnn history.json: it needs 'steps' and 'evaluations' objects")
+    steps, evaluations = data["steps"], data["evaluations"]
+    try:
+        return History(step=ints(steps["step"]), loss=floats(steps["loss"]), grad_norm=floats(steps["grad_norm"]),
+                       lr=floats(steps["lr"]), eval_step=ints(evaluations["step"]),
+                       val_loss=floats(evaluations["val_loss"]), val_metric=floats(evaluations["val_metric"]))
+    except KeyError as error:
+        raise ValueError(f"{path!r} is not a numrnn history.json: it has no {error.args[0]!r} column") from None
 
 
 def _counted_weight(batch, loss: str) -> float:
