@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 from ..training.checkpoint import atomic_write, load_checkpoint
 from ..training.tasks import make_task
@@ -95,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         title=f"{arch} on {task.name}, step {saved.step}: ‖∂loss/∂h_t‖ on a validation batch",
     ).figure
     written = []
-    for name, figure in zip(FIGURES, (curves, heat_map)):
+    for name, figure in zip(FIGURES, (curves, heat_map), strict=True):
         path = os.path.join(out, name)
         atomic_write(
             path,
