@@ -223,3 +223,29 @@ def test_clip_zero_means_no_clipping_as_on_the_command_line():
     for name, value in unclipped.model.params.items():
         np.testing.assert_array_equal(zero.model.params[name], value)
     assert any(not np.array_equal(tiny.model.params[n], v) for n, v in unclipped.model.params.items())
+
+
+def test_progress_into_a_file_or_pipe_is_a_line_every_5_percent_not_a_flood(capsys):
+    """The repro: a run with stderr redirected wrote hundreds of carriage-return updates on one line."""
+    task = AddingTask(seq_len=4, validation_size=4)
+    train(small_model(), task, steps=200, batch_size=2, eval_every=50, progress=True)
+    err = capsys.readouterr().err                       # capsys's stderr is not a terminal
+    assert "\r" not in err
+    lines = err.splitlines()
+    assert len(lines) == 20
+    assert lines[0].startswith("adding: step 10/200 (5%) loss=")
+    assert lines[-1].startswith("adding: step 200/200 (100%) loss=") and "val_mse=" in lines[-1]
+
+
+def test_check_model_shows_a_progress_bar_when_asked_and_stays_quiet_in_logs(capsys):
+    model = presets.build("vanilla", 3, 4, 2, seed=0)
+    x = np.random.default_rng(0).standard_normal((3, 2, 3))
+    targets = np.ones((3, 2), dtype=int)
+    assert numrnn.gradcheck.check_model(model, x, targets, progress=True).passed
+    err = capsys.readouterr().err
+    assert "gradient check:" in err and "/68 [" in err and "entry/s" in err
+    # progress=None (the default): a long check draws a bar only on a terminal; capsys is not one.
+    assert numrnn.gradcheck.check_model(model, x, targets).passed
+    assert capsys.readouterr().err == ""
+    with pytest.raises(TypeError, match=r"progress must be True, False or None; got 'yes'"):
+        numrnn.gradcheck.check_model(model, x, targets, progress="yes")
