@@ -27,7 +27,8 @@ identity path and learns how much of each branch to use. Fixup (Zhang, Dauphin
 (Bachlechner et al., "ReZero is All You Need: Fast Convergence at Large
 Depth", 2020) multiplies each branch by a learned scalar that starts at zero.
 numrnn scales ``W_hh`` and ``W_xh`` of every residual layer by
-:data:`RESIDUAL_SCALE` (0.1) instead of zeroing them: at zero, ``W_hh = 0``
+:data:`RESIDUAL_SCALE` (0.01) instead of zeroing them: increments of order 0.01 move the
+state by at most about one unit over a hundred steps. It does not zero them: at zero, ``W_hh = 0``
 would block every gradient into the lower levels of ``MLP_h`` at the first
 step, and a gradient check of a freshly built model would compare zeros with
 zeros. ``residual_scale=1`` gives the plain draw back.
@@ -52,7 +53,7 @@ __all__ = [
 ]
 
 INITS = ("xavier", "orthogonal", "identity")
-RESIDUAL_SCALE = 0.1
+RESIDUAL_SCALE = 0.01
 """The factor of the last affine maps of a residual branch at initialisation (module docstring)."""
 
 
@@ -141,7 +142,7 @@ def init_params(config: ModelConfig, *, init: str = "xavier", spectral_radius: f
         recurrent matrix has eigenvalues.
     bias : float, default 0.0
         Value of every bias.
-    residual_scale : float, default RESIDUAL_SCALE (0.1)
+    residual_scale : float, default RESIDUAL_SCALE (0.01)
         Factor of ``W_xh`` and ``W_hh`` in every residual layer, the affine maps
         that end its branch (module docstring: Fixup, ReZero); 1 = the plain draw.
     dtype : np.float32 or np.float64

@@ -477,9 +477,9 @@ def test_resume_refuses_flags_that_contradict_the_run(tmp_path, capsys):
             r"which has --arch vanilla",
         ),
         (["--task", "copy"], r"--task copy contradicts .* which has --task adding"),
-        (["--lr", "0.5"], r"--lr 0.5 contradicts .* which has --lr 0.001"),
+        (["--lr", "0.5"], r"--lr 0.5 contradicts .* which has --lr 0.002"),  # the adding recipe
         (["--hidden", "7"], r"--hidden 7 contradicts .* which has --hidden 6"),
-        (["--optimizer", "sgd"], r"--optimizer sgd contradicts .* which has --optimizer adam"),
+        (["--optimizer", "sgd"], r"--optimizer sgd contradicts .* which has --optimizer rmsprop"),
     ]:
         status, _, stderr = run_cli(
             capsys, "train", "--out", out, "--resume", "--steps", "4", *argv

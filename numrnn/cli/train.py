@@ -64,6 +64,7 @@ from ..training.trainer import (
 # what makes a folder hold a run
 RUN_FILES = (CHECKPOINT, BEST_CHECKPOINT, "history.csv", "history.json")
 # the flags a resumed run may take from the command line; every other setting is the run's own
+MIN_WINDOWS = 4  # fewer batches per epoch of a text than this, and a character model memorises it
 RESUMABLE = ("steps", "eval_every", "checkpoint_every", "divergence_factor", "quiet")
 
 
@@ -116,7 +117,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument(
         "--arch",
         choices=list(ARCHITECTURES),
-        help=f"architecture, numrnn.presets ({_default('arch')})",
+        help="architecture, numrnn.presets (default: the task's own: charlm hierarchical, every "
+        f"other task {DEFAULTS['arch']})",
     )
     what.add_argument(
         "--hidden", type=int, help=f"hidden size H of every layer ({_default('hidden')})"
@@ -193,7 +195,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     how.add_argument(
         "--clip-value",
         type=float,
-        help=f"clip every gradient entry to [-v, v] (min-char-rnn: 5); 0 = off ({_default('clip_value')})",
+        help="clip every gradient entry to [-v, v] (min-char-rnn: 5); 0 = off "
+        f"({_default('clip_value')})",
     )
     how.add_argument(
         "--bptt-window",
@@ -291,7 +294,7 @@ def _settings(args: argparse.Namespace) -> dict:
     task = args.task or DEFAULTS["task"]
     if args.text is not None and args.task is None:
         task = "charlm"
-    settings = recipe(task, args.arch or DEFAULTS["arch"])
+    settings = recipe(task, args.arch)  # no --arch: the task's own architecture
     settings.update({name: value for name, value in _given(args).items()})
     return settings
 
@@ -357,7 +360,7 @@ def _new_trainer(args: argparse.Namespace, settings: dict) -> Trainer:
 
 
 def _resumed_trainer(args: argparse.Namespace, path: str) -> tuple[Trainer, int]:
-    """The trainer of the run in ``path`` and the total to reach; ValueError on a conflicting flag."""
+    """The trainer of the run in ``path`` and the total to reach; ValueError on a bad flag."""
     trainer = _StopsBetweenSteps.from_checkpoint(
         path, progress=not args.quiet, divergence_factor=args.divergence_factor
     )
@@ -375,7 +378,8 @@ def _resumed_trainer(args: argparse.Namespace, path: str) -> tuple[Trainer, int]
             raise ValueError(
                 f"{flag} {value} contradicts the run being resumed, which has {flag} "
                 f"{recorded[name]}; a run keeps its task, model and optimisation settings (only "
-                f"{_resumable_flags()} may change). Drop {flag}, or start a new run in another --out"
+                f"{_resumable_flags()} may change). Drop {flag}, or start a new run in another "
+                "--out"
             )
     if args.eval_every is not None:
         trainer.eval_every = args.eval_every
@@ -489,6 +493,15 @@ def run(args: argparse.Namespace) -> int:
         f"to step {steps}",
         file=sys.stderr,
     )
+    if isinstance(task, CharLMTask) and task.windows_per_epoch(trainer.batch_size) < MIN_WINDOWS:
+        print(
+            f"numrnn train: note: the training text makes only "
+            f"{task.windows_per_epoch(trainer.batch_size)} batch(es) of {trainer.batch_size} "
+            f"streams x {task.seq_len} characters per epoch, so the model sees the same text at "
+            "almost every step and will learn it by heart (validation bpc rising while the loss "
+            "falls); lower --batch or --seq-len, or give a longer --text",
+            file=sys.stderr,
+        )
     best_path = os.path.join(args.out, BEST_CHECKPOINT)
     started = time.perf_counter()
     try:
@@ -545,7 +558,8 @@ def _summary(trainer: Trainer, out: str, seconds: float) -> str:
         )
         if trainer.best is not None:
             lines.append(
-                f"best validation {task.metric_name} {trainer.best[1]:.4g} at step {trainer.best[0]}"
+                f"best validation {task.metric_name} {trainer.best[1]:.4g} "
+                f"at step {trainer.best[0]}"
             )
     quoted = shlex.quote(out)
     lines.append(
