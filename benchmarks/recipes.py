@@ -17,6 +17,9 @@ Usage::
     python benchmarks/recipes.py                       # every pair, writes the table
     python benchmarks/recipes.py --tasks adding --archs deep-transition-skip vanilla
     python benchmarks/recipes.py --steps 500           # a quick look (the table says so)
+    python benchmarks/recipes.py --tasks adding copy temporal-order --results a.json --no-write &
+    python benchmarks/recipes.py --tasks sine reber charlm --results b.json --no-write
+    python benchmarks/recipes.py --merge a.json b.json  # the two halves' table
 """
 
 from __future__ import annotations
@@ -146,28 +149,51 @@ def main(argv=None) -> int:
         "--archs", nargs="+", default=list(ARCHITECTURES), choices=list(ARCHITECTURES)
     )
     parser.add_argument("--steps", type=int, default=None, help="override every recipe's --steps")
-    parser.add_argument("--no-write", action="store_true", help="print the table only")
+    parser.add_argument(
+        "--results", default=RESULTS, help=f"JSON file for the rows (default: {RESULTS})"
+    )
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="JSON",
+        help="make the table from the rows of these results files instead of running (e.g. "
+        "two halves of the grid run in parallel)",
+    )
+    parser.add_argument("--no-write", action="store_true", help="do not touch benchmarks/README.md")
     args = parser.parse_args(argv)
-    rows = []
-    for task in args.tasks:
-        for arch in args.archs:
-            row = run_pair(task, arch, args.steps)
-            rows.append(row)
-            print(
-                f"{task:15s} {arch:34s} {row['metric']} {row['final']:.4g} (baseline "
-                f"{row['baseline']:.4g}) {verdict(row)} {row['seconds']:.0f} s",
-                flush=True,
+    if args.merge:
+        rows, steps = [], set()
+        for path in args.merge:
+            with open(path, encoding="utf-8") as handle:
+                data = json.load(handle)
+            rows += data["rows"]
+            steps.add(data["steps_override"])
+        if len(steps) != 1:
+            raise SystemExit(
+                f"the files were made with different --steps: {sorted(map(str, steps))}"
             )
-    table = markdown(rows, args.steps)
-    print(table)
-    if not args.no_write:
-        os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
+        args.steps = steps.pop()
+    else:
+        rows = []
+        for task in args.tasks:
+            for arch in args.archs:
+                row = run_pair(task, arch, args.steps)
+                rows.append(row)
+                print(
+                    f"{task:15s} {arch:34s} {row['metric']} {row['final']:.4g} (baseline "
+                    f"{row['baseline']:.4g}) {verdict(row)} {row['seconds']:.0f} s",
+                    flush=True,
+                )
+        os.makedirs(os.path.dirname(os.path.abspath(args.results)), exist_ok=True)
         data = {
             "steps_override": args.steps,
             "recipes": {f"{t}/{a}": recipe(t, a) for t in args.tasks for a in args.archs},
             "rows": rows,
         }
-        atomic_write(RESULTS, lambda handle: json.dump(data, handle, indent=1))
+        atomic_write(args.results, lambda handle: json.dump(data, handle, indent=1))
+    table = markdown(rows, args.steps)
+    print(table)
+    if not args.no_write:
         write_readme(table)
     return 0 if all(row["passed"] or row["expected_failure"] for row in rows) else 1
 

@@ -682,3 +682,26 @@ def test_numrnn_plot_writes_the_curves_and_the_heat_map(tmp_path, capsys):
         r"holds no history.json: is it a numrnn train --out folder\?$",
         one_error_line(stderr, "plot"),
     )
+
+
+def test_a_text_too_short_for_its_batches_gets_a_note(tmp_path, capsys):
+    """Why the old char-LM recipe learnt its text by heart: 32 streams of 64 characters made one
+    window of the built-in story per epoch, the same batch at every step."""
+    argv = ["train", "--task", "charlm", "--arch", "vanilla", "--hidden", "4", "--steps", "1"]
+    status, _, stderr = run_cli(
+        capsys, *argv, "--batch", "32", "--seq-len", "64", "--quiet", "--out", str(tmp_path / "a")
+    )
+    assert status == 0
+    assert (
+        "numrnn train: note: the training text makes only 1 batch(es) of 32 streams x 64 "
+        "characters per epoch, so the model sees the same text at almost every step"
+    ) in stderr
+    status, _, stderr = run_cli(capsys, *argv, "--quiet", "--out", str(tmp_path / "b"))
+    assert status == 0 and "note:" not in stderr  # the recipe's 8 x 32: 14 windows per epoch
+
+
+def test_training_diverged_is_exported_at_the_top_level():
+    import numrnn
+    from numrnn.training import TrainingDiverged
+
+    assert numrnn.TrainingDiverged is TrainingDiverged and "TrainingDiverged" in numrnn.__all__
