@@ -705,3 +705,17 @@ def test_training_diverged_is_exported_at_the_top_level():
     from numrnn.training import TrainingDiverged
 
     assert numrnn.TrainingDiverged is TrainingDiverged and "TrainingDiverged" in numrnn.__all__
+
+
+def test_resume_accepts_the_values_a_default_stood_for(tmp_path, capsys):
+    """--seq-len 6, --layers 1, --depth 0 are what the first run's defaults meant: no conflict."""
+    out = str(tmp_path)
+    assert run_cli(capsys, *ADDING, "--steps", "2", "--out", out)[0] == 0
+    again = ["--layers", "1", "--depth", "0", "--lr", "0.002", "--steps", "3"]
+    assert run_cli(capsys, *ADDING, *again, "--out", out, "--resume")[0] == 0
+    status, _, stderr = run_cli(
+        capsys, "train", "--out", out, "--resume", "--depth", "2", "--steps", "4"
+    )
+    assert (
+        status == 2 and "--depth 2 contradicts the run being resumed, which has --depth 0" in stderr
+    )

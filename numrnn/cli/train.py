@@ -354,8 +354,14 @@ def _new_trainer(args: argparse.Namespace, settings: dict) -> Trainer:
         progress=not args.quiet,
         divergence_factor=args.divergence_factor,
     )
+    resolved = {  # the values the run took where the recipe said "the task's" or "the preset's"
+        "seq_len": task.seq_len,
+        "layers": len(model.config.layers),
+        "depth": model.config.layers[0].transition_depth,
+        "lr": optimizer.lr,
+    }
     trainer.meta["arch"] = settings["arch"]  # stored in every checkpoint
-    trainer.meta["settings"] = settings  # what --resume holds the flags to
+    trainer.meta["settings"] = {**settings, **resolved}  # what --resume holds the flags to
     return trainer
 
 
