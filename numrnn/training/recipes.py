@@ -123,8 +123,10 @@ def recipe(task: str, arch: str | None = None) -> dict:
     Examples
     --------
     >>> from numrnn.training.recipes import recipe
-    >>> recipe("adding", "vanilla")["optimizer"]
-    'adam'
+    >>> recipe("copy", "vanilla")["optimizer"], recipe("adding", "vanilla")["optimizer"]
+    ('adam', 'rmsprop')
+    >>> recipe("charlm")["arch"]                 # the task's own architecture
+    'hierarchical'
     """
     from ..presets import ARCHITECTURES
     from .tasks import TASKS
