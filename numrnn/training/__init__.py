@@ -16,5 +16,17 @@ from . import checkpoint, clipping, optim, recipes, sampling, tasks
 from .sampling import sample
 from .trainer import Trainer, TrainingDiverged, read_history, train, write_history
 
-__all__ = ["Trainer", "TrainingDiverged", "train", "read_history", "write_history", "sample",
-           "checkpoint", "clipping", "optim", "recipes", "sampling", "tasks"]
+__all__ = [
+    "Trainer",
+    "TrainingDiverged",
+    "train",
+    "read_history",
+    "write_history",
+    "sample",
+    "checkpoint",
+    "clipping",
+    "optim",
+    "recipes",
+    "sampling",
+    "tasks",
+]

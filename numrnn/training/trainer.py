@@ -37,16 +37,27 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import optim
 from .._checks import check_int
-from .checkpoint import atomic_write, load_checkpoint, save_checkpoint
-from .clipping import clip_by_global_norm, clip_by_value, global_norm
 from ..losses import compute_loss
 from ..model import DeepRNN
+from . import optim
+from .checkpoint import atomic_write, load_checkpoint, save_checkpoint
+from .clipping import clip_by_global_norm, clip_by_value, global_norm
 from .tasks import CharLMTask, Task, make_task
 
-__all__ = ["TrainingDiverged", "StepResult", "Evaluation", "History", "Trainer", "train", "read_history",
-           "write_history", "CHECKPOINT", "BEST_CHECKPOINT", "DIVERGENCE_FACTOR"]
+__all__ = [
+    "TrainingDiverged",
+    "StepResult",
+    "Evaluation",
+    "History",
+    "Trainer",
+    "train",
+    "read_history",
+    "write_history",
+    "CHECKPOINT",
+    "BEST_CHECKPOINT",
+    "DIVERGENCE_FACTOR",
+]
 
 # Overflow inside a diverging step is expected and is reported by TrainingDiverged, not by warnings.
 _QUIET_FLOATS = dict(over="ignore", invalid="ignore", divide="ignore")
@@ -57,11 +68,11 @@ CHECKPOINT = "checkpoint.npz"
 BEST_CHECKPOINT = "checkpoint-best.npz"
 """The checkpoint of the run's best validation metric, beside the last one."""
 DIVERGENCE_FACTOR = 10.0
-"""The default growth that counts as divergence: 10 times the larger of the baseline and the start."""
+"""The growth that counts as divergence: 10 times the larger of the baseline and the start."""
 
 
 class TrainingDiverged(FloatingPointError):
-    """Training diverged: a loss, gradient norm or validation metric is NaN, infinite, or has grown too far.
+    """Training diverged: a loss, gradient norm or validation metric is NaN, inf, or grew too far.
 
     A run diverges when the training loss or the gradient norm is not finite
     (checked every step), or when the validation metric is not finite or,
@@ -87,14 +98,30 @@ class TrainingDiverged(FloatingPointError):
         The learning rate at ``step``.
     """
 
-    def __init__(self, step: int, quantity: str, value: float, last_good_value, last_good_step, lr: float,
-                 limit: float | None = None, reason: str = ""):
+    def __init__(
+        self,
+        step: int,
+        quantity: str,
+        value: float,
+        last_good_value,
+        last_good_step,
+        lr: float,
+        limit: float | None = None,
+        reason: str = "",
+    ):
         self.step, self.quantity, self.value, self.limit = step, quantity, value, limit
         self.last_good_value, self.last_good_step, self.lr = last_good_value, last_good_step, lr
         kind = "finite" if limit is None else "good"
-        last = (f"no earlier {quantity}" if last_good_value is None
-                else f"last {kind} {quantity} {last_good_value:.6g} at step {last_good_step}")
-        what = f"the {quantity} is {value}" if limit is None else f"the {quantity} {value:.6g} exceeds {reason}"
+        last = (
+            f"no earlier {quantity}"
+            if last_good_value is None
+            else f"last {kind} {quantity} {last_good_value:.6g} at step {last_good_step}"
+        )
+        what = (
+            f"the {quantity} is {value}"
+            if limit is None
+            else f"the {quantity} {value:.6g} exceeds {reason}"
+        )
         super().__init__(
             f"training diverged at step {step}: {what} ({last}; learning rate {lr:.3g}). "
             "Lower the learning rate or clip the gradients (clip=1.0, or --clip 1)."
@@ -180,12 +207,23 @@ class History:
 
     def rows(self) -> list:
         """One dict per step: step, loss, grad_norm, lr, and val_loss/val_metric where evaluated (else None)."""
-        evaluations = {int(s): (float(l), float(m)) for s, l, m in zip(self.eval_step, self.val_loss, self.val_metric)}
+        evaluations = {
+            int(s): (float(l), float(m))
+            for s, l, m in zip(self.eval_step, self.val_loss, self.val_metric)
+        }
         rows = []
         for s, loss, norm, lr in zip(self.step, self.loss, self.grad_norm, self.lr):
             val_loss, val_metric = evaluations.get(int(s), (None, None))
-            rows.append({"step": int(s), "loss": float(loss), "grad_norm": float(norm), "lr": float(lr),
-                         "val_loss": val_loss, "val_metric": val_metric})
+            rows.append(
+                {
+                    "step": int(s),
+                    "loss": float(loss),
+                    "grad_norm": float(norm),
+                    "lr": float(lr),
+                    "val_loss": val_loss,
+                    "val_metric": val_metric,
+                }
+            )
         return rows
 
     def write_csv(self, path) -> None:
@@ -202,19 +240,28 @@ class History:
 
     def write_json(self, path, **extra) -> None:
         """Write ``{"steps": {...}, "evaluations": {...}, **extra}`` as JSON, atomically (NaN becomes null)."""
-        numbers = lambda values: [float(v) if math.isfinite(v) else None for v in values]  # JSON has no NaN
+        numbers = lambda values: [
+            float(v) if math.isfinite(v) else None for v in values
+        ]  # JSON has no NaN
         data = {
-            "steps": {"step": self.step.tolist(), "loss": numbers(self.loss),
-                      "grad_norm": numbers(self.grad_norm), "lr": numbers(self.lr)},
-            "evaluations": {"step": self.eval_step.tolist(), "val_loss": numbers(self.val_loss),
-                            "val_metric": numbers(self.val_metric)},
+            "steps": {
+                "step": self.step.tolist(),
+                "loss": numbers(self.loss),
+                "grad_norm": numbers(self.grad_norm),
+                "lr": numbers(self.lr),
+            },
+            "evaluations": {
+                "step": self.eval_step.tolist(),
+                "val_loss": numbers(self.val_loss),
+                "val_metric": numbers(self.val_metric),
+            },
             **extra,
         }
         atomic_write(path, lambda handle: json.dump(data, handle, indent=1, allow_nan=False))
 
 
 def read_history(path) -> History:
-    """Read the ``history.json`` or ``history.csv`` that :func:`write_history` (and ``numrnn train``) wrote.
+    """Read a ``history.json`` or ``history.csv`` of :func:`write_history` (and ``numrnn train``).
 
     Parameters
     ----------
@@ -234,36 +281,60 @@ def read_history(path) -> History:
     path = os.fspath(path)
     if os.path.isdir(path):
         path = os.path.join(path, "history.json")
-    floats = lambda values: np.array([np.nan if v in (None, "") else float(v) for v in values], dtype=np.float64)
-    ints = lambda values: np.array([int(v) for v in values], dtype=np.int64)
+
+    def floats(values):
+        return np.array([np.nan if v in (None, "") else float(v) for v in values], dtype=np.float64)
+
+    def ints(values):
+        return np.array([int(v) for v in values], dtype=np.int64)
+
     if path.endswith(".csv"):
         with open(path, newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
         columns = ["step", "loss", "grad_norm", "lr", "val_loss", "val_metric"]
         if rows and not set(columns) <= set(rows[0]):
-            raise ValueError(f"{path!r} is not a numrnn history.csv: it needs the columns {columns}; "
-                             f"got {sorted(rows[0])}")
+            raise ValueError(
+                f"{path!r} is not a numrnn history.csv: it needs the columns {columns}; "
+                f"got {sorted(rows[0])}"
+            )
         evaluated = [row for row in rows if row["val_metric"] != ""]
-        return History(step=ints(r["step"] for r in rows), loss=floats(r["loss"] for r in rows),
-                       grad_norm=floats(r["grad_norm"] for r in rows), lr=floats(r["lr"] for r in rows),
-                       eval_step=ints(r["step"] for r in evaluated),
-                       val_loss=floats(r["val_loss"] for r in evaluated),
-                       val_metric=floats(r["val_metric"] for r in evaluated))
+        return History(
+            step=ints(r["step"] for r in rows),
+            loss=floats(r["loss"] for r in rows),
+            grad_norm=floats(r["grad_norm"] for r in rows),
+            lr=floats(r["lr"] for r in rows),
+            eval_step=ints(r["step"] for r in evaluated),
+            val_loss=floats(r["val_loss"] for r in evaluated),
+            val_metric=floats(r["val_metric"] for r in evaluated),
+        )
     with open(path, encoding="utf-8") as handle:
         try:
             data = json.load(handle)
         except json.JSONDecodeError as error:
             raise ValueError(f"{path!r} is not a numrnn history.json: {error}") from None
-    if not (isinstance(data, dict) and isinstance(data.get("steps"), dict)
-            and isinstance(data.get("evaluations"), dict)):
-        raise ValueError(f"{path!r} is not a numrnn history.json: it needs 'steps' and 'evaluations' objects")
+    if not (
+        isinstance(data, dict)
+        and isinstance(data.get("steps"), dict)
+        and isinstance(data.get("evaluations"), dict)
+    ):
+        raise ValueError(
+            f"{path!r} is not a numrnn history.json: it needs 'steps' and 'evaluations' objects"
+        )
     steps, evaluations = data["steps"], data["evaluations"]
     try:
-        return History(step=ints(steps["step"]), loss=floats(steps["loss"]), grad_norm=floats(steps["grad_norm"]),
-                       lr=floats(steps["lr"]), eval_step=ints(evaluations["step"]),
-                       val_loss=floats(evaluations["val_loss"]), val_metric=floats(evaluations["val_metric"]))
+        return History(
+            step=ints(steps["step"]),
+            loss=floats(steps["loss"]),
+            grad_norm=floats(steps["grad_norm"]),
+            lr=floats(steps["lr"]),
+            eval_step=ints(evaluations["step"]),
+            val_loss=floats(evaluations["val_loss"]),
+            val_metric=floats(evaluations["val_metric"]),
+        )
     except KeyError as error:
-        raise ValueError(f"{path!r} is not a numrnn history.json: it has no {error.args[0]!r} column") from None
+        raise ValueError(
+            f"{path!r} is not a numrnn history.json: it has no {error.args[0]!r} column"
+        ) from None
 
 
 def _counted_weight(batch, loss: str) -> float:
@@ -271,7 +342,9 @@ def _counted_weight(batch, loss: str) -> float:
     if loss == "xent":
         counted = batch.targets >= 0
         return float(counted.sum() if batch.mask is None else (batch.mask * counted).sum())
-    return float(batch.targets.shape[0] * batch.targets.shape[1] if batch.mask is None else batch.mask.sum())
+    return float(
+        batch.targets.shape[0] * batch.targets.shape[1] if batch.mask is None else batch.mask.sum()
+    )
 
 
 class _Progress:
@@ -282,7 +355,7 @@ class _Progress:
     written once, 20 lines for a whole run.
     """
 
-    LINES = 20                  # lines written to a file or a pipe over a whole run
+    LINES = 20  # lines written to a file or a pipe over a whole run
 
     def __init__(self, trainer: "Trainer", steps: int):
         self.trainer, self.steps = trainer, steps
@@ -293,9 +366,16 @@ class _Progress:
         self.stream = sys.stderr
         self.bar = None
         if _is_terminal(self.stream):
-            from tqdm import tqdm                          # imported only when a bar is wanted
-            self.bar = tqdm(total=steps, initial=trainer.step, desc=trainer.task.name, unit="step",
-                            dynamic_ncols=True, file=self.stream)
+            from tqdm import tqdm  # imported only when a bar is wanted
+
+            self.bar = tqdm(
+                total=steps,
+                initial=trainer.step,
+                desc=trainer.task.name,
+                unit="step",
+                dynamic_ncols=True,
+                file=self.stream,
+            )
 
     def _postfix(self, result: StepResult, rate: float) -> str:
         text = f"loss={result.loss:.4g} |g|={result.grad_norm:.3g} {rate:.1f} steps/s"
@@ -310,14 +390,20 @@ class _Progress:
         step, now = self.trainer.step, time.perf_counter()
         if self.bar is not None:
             self.bar.update(1)
-            if now - self.shown_at > 0.25 or step == self.steps:  # the postfix costs; 4 times a second
+            if (
+                now - self.shown_at > 0.25 or step == self.steps
+            ):  # the postfix costs; 4 times a second
                 rate = (step - self.shown_step) / max(now - self.shown_at, 1e-9)
                 self.bar.set_postfix_str(self._postfix(result, rate), refresh=False)
                 self.shown_at, self.shown_step = now, step
         elif step % self.every == 0 or step == self.steps:
             rate = (step - self.start_step) / max(now - self.started, 1e-9)
-            print(f"{self.trainer.task.name}: step {step}/{self.steps} ({100 * step // self.steps}%) "
-                  f"{self._postfix(result, rate)}", file=self.stream, flush=True)
+            print(
+                f"{self.trainer.task.name}: step {step}/{self.steps} ({100 * step // self.steps}%) "
+                f"{self._postfix(result, rate)}",
+                file=self.stream,
+                flush=True,
+            )
 
     def close(self) -> None:
         if self.bar is not None:
@@ -328,7 +414,7 @@ def _is_terminal(stream) -> bool:
     """Whether ``stream`` is an interactive terminal (a bar can redraw itself there)."""
     try:
         return stream.isatty()
-    except (AttributeError, ValueError):                   # no isatty, or a closed stream
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
         return False
 
 
@@ -387,40 +473,73 @@ class Trainer:
         :meth:`run` and :meth:`from_checkpoint`): what a divergence message may point at.
     """
 
-    def __init__(self, model: DeepRNN, task: Task, *, optimizer: optim.Optimizer | None = None,
-                 schedule: optim.Schedule | None = None, batch_size: int = 32, clip: float | None = 1.0,
-                 clip_value: float | None = None, bptt_window: int | None = None, eval_every: int = 100,
-                 seed: int = 0, progress: bool = True, divergence_factor: float | None = DIVERGENCE_FACTOR):
+    def __init__(
+        self,
+        model: DeepRNN,
+        task: Task,
+        *,
+        optimizer: optim.Optimizer | None = None,
+        schedule: optim.Schedule | None = None,
+        batch_size: int = 32,
+        clip: float | None = 1.0,
+        clip_value: float | None = None,
+        bptt_window: int | None = None,
+        eval_every: int = 100,
+        seed: int = 0,
+        progress: bool = True,
+        divergence_factor: float | None = DIVERGENCE_FACTOR,
+    ):
         if not isinstance(model, DeepRNN):
             raise TypeError(f"model must be a numrnn.DeepRNN; got {type(model).__name__}")
         if not isinstance(task, Task):
-            raise TypeError(f"task must be a numrnn.training.tasks.Task (e.g. numrnn.training.tasks.AddingTask()); got {type(task).__name__}")
+            raise TypeError(
+                f"task must be a numrnn.training.tasks.Task (e.g. numrnn.training.tasks.AddingTask()); got {type(task).__name__}"
+            )
         config = model.config
         if (config.input_size, config.output_size) != (task.input_size, task.output_size):
-            raise ValueError(f"the model must have input_size={task.input_size} and output_size={task.output_size} "
-                             f"for task {task.name!r}; got {config.input_size} and {config.output_size}")
+            raise ValueError(
+                f"the model must have input_size={task.input_size} and output_size={task.output_size} "
+                f"for task {task.name!r}; got {config.input_size} and {config.output_size}"
+            )
         if model.dtype != task.dtype:
-            raise TypeError(f"the task's dtype must be the model's ({model.dtype}); got {task.dtype}. "
-                            f"Build the task with dtype=np.{model.dtype}")
+            raise TypeError(
+                f"the task's dtype must be the model's ({model.dtype}); got {task.dtype}. "
+                f"Build the task with dtype=np.{model.dtype}"
+            )
         self.optimizer = optim.Adam() if optimizer is None else optimizer
         if not isinstance(self.optimizer, optim.Optimizer):
-            raise TypeError(f"optimizer must be a numrnn.training.optim.Optimizer; got {type(self.optimizer).__name__}")
+            raise TypeError(
+                f"optimizer must be a numrnn.training.optim.Optimizer; got {type(self.optimizer).__name__}"
+            )
         if schedule is not None and not isinstance(schedule, optim.Schedule):
-            raise TypeError(f"schedule must be a numrnn.training.optim.Schedule or None; got {type(schedule).__name__}")
-        for name, value in (("clip", clip), ("clip_value", clip_value),
-                            ("divergence_factor", divergence_factor)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)
-                                      or not (math.isfinite(value) and value >= 0)):
+            raise TypeError(
+                f"schedule must be a numrnn.training.optim.Schedule or None; got {type(schedule).__name__}"
+            )
+        for name, value in (
+            ("clip", clip),
+            ("clip_value", clip_value),
+            ("divergence_factor", divergence_factor),
+        ):
+            if value is not None and (
+                isinstance(value, bool)
+                or not isinstance(value, numbers.Real)
+                or not (math.isfinite(value) and value >= 0)
+            ):
                 raise ValueError(f"{name} must be a number >= 0 (0 = off) or None; got {value!r}")
             if name == "divergence_factor" and value and value <= 1:
-                raise ValueError(f"divergence_factor must be > 1 (a growth), 0 or None; got {value!r}")
+                raise ValueError(
+                    f"divergence_factor must be > 1 (a growth), 0 or None; got {value!r}"
+                )
         if bptt_window is not None:
             check_int(bptt_window, "bptt_window", minimum=1)
         if not isinstance(progress, bool):
             raise TypeError(f"progress must be True or False; got {progress!r}")
         self.model, self.task, self.schedule = model, task, schedule
         self.batch_size = check_int(batch_size, "batch_size", minimum=1)
-        self.clip, self.clip_value = clip or None, clip_value or None    # 0 = off, as on the command line
+        self.clip, self.clip_value = (
+            clip or None,
+            clip_value or None,
+        )  # 0 = off, as on the command line
         self.bptt_window = bptt_window
         self.divergence_factor = divergence_factor or None
         self.eval_every = check_int(eval_every, "eval_every", minimum=0)
@@ -428,8 +547,8 @@ class Trainer:
         self.progress = progress
         self.rng = np.random.default_rng(self.seed)
         self.optimizer_state = self.optimizer.init(model.params)
-        self.step = 0                                    # updates done so far
-        self.carry = None                                # final state of the last batch, (B, H_l) per layer
+        self.step = 0  # updates done so far
+        self.carry = None  # final state of the last batch, (B, H_l) per layer
         self.meta = {}
         self.initial_metric = None
         self.best = None
@@ -448,17 +567,31 @@ class Trainer:
         h0 = self.carry if batch.continues else None
         lr = self.learning_rate(self.step)
         with np.errstate(**_QUIET_FLOATS):
-            loss, grads, info = self.model.loss_and_grads(batch.x, batch.targets, loss=self.task.loss, h0=h0,
-                                                          mask=batch.mask, bptt_window=self.bptt_window)
+            loss, grads, info = self.model.loss_and_grads(
+                batch.x,
+                batch.targets,
+                loss=self.task.loss,
+                h0=h0,
+                mask=batch.mask,
+                bptt_window=self.bptt_window,
+            )
             loss = float(loss)
-            norm = global_norm(grads) if self.clip is None else clip_by_global_norm(grads, self.clip)
+            norm = (
+                global_norm(grads) if self.clip is None else clip_by_global_norm(grads, self.clip)
+            )
             if self.clip_value is not None:
                 clip_by_value(grads, self.clip_value)
         for quantity, value in (("loss", loss), ("gradient norm", norm)):
             if not math.isfinite(value):
                 last = self._log["loss" if quantity == "loss" else "grad_norm"]
-                raise TrainingDiverged(self.step + 1, quantity, value, last[-1] if last else None,
-                                       self.step if last else None, lr)
+                raise TrainingDiverged(
+                    self.step + 1,
+                    quantity,
+                    value,
+                    last[-1] if last else None,
+                    self.step if last else None,
+                    lr,
+                )
         with np.errstate(**_QUIET_FLOATS):
             self.optimizer.step(self.model.params, grads, self.optimizer_state, lr=lr)
         self.carry = info.final_state
@@ -485,7 +618,9 @@ class Trainer:
         """Evaluate, log, and raise :class:`TrainingDiverged` if the metric diverged."""
         evaluation = self.evaluate()
         metrics = self._log["val_metric"]
-        last_good = (metrics[-1], self._log["eval_step"][-1]) if metrics else (self.initial_metric, 0)
+        last_good = (
+            (metrics[-1], self._log["eval_step"][-1]) if metrics else (self.initial_metric, 0)
+        )
         self._log["eval_step"].append(self.step)
         self._log["val_loss"].append(evaluation.loss)
         self._log["val_metric"].append(evaluation.metric)
@@ -493,16 +628,30 @@ class Trainer:
         if last_good[0] is None:
             last_good = (None, None)
         if not math.isfinite(evaluation.metric):
-            raise TrainingDiverged(self.step, quantity, evaluation.metric, *last_good,
-                                   self.learning_rate(self.step - 1))
+            raise TrainingDiverged(
+                self.step,
+                quantity,
+                evaluation.metric,
+                *last_good,
+                self.learning_rate(self.step - 1),
+            )
         limit = self.divergence_limit()
         if limit is not None and evaluation.metric > limit:
             baseline = self.task.baseline.value
-            reference = (f"the baseline {baseline:.4g}" if self.initial_metric is None or baseline >= self.initial_metric
-                         else f"its value before training {self.initial_metric:.4g}")
-            raise TrainingDiverged(self.step, quantity, evaluation.metric, *last_good,
-                                   self.learning_rate(self.step - 1), limit=limit,
-                                   reason=f"{self.divergence_factor:g} × {reference}")
+            reference = (
+                f"the baseline {baseline:.4g}"
+                if self.initial_metric is None or baseline >= self.initial_metric
+                else f"its value before training {self.initial_metric:.4g}"
+            )
+            raise TrainingDiverged(
+                self.step,
+                quantity,
+                evaluation.metric,
+                *last_good,
+                self.learning_rate(self.step - 1),
+                limit=limit,
+                reason=f"{self.divergence_factor:g} × {reference}",
+            )
         return evaluation
 
     def divergence_limit(self) -> float | None:
@@ -520,7 +669,9 @@ class Trainer:
 
     # --------------------------------------------------------------- a run
 
-    def run(self, steps: int, *, checkpoint=None, checkpoint_every: int = 0, best_checkpoint=None) -> History:
+    def run(
+        self, steps: int, *, checkpoint=None, checkpoint_every: int = 0, best_checkpoint=None
+    ) -> History:
         """Train until :attr:`step` reaches ``steps`` (a total, so a resumed run continues to it).
 
         Parameters
@@ -549,7 +700,7 @@ class Trainer:
         steps = check_int(steps, "steps", minimum=0)
         checkpoint_every = check_int(checkpoint_every, "checkpoint_every", minimum=0)
         if self.step == 0 and self.initial_metric is None and self.step < steps:
-            self.initial_metric = self.evaluate().metric         # the reference of the divergence check
+            self.initial_metric = self.evaluate().metric  # the reference of the divergence check
         progress = _Progress(self, steps) if self.progress and self.step < steps else None
         try:
             while self.step < steps:
@@ -562,8 +713,9 @@ class Trainer:
                         if best_checkpoint is not None:
                             self.save(best_checkpoint)
                             self.saved["best"] = self.step
-                if checkpoint is not None and (self.step == steps or
-                                               (checkpoint_every and self.step % checkpoint_every == 0)):
+                if checkpoint is not None and (
+                    self.step == steps or (checkpoint_every and self.step % checkpoint_every == 0)
+                ):
                     self.save(checkpoint)
                     self.saved["last"] = self.step
                 if progress is not None:
@@ -577,29 +729,50 @@ class Trainer:
     def history(self) -> History:
         """The history so far, as arrays."""
         ints = {"step", "eval_step"}
-        return History(**{name: np.array(values, dtype=np.int64 if name in ints else np.float64)
-                          for name, values in self._log.items()})
+        return History(
+            **{
+                name: np.array(values, dtype=np.int64 if name in ints else np.float64)
+                for name, values in self._log.items()
+            }
+        )
 
     # --------------------------------------------------------- checkpoints
 
     def settings(self) -> dict:
         """The trainer's settings, JSON-ready (stored in checkpoints)."""
-        return {"batch_size": self.batch_size, "clip": self.clip, "clip_value": self.clip_value,
-                "bptt_window": self.bptt_window, "eval_every": self.eval_every, "seed": self.seed,
-                "divergence_factor": self.divergence_factor,
-                "schedule": None if self.schedule is None else self.schedule.to_dict()}
+        return {
+            "batch_size": self.batch_size,
+            "clip": self.clip,
+            "clip_value": self.clip_value,
+            "bptt_window": self.bptt_window,
+            "eval_every": self.eval_every,
+            "seed": self.seed,
+            "divergence_factor": self.divergence_factor,
+            "schedule": None if self.schedule is None else self.schedule.to_dict(),
+        }
 
     _OWN_META = ("task", "trainer", "vocab", "run")
 
     def save(self, path) -> str:
         """Save everything needed to resume bit for bit, atomically, with :attr:`meta` as metadata."""
-        run = {"initial_metric": self.initial_metric, "best": None if self.best is None else list(self.best)}
+        run = {
+            "initial_metric": self.initial_metric,
+            "best": None if self.best is None else list(self.best),
+        }
         meta = {**self.meta, "task": self.task.to_dict(), "trainer": self.settings(), "run": run}
         if isinstance(self.task, CharLMTask):
             meta["vocab"] = self.task.vocab.chars
-        return save_checkpoint(path, self.model, step=self.step, optimizer=self.optimizer,
-                               optimizer_state=self.optimizer_state, rng=self.rng, carry=self.carry,
-                               history=self.history.to_arrays(), meta=meta)
+        return save_checkpoint(
+            path,
+            self.model,
+            step=self.step,
+            optimizer=self.optimizer,
+            optimizer_state=self.optimizer_state,
+            rng=self.rng,
+            carry=self.carry,
+            history=self.history.to_arrays(),
+            meta=meta,
+        )
 
     @classmethod
     def from_checkpoint(cls, path, task: Task | None = None, **overrides) -> "Trainer":
@@ -623,11 +796,18 @@ class Trainer:
         model = saved.model()
         if task is None:
             if "task" not in saved.meta:
-                raise ValueError(f"{os.fspath(path)!r} does not say which task it was trained on; pass task=...")
+                raise ValueError(
+                    f"{os.fspath(path)!r} does not say which task it was trained on; pass task=..."
+                )
             task = make_task(**saved.meta["task"], dtype=model.dtype)
-        if isinstance(task, CharLMTask) and saved.meta.get("vocab", task.vocab.chars) != task.vocab.chars:
-            raise ValueError(f"the text's vocabulary differs from the one {os.fspath(path)!r} was trained on "
-                             f"({len(task.vocab)} vs {len(saved.meta['vocab'])} characters); use the same text file")
+        if (
+            isinstance(task, CharLMTask)
+            and saved.meta.get("vocab", task.vocab.chars) != task.vocab.chars
+        ):
+            raise ValueError(
+                f"the text's vocabulary differs from the one {os.fspath(path)!r} was trained on "
+                f"({len(task.vocab)} vs {len(saved.meta['vocab'])} characters); use the same text file"
+            )
         settings = dict(saved.meta.get("trainer", {}))
         schedule = settings.pop("schedule", None)
         settings["schedule"] = None if schedule is None else optim.schedule_from_dict(schedule)
@@ -641,18 +821,33 @@ class Trainer:
         trainer.meta = {key: value for key, value in saved.meta.items() if key not in cls._OWN_META}
         run = saved.meta.get("run", {})
         trainer.initial_metric = run.get("initial_metric")
-        trainer.best = None if run.get("best") is None else (int(run["best"][0]), float(run["best"][1]))
+        trainer.best = (
+            None if run.get("best") is None else (int(run["best"][0]), float(run["best"][1]))
+        )
         trainer.saved = {"last": saved.step}
         history = History.from_arrays(saved.history)
         trainer._log = {name: getattr(history, name).tolist() for name in History.FIELDS}
         return trainer
 
 
-def train(model: DeepRNN, task: Task, *, steps: int, optimizer: optim.Optimizer | None = None,
-          schedule: optim.Schedule | None = None, batch_size: int = 32, clip: float | None = 1.0,
-          clip_value: float | None = None, bptt_window: int | None = None, eval_every: int = 100, seed: int = 0,
-          progress: bool = True, out=None, checkpoint_every: int = 0,
-          divergence_factor: float | None = DIVERGENCE_FACTOR) -> History:
+def train(
+    model: DeepRNN,
+    task: Task,
+    *,
+    steps: int,
+    optimizer: optim.Optimizer | None = None,
+    schedule: optim.Schedule | None = None,
+    batch_size: int = 32,
+    clip: float | None = 1.0,
+    clip_value: float | None = None,
+    bptt_window: int | None = None,
+    eval_every: int = 100,
+    seed: int = 0,
+    progress: bool = True,
+    out=None,
+    checkpoint_every: int = 0,
+    divergence_factor: float | None = DIVERGENCE_FACTOR,
+) -> History:
     """Train ``model`` on ``task`` for ``steps`` updates; the one-call form of :class:`Trainer`.
 
     Parameters
@@ -693,15 +888,30 @@ def train(model: DeepRNN, task: Task, *, steps: int, optimizer: optim.Optimizer 
     >>> history.loss.shape, history.eval_step.tolist()
     ((5,), [5])
     """
-    trainer = Trainer(model, task, optimizer=optimizer, schedule=schedule, batch_size=batch_size, clip=clip,
-                      clip_value=clip_value, bptt_window=bptt_window, eval_every=eval_every, seed=seed,
-                      progress=progress, divergence_factor=divergence_factor)
+    trainer = Trainer(
+        model,
+        task,
+        optimizer=optimizer,
+        schedule=schedule,
+        batch_size=batch_size,
+        clip=clip,
+        clip_value=clip_value,
+        bptt_window=bptt_window,
+        eval_every=eval_every,
+        seed=seed,
+        progress=progress,
+        divergence_factor=divergence_factor,
+    )
     if out is None:
         return trainer.run(steps)
     os.makedirs(out, exist_ok=True)
     try:
-        return trainer.run(steps, checkpoint=os.path.join(out, CHECKPOINT), checkpoint_every=checkpoint_every,
-                           best_checkpoint=os.path.join(out, BEST_CHECKPOINT))
+        return trainer.run(
+            steps,
+            checkpoint=os.path.join(out, CHECKPOINT),
+            checkpoint_every=checkpoint_every,
+            best_checkpoint=os.path.join(out, BEST_CHECKPOINT),
+        )
     finally:
         write_history(trainer, out)
 
@@ -711,8 +921,12 @@ def write_history(trainer: Trainer, out) -> None:
     history = trainer.history
     baseline = trainer.task.baseline
     history.write_csv(os.path.join(out, "history.csv"))
-    history.write_json(os.path.join(out, "history.json"), task=trainer.task.to_dict(),
-                       metric=trainer.task.metric_name,
-                       baseline={"value": baseline.value, "description": baseline.description},
-                       model=trainer.model.config.to_dict(), optimizer=trainer.optimizer.to_dict(),
-                       trainer=trainer.settings())
+    history.write_json(
+        os.path.join(out, "history.json"),
+        task=trainer.task.to_dict(),
+        metric=trainer.task.metric_name,
+        baseline={"value": baseline.value, "description": baseline.description},
+        model=trainer.model.config.to_dict(),
+        optimizer=trainer.optimizer.to_dict(),
+        trainer=trainer.settings(),
+    )
