@@ -175,6 +175,7 @@ def main(argv=None) -> int:
         args.steps = steps.pop()
     else:
         rows = []
+        os.makedirs(os.path.dirname(os.path.abspath(args.results)), exist_ok=True)
         for task in args.tasks:
             for arch in args.archs:
                 row = run_pair(task, arch, args.steps)
@@ -184,13 +185,12 @@ def main(argv=None) -> int:
                     f"{row['baseline']:.4g}) {verdict(row)} {row['seconds']:.0f} s",
                     flush=True,
                 )
-        os.makedirs(os.path.dirname(os.path.abspath(args.results)), exist_ok=True)
-        data = {
-            "steps_override": args.steps,
-            "recipes": {f"{t}/{a}": recipe(t, a) for t in args.tasks for a in args.archs},
-            "rows": rows,
-        }
-        atomic_write(args.results, lambda handle: json.dump(data, handle, indent=1))
+                data = {  # after every pair, so that a stopped run keeps what it measured
+                    "steps_override": args.steps,
+                    "recipes": {f"{t}/{a}": recipe(t, a) for t in args.tasks for a in args.archs},
+                    "rows": rows,
+                }
+                atomic_write(args.results, lambda handle, d=data: json.dump(d, handle, indent=1))
     table = markdown(rows, args.steps)
     print(table)
     if not args.no_write:
