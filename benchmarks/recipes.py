@@ -96,8 +96,9 @@ def verdict(row: dict) -> str:
         word = "below"
     else:
         word = "diverged" if row["status"] == 1 else "ABOVE"
-    if row["expected_failure"] and not row["passed"]:
-        word += f" (expected: {row['expected_failure']})"
+    reason = EXPECTED_FAILURES.get((row["task"], row["arch"]), row["expected_failure"])
+    if reason and not row["passed"]:
+        word += f" (expected: {reason})"
     return word
 
 

@@ -87,11 +87,10 @@ RECIPES = {
 }
 """``(task, arch) -> settings``; ``"*"`` matches every task or every architecture."""
 
-_NO_FORGETTING = (
-    "a residual state h_t = h_{t-1} + φ(a_t) only adds; carried along a stream of hundreds of "
-    "characters it grows without bound, as the cell of an LSTM without a forget gate does "
-    "(Gers, Schmidhuber & Cummins 2000, Learning to Forget)"
-)
+# A residual state h_t = h_{t-1} + φ(a_t) only adds; carried along a stream of hundreds of
+# characters it grows without bound, as the cell of an LSTM without a forget gate does (Gers,
+# Schmidhuber & Cummins 2000, "Learning to Forget: Continual Prediction with LSTM").
+_NO_FORGETTING = "a residual state cannot forget along a carried stream (Gers et al. 2000)"
 EXPECTED_FAILURES = {
     ("charlm", "deep-transition-skip"): _NO_FORGETTING,
     ("charlm", "hierarchical-deep-transition-skip"): _NO_FORGETTING,
