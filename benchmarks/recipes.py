@@ -102,23 +102,39 @@ def verdict(row: dict) -> str:
     return word
 
 
-def markdown(rows: list, steps: int | None) -> str:
+def _grid_order(key: tuple) -> tuple:
+    """Tasks and architectures in the order of TASKS and ARCHITECTURES."""
+    task, arch = key
+    return (list(TASKS).index(task), list(ARCHITECTURES).index(arch))
+
+
+def markdown(rows: list, steps) -> str:
     """The table of every pair, with how it was made."""
+    if steps is None:
+        how = "with the recipes' own steps"
+    elif steps == "mixed":
+        how = (
+            "with `--steps 100` for most pairs (a quick look on a shared machine) and the "
+            "recipes' own steps where the steps column equals the recipe column"
+        )
+    else:
+        how = f"with `--steps {steps}` (the recipe column says how many a default run takes)"
     lines = [
         "Made by `python benchmarks/recipes.py` "
-        + ("with the recipes' own steps" if steps is None else f"with `--steps {steps}`")
+        + how
         + f" on {platform.machine()} ({os.cpu_count()} cores, shared), float32, seed 0. "
         "Final = the "
         "validation metric after the last step; best = the lowest evaluation (kept in "
         "`checkpoint-best.npz`); ratio = final / baseline.",
         "",
-        "| task | architecture | metric | steps | final | best | baseline | ratio | verdict "
-        "| time |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+        "| task | architecture | metric | steps | recipe | final | best | baseline | ratio "
+        "| verdict | time |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
     ]
     for row in rows:
         lines.append(
             f"| {row['task']} | {row['arch']} | {row['metric']} | {row['steps']} | "
+            f"{recipe(row['task'], row['arch'])['steps']} | "
             f"{row['final']:.4g} | {row['best']:.4g} | {row['baseline']:.4g} | "
             f"{row['ratio']:.3f} | "
             f"{verdict(row)} | {row['seconds']:.0f} s |"
@@ -163,17 +179,14 @@ def main(argv=None) -> int:
     parser.add_argument("--no-write", action="store_true", help="do not touch benchmarks/README.md")
     args = parser.parse_args(argv)
     if args.merge:
-        rows, steps = [], set()
-        for path in args.merge:
+        merged, steps = {}, set()
+        for path in args.merge:  # a later file's row replaces an earlier one of the same pair
             with open(path, encoding="utf-8") as handle:
                 data = json.load(handle)
-            rows += data["rows"]
+            merged.update({(row["task"], row["arch"]): row for row in data["rows"]})
             steps.add(data["steps_override"])
-        if len(steps) != 1:
-            raise SystemExit(
-                f"the files were made with different --steps: {sorted(map(str, steps))}"
-            )
-        args.steps = steps.pop()
+        rows = [merged[key] for key in sorted(merged, key=_grid_order)]
+        args.steps = steps.pop() if len(steps) == 1 else "mixed"
     else:
         rows = []
         os.makedirs(os.path.dirname(os.path.abspath(args.results)), exist_ok=True)
