@@ -187,6 +187,9 @@ def main(argv=None) -> int:
             steps.add(data["steps_override"])
         rows = [merged[key] for key in sorted(merged, key=_grid_order)]
         args.steps = steps.pop() if len(steps) == 1 else "mixed"
+        if not args.no_write:
+            data = {"steps_override": args.steps, "merged_from": args.merge, "rows": rows}
+            atomic_write(args.results, lambda handle: json.dump(data, handle, indent=1))
     else:
         rows = []
         os.makedirs(os.path.dirname(os.path.abspath(args.results)), exist_ok=True)
