@@ -44,6 +44,7 @@ __all__ = ["GradcheckPrecisionWarning", "GradcheckRow", "GradcheckReport", "chec
 
 METHODS = ("auto", "full", "sampled", "directional")
 AUTO_FULL_LIMIT = 4000   # "auto" checks every entry up to this many, else samples
+PROGRESS_MIN_ENTRIES = 500  # progress=None shows a bar from this many checked entries (a few seconds)
 
 
 class GradcheckPrecisionWarning(UserWarning):
@@ -185,7 +186,7 @@ def _along_direction(f, point, array, direction):
 
 def check_gradients(f: Callable, params: dict, grads: dict, *, method: str = "auto", tolerance: float = 1e-7,
                     eps: float | None = None, tiny: float = 1e-4, num_samples: int = 20, seed: int = 0,
-                    title: str = "gradient check") -> GradcheckReport:
+                    title: str = "gradient check", progress: bool | None = None) -> GradcheckReport:
     """Compare analytic gradients with finite differences of ``f``.
 
     Parameters
@@ -214,6 +215,11 @@ def check_gradients(f: Callable, params: dict, grads: dict, *, method: str = "au
         Seed for the sampled entries and directions.
     title : str
         First line of the printed report.
+    progress : bool or None, default None
+        Show a tqdm progress bar on stderr, one tick per checked entry. None
+        shows it for long checks only (at least :data:`PROGRESS_MIN_ENTRIES`
+        entries) and only on a terminal, so logs and notebooks' captured
+        output are not flooded; True always, False never.
 
     Returns
     -------
@@ -258,31 +264,62 @@ def check_gradients(f: Callable, params: dict, grads: dict, *, method: str = "au
         total = sum(value.size for value in params.values())
         method = "full" if total <= AUTO_FULL_LIMIT else "sampled"
 
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"progress must be True, False or None; got {progress!r}")
+
     point = {name: value.copy() for name, value in params.items()}   # perturbed in place, then restored
     rng = np.random.default_rng(seed)
+    chosen = {}                                                      # name -> entries (or a direction)
+    for name, value in point.items():
+        if method == "directional":
+            direction = rng.standard_normal(value.shape)
+            chosen[name] = direction / np.linalg.norm(direction)
+        elif method == "full" or num_samples >= value.size:
+            chosen[name] = list(np.ndindex(value.shape))
+        else:
+            chosen[name] = [np.unravel_index(i, value.shape) for i in rng.choice(value.size, num_samples, replace=False)]
+    total = len(point) if method == "directional" else sum(len(entries) for entries in chosen.values())
+    bar = _progress_bar(progress, total)
     report = GradcheckReport(method=method, tolerance=tolerance, dtype=dtype, title=title)
     for name, value in point.items():
         analytic = np.asarray(grads[name], dtype=np.float64)
         if method == "directional":
-            direction = rng.standard_normal(value.shape)
-            direction /= np.linalg.norm(direction)
-            lines = [_along_direction(f, point, value, direction)]
-            analytic = np.array([np.sum(analytic * direction)])           # ⟨grad, v⟩
+            lines = [_along_direction(f, point, value, chosen[name])]
+            analytic = np.array([np.sum(analytic * chosen[name])])       # ⟨grad, v⟩
         else:
-            if method == "full" or num_samples >= value.size:
-                indices = list(np.ndindex(value.shape))
-            else:
-                indices = [np.unravel_index(i, value.shape) for i in rng.choice(value.size, num_samples, replace=False)]
-            lines = [_along_entry(f, point, value, index) for index in indices]
-            analytic = np.array([analytic[index] for index in indices])
-        numeric = np.array([_numeric_derivative(g, eps, machine_eps, a, tolerance, tiny)
-                            for g, a in zip(lines, analytic)])
+            lines = [_along_entry(f, point, value, index) for index in chosen[name]]
+            analytic = np.array([analytic[index] for index in chosen[name]])
+        numeric = []
+        for g, a in zip(lines, analytic):
+            numeric.append(_numeric_derivative(g, eps, machine_eps, a, tolerance, tiny))
+            if bar is not None:
+                bar.update(1)
+        numeric = np.array(numeric)
         errors = relative_error(analytic, numeric, tiny)
         worst = float(errors.max()) if errors.size else 0.0
         worst_abs = float(np.abs(analytic - numeric).max()) if errors.size else 0.0
         passed = bool(worst <= tolerance) and all(math.isfinite(v) for v in numeric)
         report.rows.append(GradcheckRow(name, value.shape, int(errors.size), worst, worst_abs, passed))
+    if bar is not None:
+        bar.close()
     return report
+
+
+def _progress_bar(progress: bool | None, total: int):
+    """A tqdm bar over ``total`` entries, or None (see ``progress`` in :func:`check_gradients`)."""
+    import sys
+
+    if progress is None:
+        try:
+            progress = total >= PROGRESS_MIN_ENTRIES and sys.stderr.isatty()
+        except (AttributeError, ValueError):                   # no isatty, or a closed stream
+            progress = False
+    if not progress:
+        return None
+    from tqdm import tqdm                                      # imported only when a bar is wanted
+
+    return tqdm(total=total, desc="gradient check", unit="entry", leave=False, mininterval=0.5,
+                file=sys.stderr)
 
 
 def check_model(model, x, targets, *, loss: str = "xent", h0=None, mask=None, bptt_window=None,
@@ -305,7 +342,8 @@ def check_model(model, x, targets, *, loss: str = "xent", h0=None, mask=None, bp
     include_inputs : bool, default True
         Also check ``dx`` (row ``"x"``) and ``dh0`` (rows ``"h0[l]"``).
     **options
-        Passed to :func:`check_gradients` (method, tolerance, eps, tiny, ...).
+        Passed to :func:`check_gradients` (method, tolerance, eps, tiny, progress, ...): a long
+        check shows a progress bar on a terminal (``progress=None``).
 
     Returns
     -------

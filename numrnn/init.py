@@ -12,6 +12,26 @@ All other weights (input and output MLPs) are Glorot uniform whatever ``init``
 says. ``spectral_radius=rho`` then rescales a vanilla layer's ``W_hh`` so its
 largest absolute eigenvalue is ``rho``. Biases are the constant ``bias``
 (zero by default). Randomness comes only from the ``rng`` passed in.
+
+**The residual branch starts small.** A residual layer computes
+``h_t = h_{t-1} + φ(a_t)`` with ``a_t = u_t + z_t + b_h``: its branch ends in
+the affine maps that form ``a_t``, the last level ``W_hh`` of ``MLP_h`` and the
+last affine ``W_xh`` of ``MLP_x``. Drawn like any other layer, they make
+``φ(a_t)`` of order 1, and the state then drifts by up to one unit per step:
+over T = 50 steps it grows to tens of units and saturates everything it feeds.
+The cure of very deep residual networks applies in time as in depth: start
+each residual branch near zero so that the whole network starts near the
+identity path and learns how much of each branch to use. Fixup (Zhang, Dauphin
+& Ma, "Fixup Initialization: Residual Learning Without Normalization", ICLR
+2019) initialises the last layer of every residual branch at zero; ReZero
+(Bachlechner et al., "ReZero is All You Need: Fast Convergence at Large
+Depth", 2020) multiplies each branch by a learned scalar that starts at zero.
+numrnn scales ``W_hh`` and ``W_xh`` of every residual layer by
+:data:`RESIDUAL_SCALE` (0.01) instead of zeroing them: increments of order 0.01 move the
+state by at most about one unit over a hundred steps. It does not zero them: at zero, ``W_hh = 0``
+would block every gradient into the lower levels of ``MLP_h`` at the first
+step, and a gradient check of a freshly built model would compare zeros with
+zeros. ``residual_scale=1`` gives the plain draw back.
 """
 
 from __future__ import annotations
@@ -22,9 +42,19 @@ from ._checks import check_choice, check_number
 from .config import ModelConfig
 from .params import OUTPUT_PREFIX, layer_parameter_shapes, layer_prefix, output_parameter_shapes
 
-__all__ = ["INITS", "glorot_uniform", "orthogonal", "scale_to_spectral_radius", "init_params"]
+__all__ = [
+    "INITS",
+    "RESIDUAL_SCALE",
+    "glorot_uniform",
+    "orthogonal",
+    "scale_to_spectral_radius",
+    "residual_branch_weights",
+    "init_params",
+]
 
 INITS = ("xavier", "orthogonal", "identity")
+RESIDUAL_SCALE = 0.01
+"""The factor of the last affine maps of a residual branch at initialisation (module docstring)."""
 
 
 def glorot_uniform(rng: np.random.Generator, shape: tuple[int, int], dtype) -> np.ndarray:
@@ -76,8 +106,29 @@ def _is_transition_weight(name: str) -> bool:
     return name.startswith("W_h") and name != "W_hy" or name.startswith("S_h")
 
 
+def residual_branch_weights(config: ModelConfig) -> list[str]:
+    """The names of the weights that end a residual branch: ``W_hh`` and ``W_xh`` of each residual layer.
+
+    Parameters
+    ----------
+    config : ModelConfig
+
+    Returns
+    -------
+    list of str
+        E.g. ``["layer1.W_xh", "layer1.W_hh"]`` for one residual layer; empty
+        when no layer has ``skip="residual"``.
+    """
+    names = []
+    for l, layer in enumerate(config.layers, start=1):
+        if layer.skip == "residual":
+            names += [layer_prefix(l) + "W_xh", layer_prefix(l) + "W_hh"]
+    return names
+
+
 def init_params(config: ModelConfig, *, init: str = "xavier", spectral_radius: float | None = None,
-                bias: float = 0.0, dtype=np.float64, rng: np.random.Generator) -> dict[str, np.ndarray]:
+                bias: float = 0.0, residual_scale: float = RESIDUAL_SCALE, dtype=np.float64,
+                rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Create every parameter of a model.
 
     Parameters
@@ -91,6 +142,9 @@ def init_params(config: ModelConfig, *, init: str = "xavier", spectral_radius: f
         recurrent matrix has eigenvalues.
     bias : float, default 0.0
         Value of every bias.
+    residual_scale : float, default RESIDUAL_SCALE (0.01)
+        Factor of ``W_xh`` and ``W_hh`` in every residual layer, the affine maps
+        that end its branch (module docstring: Fixup, ReZero); 1 = the plain draw.
     dtype : np.float32 or np.float64
     rng : numpy.random.Generator
 
@@ -109,6 +163,10 @@ def init_params(config: ModelConfig, *, init: str = "xavier", spectral_radius: f
                 f"layers {deep} have transition_depth > 0, whose recurrence is an MLP with no spectral radius"
             )
     bias = check_number(bias, "bias")
+    residual_scale = check_number(residual_scale, "residual_scale")
+    if residual_scale < 0:
+        raise ValueError(f"residual_scale must be >= 0 (1 = the plain draw); got {residual_scale!r}")
+    branch_ends = set(residual_branch_weights(config))
 
     groups = [(layer_prefix(l), layer_parameter_shapes(layer)) for l, layer in enumerate(config.layers, start=1)]
     groups.append((OUTPUT_PREFIX, output_parameter_shapes(config)))
@@ -130,5 +188,7 @@ def init_params(config: ModelConfig, *, init: str = "xavier", spectral_radius: f
                 value = glorot_uniform(rng, shape, dtype)
             if name == "W_hh" and prefix != OUTPUT_PREFIX and spectral_radius is not None:
                 value = scale_to_spectral_radius(value, spectral_radius)
+            if prefix + name in branch_ends:
+                value = (value * residual_scale).astype(dtype)     # the branch starts near zero
             params[prefix + name] = value
     return params

@@ -417,9 +417,11 @@ def plot_history(history, keys=("loss",), ax=None, log: bool = False):
     Parameters
     ----------
     history : dict of str to array_like of shape (N,), or a training History
-        E.g. ``{"step": ..., "loss": ..., "grad_norm": ..., "lr": ...}``, or the
+        E.g. ``{"step": ..., "loss": ..., "grad_norm": ..., "lr": ...}``, the
         ``History`` that :func:`numrnn.train` returns (anything with a
-        ``to_arrays()`` method giving such a dict). Keys starting with
+        ``to_arrays()`` method giving such a dict), or the dict read from the
+        ``history.json`` that ``numrnn train`` writes (``{"steps": {...},
+        "evaluations": {...}, ...}``; null entries count as NaN). Keys starting with
         ``"val_"`` may instead have one entry per ``history["eval_step"]``
         (E,), the steps at which a validation set was evaluated. NaN entries
         mean "not measured at this step" and are left out of that curve.
@@ -448,6 +450,8 @@ def plot_history(history, keys=("loss",), ax=None, log: bool = False):
     if not isinstance(history, Mapping):
         raise TypeError(f"history must be a dict of str to 1-D arrays (or have to_arrays()); "
                         f"got {type(history).__name__}")
+    if isinstance(history.get("steps"), Mapping) and isinstance(history.get("evaluations"), Mapping):
+        history = _flat_history_json(history)
     if isinstance(keys, str):
         keys = (keys,)
     if not hasattr(keys, "__iter__"):
@@ -478,6 +482,14 @@ def plot_history(history, keys=("loss",), ax=None, log: bool = False):
     if len(keys) > 1:
         ax.legend()
     return ax
+
+
+def _flat_history_json(data: Mapping) -> dict:
+    """The columns of a ``history.json`` layout: steps' columns, then ``eval_step`` and ``val_*``."""
+    evaluations = data["evaluations"]
+    flat = {**data["steps"], "eval_step": evaluations.get("step", [])}
+    flat.update({key: value for key, value in evaluations.items() if key != "step"})
+    return {key: [np.nan if v is None else v for v in values] for key, values in flat.items()}
 
 
 def _steps_of(key: str, columns: dict) -> np.ndarray:

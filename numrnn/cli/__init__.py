@@ -28,6 +28,7 @@ COMMANDS = {
         "train an architecture on a task; write a checkpoint and the history",
     ),
     "sample": ("numrnn.cli.sample", "sample text from a character-model checkpoint"),
+    "plot": ("numrnn.cli.plot", "draw a run's training curves and gradient-norm heat-map (PNG)"),
     "diagnose": (
         "numrnn.cli.diagnose",
         "gradient flow of one architecture at initialisation, with figures",

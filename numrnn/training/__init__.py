@@ -8,12 +8,25 @@ and never the other way round.
 * :mod:`numrnn.training.tasks`: the built-in tasks and their trivial baselines.
 * :mod:`numrnn.training.trainer`: :class:`Trainer` and :func:`train`.
 * :mod:`numrnn.training.checkpoint`: atomic, verified checkpoints.
+* :mod:`numrnn.training.recipes`: the settings ``numrnn train`` uses for each task and architecture.
 * :mod:`numrnn.training.sampling`: sampling text from a character model.
 """
 
-from . import checkpoint, clipping, optim, sampling, tasks
+from . import checkpoint, clipping, optim, recipes, sampling, tasks
 from .sampling import sample
-from .trainer import Trainer, TrainingDiverged, train
+from .trainer import Trainer, TrainingDiverged, read_history, train, write_history
 
-__all__ = ["Trainer", "TrainingDiverged", "train", "sample",
-           "checkpoint", "clipping", "optim", "sampling", "tasks"]
+__all__ = [
+    "Trainer",
+    "TrainingDiverged",
+    "train",
+    "read_history",
+    "write_history",
+    "sample",
+    "checkpoint",
+    "clipping",
+    "optim",
+    "recipes",
+    "sampling",
+    "tasks",
+]
