@@ -163,3 +163,12 @@ def executed_tutorials(tmp_path_factory):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.TutorialRuns(tmp_path_factory.mktemp("tutorials"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_data_cache(tmp_path_factory):
+    """Data-set caches (the chorales' piano rolls) go to a folder of this session, never ~/.cache."""
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setenv("NUMRNN_CACHE", str(tmp_path_factory.mktemp("numrnn-cache")))
+    yield
+    monkeypatch.undo()

@@ -96,7 +96,8 @@ def test_every_architecture_by_name(tmp_path, capsys, arch):
     assert status == 0 and "sine: validation mse" in stdout
 
 
-@pytest.mark.parametrize("task", list(TASKS))
+# The chorales need music21's corpus parsed (about a minute): tests/test_chorales.py covers them.
+@pytest.mark.parametrize("task", [name for name in TASKS if name != "chorales"])
 def test_every_task_by_name(tmp_path, capsys, task):
     seq_len = {"copy": "11", "reber": "12", "charlm": "16"}.get(task, "10")
     status, stdout, _ = run_cli(
