@@ -19,13 +19,33 @@ O output size, L layers, q transition depth, p input depth, r output depth.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
+from typing import NamedTuple
 
 from ._checks import check_choice, check_int
 from .activations import ACTIVATIONS
 
-__all__ = ["SKIP_KINDS", "LayerConfig", "ModelConfig"]
+__all__ = ["SKIP_KINDS", "LevelNames", "LayerConfig", "ModelConfig"]
 
 SKIP_KINDS = ("none", "residual", "shortcut")
+
+
+class LevelNames(NamedTuple):
+    """The parameter names of transition level j (:meth:`LayerConfig.level_names`).
+
+    Attributes
+    ----------
+    weight : str
+        ``W_j``: ``"W_h{j}"`` for j <= q, ``"W_hh"`` for j = q + 1.
+    bias : str
+        ``b_j``: ``"b_h{j}"`` for j <= q, ``"b_h"`` for j = q + 1.
+    shortcut : str or None
+        ``S_j``, DT(S)'s shortcut from ``h_{t-1}`` (``"S_h{j}"``, ``"S_hh"``);
+        None when the level has none (skip is not "shortcut", or j = 1).
+    """
+
+    weight: str
+    bias: str
+    shortcut: str | None
 
 
 @dataclass(frozen=True)
@@ -115,6 +135,13 @@ class LayerConfig:
     def level_input_width(self, j: int) -> int:
         """Input width of transition level j: H for j = 1 (it reads h_{t-1}), else M."""
         return self.hidden_size if j == 1 else self.width
+
+    def level_names(self, j: int) -> LevelNames:
+        """Names of transition level j in 1..q+1, e.g. ``LevelNames("W_h2", "b_h2", "S_h2")``."""
+        suffix = "h" if j == self.transition_depth + 1 else str(j)
+        shortcut = f"S_h{suffix}" if self.skip == "shortcut" and j >= 2 else None
+        bias = "b_h" if suffix == "h" else f"b_h{j}"
+        return LevelNames(weight=f"W_h{suffix}", bias=bias, shortcut=shortcut)
 
     def level_has_skip(self, j: int) -> bool:
         """Whether hidden transition level j (1..q) is a layer-skip ``g_j = g_{j-1} + ψ(s_j)``."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import check_choice, check_float_array
-from .workspace import FRESH
+from .workspace import scratch
 
 __all__ = ["LOSSES", "softmax_cross_entropy", "mean_squared_error", "sigmoid_binary_cross_entropy", "compute_loss"]
 
@@ -39,8 +39,8 @@ def _flush_subnormals(dy):
     """Set entries below the smallest normal float to 0, in place.
 
     Underflowing values leave subnormal numbers in ``dy``, and every matrix
-    product that reads them then runs tens of times slower on x86 (measured:
-    34 ms instead of 0.9 ms for the output layer's backward). Their values are
+    product that reads them then runs tens of times slower on x86
+    (``docs/core.md``). Their values are
     below 1e-38 in float32.
     """
     dy[np.abs(dy) < np.finfo(dy.dtype).tiny] = 0
@@ -63,7 +63,7 @@ def _logit_floor(w, total, num_classes: int, dtype) -> float:
     return float(min(floor, np.log(tiny) / 2))        # never above log(tiny)/2: absurd weights keep the softmax
 
 
-def _xent(y, targets, weights, workspace=FRESH):
+def _xent(y, targets, weights):
     """Softmax cross-entropy over counted rows; see :func:`softmax_cross_entropy`."""
     T, B, O = y.shape
     counted = targets >= 0
@@ -73,7 +73,7 @@ def _xent(y, targets, weights, workspace=FRESH):
         raise ValueError("targets has no entry that counts (every target is -1 or has mask 0)")
     step, row = np.ogrid[:T, :B]
     safe_targets = np.where(counted, targets, 0)                  # -1 would index the last class
-    dy = workspace.empty("dy", y.shape, y.dtype)                  # one (T, B, O) buffer serves throughout
+    dy = scratch("loss/dy", y.shape, y.dtype)                  # one (T, B, O) buffer serves throughout
     np.subtract(y, y.max(axis=-1, keepdims=True), out=dy)         # (L.1) z = y - max(y) <= 0: exp cannot overflow
     picked = dy[step, row, safe_targets]                          # z_c, (T, B)
     np.maximum(dy, _logit_floor(w, total, O, y.dtype), out=dy)    # z >= floor: no subnormal in dy
@@ -85,18 +85,18 @@ def _xent(y, targets, weights, workspace=FRESH):
     return y.dtype.type(loss), dy
 
 
-def _mse(y, targets, weights, workspace=FRESH):
+def _mse(y, targets, weights):
     """Weighted mean squared error; see :func:`mean_squared_error`."""
     total = weights.sum() * y.shape[-1]
     if total <= 0:
         raise ValueError("mask has no entry that counts (all weights are 0)")
-    diff = np.subtract(y, targets, out=workspace.empty("dy", y.shape, y.dtype))   # (T, B, O)
+    diff = np.subtract(y, targets, out=scratch("loss/dy", y.shape, y.dtype))   # (T, B, O)
     loss = np.einsum("tbo,tbo,tb->", diff, diff, weights) / total                   # (L.3) total = N = O Σw
     diff *= ((2 / total) * weights)[..., None].astype(y.dtype)                     # (L.4) dy = 2 w (y - t) / N
     return y.dtype.type(loss), _flush_subnormals(diff)
 
 
-def _bce(y, targets, weights, workspace=FRESH):
+def _bce(y, targets, weights):
     """Sigmoid binary cross-entropy on logits; see :func:`sigmoid_binary_cross_entropy`."""
     total = weights.sum() * y.shape[-1]
     if total <= 0:
@@ -107,7 +107,7 @@ def _bce(y, targets, weights, workspace=FRESH):
     loss = (w * per_entry).sum() / total
     sigmoid = 0.5 * (1 + np.tanh(0.5 * y))
     dy = np.multiply(w / total, sigmoid - targets,                # (L.6) dy = w (σ(y) - t) / N,  N = O Σw
-                     out=workspace.empty("dy", y.shape, y.dtype), casting="same_kind")
+                     out=scratch("loss/dy", y.shape, y.dtype), casting="same_kind")
     return y.dtype.type(loss), _flush_subnormals(dy)
 
 

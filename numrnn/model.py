@@ -159,35 +159,70 @@ class DeepRNN:
 
     # ------------------------------------------------------------------ checks
 
-    def _check_x(self, x) -> np.ndarray:
+    def check_inputs(self, x, h0=None) -> tuple:
+        """Check ``x``, ``h0`` and the params as every method does, and return them ready for the core.
+
+        The public entry point for code that calls :mod:`numrnn.network`
+        itself (:mod:`numrnn.gradcheck`, :mod:`numrnn.diagnostics`): its
+        errors name the argument, the rule and the value received.
+
+        Parameters
+        ----------
+        x : ndarray of shape (T, B, D)
+            In the model's dtype.
+        h0 : None, list of L ndarray of shape (B, H_l), or ndarray of shape (L, B, H)
+            None means zeros. A single-layer model also takes one (B, H) array.
+
+        Returns
+        -------
+        x : ndarray of shape (T, B, D)
+            ``x`` itself.
+        h0 : list of ndarray of shape (B, H_l)
+            One initial state per layer.
+        """
+        check_params(self.params, model_parameter_shapes(self.config), self.dtype, "model.params")
         x = check_float_array(x, "x", ndim=3, dtype=self.dtype, shape_doc="(T, B, D)")
         D = self.config.input_size
         if x.shape[2] != D or x.shape[0] < 1 or x.shape[1] < 1:
-            raise ValueError(f"x must have shape (T, B, D) with T >= 1, B >= 1 and D={D} (input_size); got {x.shape}")
-        return x
+            raise ValueError(
+                f"x must have shape (T, B, D) with T >= 1, B >= 1 and D={D} (input_size); "
+                f"got {x.shape}"
+            )
+        return x, self._checked_h0(h0, x.shape[1])
 
-    def _check_h0(self, h0, batch_size: int) -> list:
+    def _checked_h0(self, h0, batch_size: int) -> list:
         sizes = [layer.hidden_size for layer in self.config.layers]
+        L = len(sizes)
         if h0 is None:
             return self.initial_state(batch_size)
-        if isinstance(h0, np.ndarray) and h0.ndim == 2 and len(sizes) == 1:
-            h0 = [h0]
-        if not isinstance(h0, (list, tuple, np.ndarray)) or len(h0) != len(sizes):
+        if isinstance(h0, np.ndarray):
+            if h0.ndim == 2 and L == 1:
+                h0 = [h0]
+            elif h0.ndim == 3 and len(h0) == L:
+                h0 = list(h0)  # (L, B, H): row l - 1 is layer l's state
+            else:
+                one = "one (B, H) array" if L == 1 else f"one (L, B, H) array with L={L}"
+                raise ValueError(
+                    f"h0 must be None, a list of {L} arrays of shape (B, H_l) (one per layer), "
+                    f"or {one}; got one array of shape {h0.shape}"
+                )
+        if not isinstance(h0, (list, tuple)) or len(h0) != L:
+            length = len(h0) if hasattr(h0, "__len__") else "?"
             raise ValueError(
-                f"h0 must be None or one (B, H) array per layer ({len(sizes)} layers); "
-                f"got {type(h0).__name__} of length {len(h0) if hasattr(h0, '__len__') else '?'}"
+                f"h0 must be None or one (B, H) array per layer ({L} layers); "
+                f"got {type(h0).__name__} of length {length}"
             )
         checked = []
         for l, (state, H) in enumerate(zip(h0, sizes), start=1):
             name = f"h0[{l - 1}]"
             state = check_float_array(state, name, ndim=2, dtype=self.dtype, shape_doc="(B, H)")
             if state.shape != (batch_size, H):
-                raise ValueError(f"{name} must have shape (B, H) = {(batch_size, H)} for layer {l}; got {state.shape}")
+                raise ValueError(
+                    f"{name} must have shape (B, H) = {(batch_size, H)} for layer {l}; "
+                    f"got {state.shape}"
+                )
             checked.append(state)
         return checked
-
-    def _check_params(self) -> None:
-        check_params(self.params, model_parameter_shapes(self.config), self.dtype, "model.params")
 
     # ------------------------------------------------------------------- maths
 
@@ -203,7 +238,7 @@ class DeepRNN:
         ----------
         x : ndarray of shape (T, B, D)
             In the model's dtype.
-        h0 : None, or list of ndarray of shape (B, H_l)
+        h0 : None, list of L ndarray of shape (B, H_l), or ndarray of shape (L, B, H)
             Initial state of each layer; None means zeros. A single-layer
             model also takes one (B, H) array.
 
@@ -214,9 +249,7 @@ class DeepRNN:
         state : list of ndarray of shape (B, H_l)
             The final state ``h_T`` of each layer.
         """
-        self._check_params()
-        x = self._check_x(x)
-        h0 = self._check_h0(h0, x.shape[1])
+        x, h0 = self.check_inputs(x, h0)
         y, state, _ = network.forward(self.params, self.config, x, h0)
         return y, state
 
@@ -230,7 +263,7 @@ class DeepRNN:
             ``"xent"``: int (T, B), class indices, -1 = not counted.
             ``"mse"``/``"bce"``: float (T, B, O) in the model's dtype.
         loss : {"xent", "mse", "bce"}, default "xent"
-        h0 : None, or list of ndarray of shape (B, H_l)
+        h0 : None, list of L ndarray of shape (B, H_l), or ndarray of shape (L, B, H)
         mask : ndarray of shape (T, B), optional
             Weight of each (step, sequence); 0 = not counted.
         bptt_window : int or None, default None
@@ -249,9 +282,7 @@ class DeepRNN:
         info : numrnn.network.LossInfo
             ``y``, ``final_state``, ``grad_norms`` (L, T), ``dx``, ``dh0``.
         """
-        self._check_params()
-        x = self._check_x(x)
-        h0 = self._check_h0(h0, x.shape[1])
+        x, h0 = self.check_inputs(x, h0)
         if not isinstance(loss, str) or loss not in LOSSES:
             raise ValueError(f"loss must be one of {sorted(LOSSES)}; got {loss!r}")
         T, B, _ = x.shape
@@ -261,9 +292,14 @@ class DeepRNN:
             check_int(bptt_window, "bptt_window", minimum=1)
         if not isinstance(need_dx, bool):
             raise TypeError(f"need_dx must be True or False; got {need_dx!r}")
-        return network.loss_and_grads(self.params, self.config, x, targets, loss=loss, h0=h0, mask=mask,
-                                      window=bptt_window, need_dx=need_dx,
-                                      workspace=self.workspace)   # last step's scratch memory: no page faults
+        with self.workspace.in_use():  # the last step's scratch memory: no page faults (docs/core.md)
+            value, grads, info = network.loss_and_grads(
+                self.params, self.config, x, targets, loss=loss, h0=h0, mask=mask,
+                window=bptt_window, need_dx=need_dx,
+            )
+        if info.dx is not None:
+            info.dx = info.dx.copy()  # the one scratch array a step returns: the workspace's next use reuses it
+        return value, grads, info
 
     # ---------------------------------------------------------------- display
 

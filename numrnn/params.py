@@ -96,12 +96,11 @@ def layer_parameter_shapes(config: LayerConfig) -> dict[str, tuple[int, ...]]:
         hidden_name="x", last_weight="W_xh", last_bias=None,
     )
     for j in range(1, q + 2):
-        suffix = "h" if j == q + 1 else str(j)
-        width = config.level_width(j)
-        shapes[f"W_h{suffix}"] = (config.level_input_width(j), width)
-        if config.skip == "shortcut" and j >= 2:
-            shapes[f"S_h{suffix}"] = (H, width)
-        shapes[f"b_h{'' if j == q + 1 else j}"] = (width,)
+        names, width = config.level_names(j), config.level_width(j)
+        shapes[names.weight] = (config.level_input_width(j), width)
+        if names.shortcut is not None:
+            shapes[names.shortcut] = (H, width)
+        shapes[names.bias] = (width,)
     return shapes
 
 

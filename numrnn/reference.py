@@ -32,7 +32,15 @@ import numpy as np
 from ._checks import check_float_array, check_int
 from .activations import Activation, get_activation
 from .config import LayerConfig, ModelConfig
-from .params import check_params, layer_params, layer_prefix, model_parameter_shapes, output_params, OUTPUT_PREFIX
+from .params import (
+    OUTPUT_PREFIX,
+    check_params,
+    layer_params,
+    layer_prefix,
+    model_parameter_shapes,
+    output_params,
+)
+from .records import LayerGradients, ModelGradients
 
 __all__ = ["StepCache", "OutputStepCache", "ModelCache", "step_forward", "step_backward", "layer_forward",
            "layer_backward", "output_forward", "output_backward", "model_forward", "model_backward"]
@@ -83,14 +91,6 @@ class StepCache(NamedTuple):
     config: LayerConfig
 
 
-def _level_names(config: LayerConfig, j: int):
-    """(weight, bias, shortcut or None) names of transition level j in 1..q+1."""
-    top = j == config.transition_depth + 1
-    suffix = "h" if top else str(j)
-    shortcut = f"S_h{suffix}" if config.skip == "shortcut" and j >= 2 else None
-    return f"W_h{suffix}", "b_h" if top else f"b_h{j}", shortcut
-
-
 def step_forward(x_t, h_prev, params, config: LayerConfig):
     """One step of one recurrent layer: ``h_t = f(h_{t-1}, x_t)``.
 
@@ -116,7 +116,7 @@ def step_forward(x_t, h_prev, params, config: LayerConfig):
     # transition: levels 1..q+1, g_0 = h_{t-1}
     g, psi_h = [h_prev], []
     for j in range(1, q + 2):
-        W, b, S = _level_names(config, j)
+        W, b, S = config.level_names(j)          # LevelNames(weight, bias, shortcut or None)
         s = g[j - 1] @ params[W] + params[b]
         if S is not None:
             s = s + h_prev @ params[S]           # DT(S) shortcut from h_{t-1}
@@ -162,7 +162,7 @@ def step_backward(dh, cache: StepCache):
             ds = dh * phi.derivative_from_output(cache.phi_a)          # backprop through φ: da
         else:
             ds = dg * psi.derivative_from_output(cache.psi_h[j - 1])  # backprop through ψ: ds_j
-        W, b, S = _level_names(config, j)
+        W, b, S = config.level_names(j)
         grads[W] += cache.g[j - 1].T @ ds          # dW_j = g_{j-1}ᵀ ds_j
         grads[b] += ds.sum(axis=0)                 # db_j = Σ_rows ds_j
         if S is not None:
@@ -228,13 +228,11 @@ def layer_backward(dh, caches, window=None):
 
     Returns
     -------
-    dx : ndarray of shape (T, B, D)
-    dh0 : ndarray of shape (B, H)
-        The gradient at ``h_0`` (from the first window).
-    grads : dict of str to ndarray
-        Summed over steps, keys in the params' order.
-    dh_norms : ndarray of shape (T,)
-        ``‖dh_t‖`` (Frobenius over (B, H)) of the total gradient at each state.
+    numrnn.records.LayerGradients
+        The core's result type: ``dx`` (T, B, D); ``dh0`` (B, H), the gradient
+        at ``h_0`` (from the first window); ``grads`` summed over steps, keys
+        in the params' order; ``dh_norms`` (T,), ``‖dh_t‖`` (Frobenius over
+        (B, H)) of the total gradient at each state. Unpacks as ``dx, dh0, grads``.
     """
     if window is not None:
         check_int(window, "window", minimum=1)
@@ -253,7 +251,7 @@ def layer_backward(dh, caches, window=None):
         if window is not None and t > 0 and t % window == 0:
             dh_prev = np.zeros_like(dh_prev)      # truncated BPTT: cut at the window's start
         dh_next = dh_prev
-    return dx, dh_next, grads, dh_norms
+    return LayerGradients(dx=dx, dh0=dh_next, grads=grads, dh_norms=dh_norms)
 
 
 # --------------------------------------------------------------------------- output MLP
@@ -333,8 +331,8 @@ class ModelCache(NamedTuple):
     param_names: list    # the prefixed parameter names, in the params' order
 
 
-def _check_model_inputs(params, model_config: ModelConfig, x, h0s):
-    """Raise ValueError/TypeError unless params, x and h0s fit ``model_config`` and share one dtype."""
+def _check_model_inputs(params, model_config: ModelConfig, x, h0):
+    """Raise ValueError/TypeError unless params, x and h0 fit ``model_config`` and share one dtype."""
     shapes = model_parameter_shapes(model_config)
     first = params.get(next(iter(shapes))) if isinstance(params, dict) else None
     dtype = first.dtype if isinstance(first, np.ndarray) else np.dtype(np.float64)
@@ -343,17 +341,19 @@ def _check_model_inputs(params, model_config: ModelConfig, x, h0s):
     T, B, D = x.shape
     if T < 1 or D != model_config.input_size:
         raise ValueError(f"x must have shape (T, B, D) with T >= 1 and D={model_config.input_size}; got {x.shape}")
-    if not isinstance(h0s, (list, tuple)):
-        raise TypeError(f"h0s must be a list of one (B, H) state per layer; got {type(h0s).__name__}")
-    if len(h0s) != model_config.num_layers:
-        raise ValueError(f"h0s must hold one state per layer ({model_config.num_layers}); got {len(h0s)}")
-    for l, (h0, layer) in enumerate(zip(h0s, model_config.layers), start=1):
-        check_float_array(h0, f"h0s[{l - 1}]", ndim=2, dtype=dtype, shape_doc="(B, H)")
-        if h0.shape != (B, layer.hidden_size):
-            raise ValueError(f"h0s[{l - 1}] must have shape (B, H) = {(B, layer.hidden_size)}; got {h0.shape}")
+    if not isinstance(h0, (list, tuple)):
+        raise TypeError(f"h0 must be a list of one (B, H) state per layer; got {type(h0).__name__}")
+    if len(h0) != model_config.num_layers:
+        raise ValueError(f"h0 must hold one state per layer ({model_config.num_layers}); got {len(h0)}")
+    for l, (state, layer) in enumerate(zip(h0, model_config.layers), start=1):
+        check_float_array(state, f"h0[{l - 1}]", ndim=2, dtype=dtype, shape_doc="(B, H)")
+        if state.shape != (B, layer.hidden_size):
+            raise ValueError(
+                f"h0[{l - 1}] must have shape (B, H) = {(B, layer.hidden_size)}; got {state.shape}"
+            )
 
 
-def model_forward(params, model_config: ModelConfig, x, h0s):
+def model_forward(params, model_config: ModelConfig, x, h0):
     """A stack of L layers and the output MLP, layer by layer, step by step.
 
     Parameters
@@ -362,7 +362,7 @@ def model_forward(params, model_config: ModelConfig, x, h0s):
         Prefixed parameters (``numrnn.params.model_parameter_shapes``).
     model_config : ModelConfig
     x : ndarray of shape (T, B, D)
-    h0s : list of ndarray of shape (B, H_l)
+    h0 : list of ndarray of shape (B, H_l)
         The initial state of each layer l = 1..L.
 
     Returns
@@ -372,10 +372,10 @@ def model_forward(params, model_config: ModelConfig, x, h0s):
         Each layer's final state ``h_T^(l)``.
     cache : ModelCache
     """
-    _check_model_inputs(params, model_config, x, h0s)
+    _check_model_inputs(params, model_config, x, h0)
     inputs, layer_caches, states = x, [], []
     for l, layer in enumerate(model_config.layers, start=1):
-        h, caches = layer_forward(inputs, h0s[l - 1], layer_params(params, l), layer)
+        h, caches = layer_forward(inputs, h0[l - 1], layer_params(params, l), layer)
         layer_caches.append(caches)
         states.append(h[-1])
         inputs = h                                # layer l+1 reads layer l's states
@@ -396,21 +396,20 @@ def model_backward(dy, cache: ModelCache, window=None):
 
     Returns
     -------
-    grads : dict of str to ndarray
-        Prefixed, same keys and order as the params.
-    dx : ndarray of shape (T, B, D)
-    dh0s : list of ndarray of shape (B, H_l)
-    dh_norms : ndarray of shape (L, T)
-        ``‖∂loss/∂h_t^(l)‖`` for each layer and step.
+    numrnn.records.ModelGradients
+        The type :func:`numrnn.network.backward` returns: ``grads`` (prefixed,
+        the params' keys and order), ``dx`` (T, B, D), ``dh0`` (list of
+        (B, H_l)), ``grad_norms`` (L, T), ``‖∂loss/∂h_t^(l)‖`` for each layer and step.
     """
     dh, output_grads = output_backward(dy, cache.output_caches)
     found = {OUTPUT_PREFIX + name: value for name, value in output_grads.items()}
     L, T = len(cache.layer_caches), dy.shape[0]
-    dh0s = [None] * L
+    dh0 = [None] * L
     dh_norms = np.zeros((L, T), dtype=dy.dtype)
     for l in range(L, 0, -1):
-        dx, dh0s[l - 1], layer_grads, dh_norms[l - 1] = layer_backward(dh, cache.layer_caches[l - 1], window)
-        found.update({layer_prefix(l) + name: value for name, value in layer_grads.items()})
-        dh = dx                                   # backprop into layer l-1's states
+        result = layer_backward(dh, cache.layer_caches[l - 1], window)
+        dh0[l - 1], dh_norms[l - 1] = result.dh0, result.dh_norms
+        found.update({layer_prefix(l) + name: value for name, value in result.grads.items()})
+        dh = result.dx                            # backprop into layer l-1's states
     grads = {name: found[name] for name in cache.param_names}
-    return grads, dx, dh0s, dh_norms
+    return ModelGradients(grads=grads, dx=dh, dh0=dh0, grad_norms=dh_norms)
