@@ -69,8 +69,17 @@ def worker() -> None:
         name, dtype, repeats = json.loads(line)
         if (name, dtype) not in steps:
             _, B, T, D, H, L, q, skip = by_name[name]
-            model = numrnn.DeepRNN(D, H, D, num_layers=L, transition_depth=q, skip=skip,
-                                   activation="tanh", dtype=getattr(np, dtype), seed=0)
+            model = numrnn.DeepRNN(
+                D,
+                H,
+                D,
+                num_layers=L,
+                transition_depth=q,
+                skip=skip,
+                activation="tanh",
+                dtype=getattr(np, dtype),
+                seed=0,
+            )
             rng = np.random.default_rng(1)
             for key, value in model.params.items():
                 if key.rsplit(".", 1)[-1].startswith("b_"):
@@ -105,8 +114,12 @@ class Worker:
     def __init__(self, tree: str):
         env = dict(os.environ, PYTHONPATH=os.path.abspath(tree))
         self.process = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--worker"], env=env, cwd="/",
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            [sys.executable, os.path.abspath(__file__), "--worker"],
+            env=env,
+            cwd="/",
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         self.location = json.loads(self.process.stdout.readline())["numrnn"]
 
@@ -127,8 +140,12 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
     parser.add_argument("--configs", nargs="+", default=None, help="config names (default: all)")
-    parser.add_argument("--batch-ms", type=float, default=40.0,
-                        help="timed steps per worker per round: enough for about this many ms")
+    parser.add_argument(
+        "--batch-ms",
+        type=float,
+        default=40.0,
+        help="timed steps per worker per round: enough for about this many ms",
+    )
     parser.add_argument("--out", default=None, help="write the raw times as JSON here")
     args = parser.parse_args(argv)
 
@@ -161,24 +178,36 @@ def main(argv=None) -> int:
     for worker_ in workers.values():
         worker_.close()
 
-    print("\n| config | dtype | A median | B median | A min | B min | B/A medians | "
-          "B/A median of rounds | B/A mins |")
+    print(
+        "\n| config | dtype | A median | B median | A min | B min | B/A medians | "
+        "B/A median of rounds | B/A mins |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     worst = 0.0
     for case in cases:
         a, b = times[case]["A"], times[case]["B"]
         ratio = statistics.median(round_ratios[case])
         worst = max(worst, ratio)
-        print(f"| {case[0]} | {case[1]} | {1e3 * statistics.median(a):.2f} ms | "
-              f"{1e3 * statistics.median(b):.2f} ms | {1e3 * min(a):.2f} ms | {1e3 * min(b):.2f} ms | "
-              f"{statistics.median(b) / statistics.median(a):.3f} | {ratio:.3f} | "
-              f"{min(b) / min(a):.3f} |")
-    print(f"\nrounds: {args.rounds}; timed steps per worker per round: "
-          f"{min(repeats.values())}..{max(repeats.values())}; worst median-of-rounds ratio: {worst:.3f}")
+        print(
+            f"| {case[0]} | {case[1]} | {1e3 * statistics.median(a):.2f} ms | "
+            f"{1e3 * statistics.median(b):.2f} ms | {1e3 * min(a):.2f} ms | "
+            f"{1e3 * min(b):.2f} ms | "
+            f"{statistics.median(b) / statistics.median(a):.3f} | {ratio:.3f} | "
+            f"{min(b) / min(a):.3f} |"
+        )
+    print(
+        f"\nrounds: {args.rounds}; timed steps per worker per round: "
+        f"{min(repeats.values())}..{max(repeats.values())}; "
+        f"worst median-of-rounds ratio: {worst:.3f}"
+    )
     if args.out:
-        record = {"A": args.tree_a, "B": args.tree_b, "rounds": args.rounds,
-                  "times": {f"{n}|{d}": v for (n, d), v in times.items()},
-                  "round_ratios": {f"{n}|{d}": v for (n, d), v in round_ratios.items()}}
+        record = {
+            "A": args.tree_a,
+            "B": args.tree_b,
+            "rounds": args.rounds,
+            "times": {f"{n}|{d}": v for (n, d), v in times.items()},
+            "round_ratios": {f"{n}|{d}": v for (n, d), v in round_ratios.items()},
+        }
         temporary = args.out + ".tmp"
         with open(temporary, "w") as handle:
             json.dump(record, handle)

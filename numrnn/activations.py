@@ -53,7 +53,7 @@ def _tanh(a, out=None):
 
 def _tanh_derivative(output, out=None):
     """tanh'(a) = 1 - tanh(a)^2, from ``output = tanh(a)``."""
-    out = np.square(output, out=out)         # np.square: faster than multiply (docs/core.md)
+    out = np.square(output, out=out)  # np.square: faster than multiply (docs/core.md)
     return np.subtract(1.0, out, out=out)
 
 
@@ -135,6 +135,4 @@ def get_activation(name: str, argument: str = "activation") -> Activation:
     try:
         return ACTIVATIONS[name]
     except KeyError:
-        raise ValueError(
-            f"{argument} must be one of {sorted(ACTIVATIONS)}; got {name!r}"
-        ) from None
+        raise ValueError(f"{argument} must be one of {sorted(ACTIVATIONS)}; got {name!r}") from None

@@ -46,12 +46,11 @@ from .activations import get_activation
 from .config import LayerConfig
 from .mlp import MLPCache, MLPSpec, column_sums, mlp_backward, mlp_forward
 from .norms import norms_from_squares
-from .records import LayerGradients
+from .records import LayerGradients  # what layer_backward returns (also numrnn.core.LayerGradients)
 from .workspace import scratch
 
 __all__ = [
     "LayerCache",
-    "LayerGradients",
     "input_mlp_spec",
     "layer_forward",
     "layer_backward",
@@ -185,7 +184,8 @@ def layer_forward(
     ]
     has_skip = [None] + [config.level_has_skip(j) for j in levels]
     P = np.empty((B, layout.width_from_h), dtype=dtype)  # P_t = h_{t-1} W_from_h
-    P_level = [None] + [  # P_t^(j), level j's column block of P_t (levels that read h_{t-1})
+    # P_t^(j), level j's column block of P_t (the levels that read h_{t-1}; None for the others)
+    P_level = [None] + [
         P[:, layout.offsets[j] : layout.offsets[j] + w[j]] if j <= layout.reads_h else None
         for j in levels
     ]
@@ -202,8 +202,8 @@ def layer_forward(
             else:
                 np.dot(g_below, W[j], out=s[j])  # (R.3) s_j = g_{j-1} W_j
                 if P_level[j] is not None:
-                    s[j] += P_level[j]  #                 + h_{t-1} S_j  (DT(S))
-                s[j] += c  #                              + c_j
+                    s[j] += P_level[j]  # (R.3) s_j += h_{t-1} S_j  (DT(S))
+                s[j] += c  # (R.3) s_j += c_{j,t}
             if j <= q:
                 psi.forward(s[j], out=psi_s[j][t])  # (R.3) ψ(s_j)
                 if has_skip[j]:
@@ -253,7 +253,9 @@ def _delta_arrays(steps: int, rows: int, layout: _LevelLayout, dtype) -> tuple[n
     array, ``delta_from_h``, for the fused product of (R.8); every other level
     has a contiguous array of its own (docs/core.md).
     """
-    delta_from_h = scratch("core/delta_from_h", (steps, rows, layout.width_from_h), dtype, temporary=True)
+    delta_from_h = scratch(
+        "core/delta_from_h", (steps, rows, layout.width_from_h), dtype, temporary=True
+    )
     delta = [None]
     for j in range(1, len(layout.widths)):
         lo, w = layout.offsets[j], layout.widths[j]
@@ -264,8 +266,10 @@ def _delta_arrays(steps: int, rows: int, layout: _LevelLayout, dtype) -> tuple[n
     return delta_from_h, delta
 
 
-def _transition_backward(t, dh, delta, delta_from_h, dg, dh_prev, weights: _BackwardWeights) -> None:
-    """One step of the reverse loop, (R.6)–(R.8): from ``dh_t`` to every ``δ_{j,t}`` and ``dh_{t-1}``.
+def _transition_backward(
+    t, dh, delta, delta_from_h, dg, dh_prev, weights: _BackwardWeights
+) -> None:
+    """One step of the reverse loop, (R.6)–(R.8): from ``dh_t`` to ``δ_{j,t}`` and ``dh_{t-1}``.
 
     On entry ``delta[j][t]`` holds ψ'(s_j) (φ'(a_t) for j = q + 1); this
     function overwrites it with δ_{j,t}, which needs that ψ' and nothing else
@@ -279,13 +283,13 @@ def _transition_backward(t, dh, delta, delta_from_h, dg, dh_prev, weights: _Back
     for j in range(q, 0, -1):
         np.dot(delta[j + 1][t], W_T[j + 1], out=dg[j])  # (R.7) dg_j = δ_{j+1} W_{j+1}ᵀ
         if has_skip[j + 1]:
-            dg[j] += dg[j + 1]  #                                  + dg_{j+1}  (layer-skip)
+            dg[j] += dg[j + 1]  # (R.7) dg_j += dg_{j+1}  (level j + 1 is a layer-skip)
         np.multiply(dg[j], delta[j][t], out=delta[j][t])  # (R.7) δ_j = dg_j ⊙ ψ'(s_j)
     np.dot(delta_from_h[t], W_from_h_T, out=dh_prev)  # (R.8) dh_{t-1} = [δ_1 | δ_2 | …] W_from_hᵀ
     if has_skip[1]:
-        dh_prev += dg[1]  #                                        + dg_1  (g_1 = h_{t-1} + ψ(s_1))
+        dh_prev += dg[1]  # (R.8) dh_{t-1} += dg_1  (g_1 = h_{t-1} + ψ(s_1))
     if residual:
-        dh_prev += dh[t]  #                                        + dh_t  (h_t = h_{t-1} + φ(a_t))
+        dh_prev += dh[t]  # (R.8) dh_{t-1} += dh_t  (h_t = h_{t-1} + φ(a_t))
 
 
 def layer_backward(
@@ -347,17 +351,19 @@ def layer_backward(
     delta_rows = [None] + [d[1:].reshape(rows, -1) for d in delta[1:]]  # δ_j, (T·B, w_j), no copy
     grads = {}
     h_prev_rows = states[:-1].reshape(rows, H)  # h_{t-1} for t = 1..T
-    dW_from_h = h_prev_rows.T @ delta_from_h[1:].reshape(rows, -1)  # (R.9) Σ_t h_{t-1}ᵀ [δ_1 | …]
+    dW_from_h = h_prev_rows.T @ delta_from_h[1:].reshape(rows, -1)  # (R.9) Σ_t h_{t-1}ᵀ [δ_1|…]
     for j in range(1, layout.reads_h + 1):  # its column blocks: dW_1, and dS_2 .. dS_{q+1} (DT(S))
         names, lo, w = config.level_names(j), layout.offsets[j], layout.widths[j]
         block = dW_from_h if layout.reads_h == 1 else dW_from_h[:, lo : lo + w].copy()
         grads[names.weight if j == 1 else names.shortcut] = block
     for j in range(2, q + 2):
-        g_below_rows = cache.g[j - 1][1:].reshape(rows, -1)
-        grads[config.level_names(j).weight] = g_below_rows.T @ delta_rows[j]  # (R.9) Σ_t g_{j-1}ᵀ δ_j
+        g_below_rows = cache.g[j - 1][1:].reshape(rows, -1)  # g_{j-1} for t = 1..T
+        dW_j = g_below_rows.T @ delta_rows[j]  # (R.9) dW_j = Σ_t g_{j-1}ᵀ δ_j
+        grads[config.level_names(j).weight] = dW_j
     for j in range(1, q + 2):
         if j != j_in:
-            grads[config.level_names(j).bias] = column_sums(delta_rows[j])  # (R.9) Σ_t Σ_rows δ_j
+            db_j = column_sums(delta_rows[j])  # (R.9) db_j = Σ_t Σ_rows δ_j
+            grads[config.level_names(j).bias] = db_j
     # ‖dh_t‖ per step; a sum of squares that under- or overflowed is redone by scaling
     # (numrnn.norms), so a vanishing gradient never reads as exactly 0.
     dh_norms = norms_from_squares(dh_squares[1:], dh[1:])

@@ -49,14 +49,24 @@ __all__ = [
 
 def _count_levels(params: dict, pattern: str) -> int:
     """How many consecutive names ``W_<letter>1, W_<letter>2, ...`` the params hold."""
-    numbers = sorted(int(match.group(1)) for name in params if (match := re.fullmatch(pattern, name)))
+    numbers = sorted(
+        int(match.group(1)) for name in params if (match := re.fullmatch(pattern, name))
+    )
     if numbers != list(range(1, len(numbers) + 1)):
-        raise ValueError(f"params must number its MLP layers 1, 2, ... without gaps; got {numbers} for {pattern}")
+        raise ValueError(
+            f"params must number its MLP layers 1, 2, ... without gaps; got {numbers} for {pattern}"
+        )
     return len(numbers)
 
 
-def infer_layer_config(params: dict, *, skip: str = "none", activation: str = "tanh", mlp_activation=None,
-                       layer_skip: bool = False) -> LayerConfig:
+def infer_layer_config(
+    params: dict,
+    *,
+    skip: str = "none",
+    activation: str = "tanh",
+    mlp_activation=None,
+    layer_skip: bool = False,
+) -> LayerConfig:
     """Read a layer's sizes and depths from its parameter names and shapes.
 
     Parameters
@@ -87,8 +97,14 @@ def infer_layer_config(params: dict, *, skip: str = "none", activation: str = "t
     else:
         H, source = params["W_hh"].shape[1], "W_hh's columns"
     config = LayerConfig(
-        input_size=first_input.shape[0], hidden_size=H, transition_depth=q, input_depth=p,
-        mlp_width=width, skip=skip, layer_skip=layer_skip, activation=activation,
+        input_size=first_input.shape[0],
+        hidden_size=H,
+        transition_depth=q,
+        input_depth=p,
+        mlp_width=width,
+        skip=skip,
+        layer_skip=layer_skip,
+        activation=activation,
         mlp_activation=mlp_activation,
     )
     dtype = params["W_hh"].dtype
@@ -105,7 +121,7 @@ def infer_layer_config(params: dict, *, skip: str = "none", activation: str = "t
 
 
 def layer_forward(x, h0, params, config: LayerConfig):
-    """Any recurrent layer, forward over a whole sequence (checked entry to :func:`numrnn.core.layer_forward`).
+    """Any recurrent layer, forward over a sequence (the checked :func:`numrnn.core.layer_forward`).
 
     Parameters
     ----------
@@ -124,13 +140,18 @@ def layer_forward(x, h0, params, config: LayerConfig):
     if not isinstance(config, LayerConfig):
         raise TypeError(f"config must be a LayerConfig; got {type(config).__name__}")
     if not isinstance(params, dict) or not isinstance(params.get("W_hh"), np.ndarray):
-        raise ValueError("params must be a dict holding the layer's parameters as numpy arrays (at least 'W_hh')")
+        raise ValueError(
+            "params must be a dict holding the layer's parameters as numpy arrays (at least 'W_hh')"
+        )
     dtype = params["W_hh"].dtype
     check_params(params, layer_parameter_shapes(config), dtype)
     x = check_float_array(x, "x", ndim=3, dtype=dtype, shape_doc="(T, B, D)")
     T, B, D = x.shape
     if D != config.input_size or T < 1 or B < 1:
-        raise ValueError(f"x must have shape (T, B, D) with T >= 1, B >= 1 and D={config.input_size}; got {x.shape}")
+        raise ValueError(
+            f"x must have shape (T, B, D) with T >= 1, B >= 1 and D={config.input_size}; "
+            f"got {x.shape}"
+        )
     H = config.hidden_size
     if h0 is None:
         h0 = np.zeros((B, H), dtype=dtype)
@@ -160,12 +181,16 @@ def layer_backward(dh, cache, *, window=None):
         also ``dh_norms`` (T,) by name.
     """
     if not isinstance(cache, core.LayerCache):
-        raise TypeError(f"cache must be the LayerCache a *_forward returned; got {type(cache).__name__}")
+        raise TypeError(
+            f"cache must be the LayerCache a *_forward returned; got {type(cache).__name__}"
+        )
     T, B = cache.states.shape[0] - 1, cache.states.shape[1]
     H = cache.config.hidden_size
     dh = check_float_array(dh, "dh", ndim=3, dtype=cache.states.dtype, shape_doc="(T, B, H)")
     if dh.shape != (T, B, H):
-        raise ValueError(f"dh must have the shape of the forward's h, (T, B, H) = {(T, B, H)}; got {dh.shape}")
+        raise ValueError(
+            f"dh must have the shape of the forward's h, (T, B, H) = {(T, B, H)}; got {dh.shape}"
+        )
     if window is not None:
         check_int(window, "window", minimum=1)
     return core.layer_backward(dh, cache, window=window)
@@ -196,12 +221,18 @@ def rnn_forward(x, h0, params, *, activation="tanh", mlp_activation=None, layer_
         Pass it to :func:`rnn_backward`.
     """
     config = infer_layer_config(
-        params, skip="none", activation=activation, mlp_activation=mlp_activation, layer_skip=layer_skip
+        params,
+        skip="none",
+        activation=activation,
+        mlp_activation=mlp_activation,
+        layer_skip=layer_skip,
     )
     return layer_forward(x, h0, params, config)
 
 
-def deep_transition_forward(x, h0, params, *, activation="tanh", mlp_activation=None, layer_skip=False):
+def deep_transition_forward(
+    x, h0, params, *, activation="tanh", mlp_activation=None, layer_skip=False
+):
     """Deep transition layer: ``h_t = φ(MLP_x(x_t) + MLP_h(h_{t-1}))``.
 
     Parameters
@@ -226,7 +257,11 @@ def deep_transition_forward(x, h0, params, *, activation="tanh", mlp_activation=
         Pass it to :func:`deep_transition_backward`.
     """
     config = infer_layer_config(
-        params, skip="none", activation=activation, mlp_activation=mlp_activation, layer_skip=layer_skip
+        params,
+        skip="none",
+        activation=activation,
+        mlp_activation=mlp_activation,
+        layer_skip=layer_skip,
     )
     _require_transition(config, "deep_transition_forward", params)
     return layer_forward(x, h0, params, config)
@@ -257,7 +292,10 @@ def residual_forward(x, h0, params, *, activation="tanh", mlp_activation=None, l
         Pass it to :func:`residual_backward`.
     """
     config = infer_layer_config(
-        params, skip="residual", activation=activation, mlp_activation=mlp_activation,
+        params,
+        skip="residual",
+        activation=activation,
+        mlp_activation=mlp_activation,
         layer_skip=layer_skip,
     )
     return layer_forward(x, h0, params, config)
@@ -291,7 +329,10 @@ def shortcut_forward(x, h0, params, *, activation="tanh", mlp_activation=None, l
         Pass it to :func:`shortcut_backward`.
     """
     config = infer_layer_config(
-        params, skip="shortcut", activation=activation, mlp_activation=mlp_activation,
+        params,
+        skip="shortcut",
+        activation=activation,
+        mlp_activation=mlp_activation,
         layer_skip=layer_skip,
     )
     return layer_forward(x, h0, params, config)

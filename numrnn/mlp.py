@@ -131,7 +131,8 @@ def mlp_forward(
         psi.forward(psi_s, out=psi_s)  # ... and ψ(s_j) overwrites s_j (s_j is not needed again)
         skip = spec.layer_skip and W.shape[0] == W.shape[1]
         if skip:
-            g = np.add(g, psi_s, out=scratch("mlp/g", psi_s.shape, psi_s.dtype))  # g_j = g_{j-1} + ψ(s_j)
+            g_j = scratch("mlp/g", psi_s.shape, psi_s.dtype)
+            g = np.add(g, psi_s, out=g_j)  # g_j = g_{j-1} + ψ(s_j)
         else:
             g = psi_s  # g_j = ψ(s_j)
         inputs.append(g)
@@ -171,19 +172,22 @@ def mlp_backward(
     grads[spec.last_bias] = column_sums(dout)  # (M.3) db_{k+1} = Σ_rows dout
     if k == 0 and not need_dv:
         return None, grads
-    dg = np.dot(dout, W.T, out=_dg_array(k, len(dout), W.shape[0], W.dtype))  # (M.4) dg_k = dout W_{k+1}ᵀ
+    dg = _dg_array(k, len(dout), W.shape[0], W.dtype)
+    np.dot(dout, W.T, out=dg)  # (M.4) dg_k = dout W_{k+1}ᵀ
     for j in range(k, 0, -1):
         W = params[f"W_{spec.hidden_name}{j}"]
         dpsi = scratch("mlp/delta", dg.shape, dg.dtype, temporary=True)
         psi.derivative_from_output(cache.activations[j - 1], out=dpsi)  # ψ'(s_j) ...
         delta = np.multiply(dg, dpsi, out=dpsi)  # (M.5) ... and δ_j = dg_j ⊙ ψ'(s_j) overwrites it
-        grads[f"W_{spec.hidden_name}{j}"] = cache.inputs[j - 1].T @ delta  # (M.6) dW_j = g_{j-1}ᵀ δ_j
+        dW_j = cache.inputs[j - 1].T @ delta  # (M.6) dW_j = g_{j-1}ᵀ δ_j
+        grads[f"W_{spec.hidden_name}{j}"] = dW_j
         grads[f"b_{spec.hidden_name}{j}"] = column_sums(delta)  # (M.6) db_j = Σ_rows δ_j
         if j == 1 and not need_dv:
             return None, grads
-        dg_below = np.dot(delta, W.T, out=_dg_array(j - 1, len(delta), W.shape[0], W.dtype))
-        if cache.skips[j - 1]:  # (M.7) dg_{j-1} = δ_j W_jᵀ (+ dg_j for a layer-skip)
-            dg_below += dg
+        dg_below = _dg_array(j - 1, len(delta), W.shape[0], W.dtype)
+        np.dot(delta, W.T, out=dg_below)  # (M.7) dg_{j-1} = δ_j W_jᵀ
+        if cache.skips[j - 1]:
+            dg_below += dg  # (M.7) dg_{j-1} += dg_j  (a layer-skip)
         dg = dg_below
     return dg, grads  # dv = dg_0
 

@@ -108,18 +108,51 @@ class DeepRNN:
     ((7, 4, 5), 2, (4, 16))
     """
 
-    def __init__(self, input_size, hidden_size, output_size, *, num_layers=None, transition_depth=0,
-                 input_depth=0, output_depth=0, mlp_width=None, skip="none", layer_skip=False,
-                 activation="tanh", mlp_activation=None, layers=None, init="xavier", spectral_radius=None,
-                 bias=0.0, dtype=np.float64, seed=None, rng=None):
-        shared = dict(hidden_size=hidden_size, transition_depth=transition_depth, input_depth=input_depth,
-                      mlp_width=mlp_width, skip=skip, layer_skip=layer_skip, activation=activation,
-                      mlp_activation=mlp_activation)
-        layer_configs = _layer_configs(check_int(input_size, "input_size", minimum=1), shared, num_layers, layers)
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        output_size,
+        *,
+        num_layers=None,
+        transition_depth=0,
+        input_depth=0,
+        output_depth=0,
+        mlp_width=None,
+        skip="none",
+        layer_skip=False,
+        activation="tanh",
+        mlp_activation=None,
+        layers=None,
+        init="xavier",
+        spectral_radius=None,
+        bias=0.0,
+        dtype=np.float64,
+        seed=None,
+        rng=None,
+    ):
+        shared = dict(
+            hidden_size=hidden_size,
+            transition_depth=transition_depth,
+            input_depth=input_depth,
+            mlp_width=mlp_width,
+            skip=skip,
+            layer_skip=layer_skip,
+            activation=activation,
+            mlp_activation=mlp_activation,
+        )
+        layer_configs = _layer_configs(
+            check_int(input_size, "input_size", minimum=1), shared, num_layers, layers
+        )
         top = layer_configs[-1]
-        config = ModelConfig(layer_configs, check_int(output_size, "output_size", minimum=1),
-                             output_depth=output_depth, output_width=top.mlp_width,
-                             output_activation=top.psi, output_layer_skip=top.layer_skip)
+        config = ModelConfig(
+            layer_configs,
+            check_int(output_size, "output_size", minimum=1),
+            output_depth=output_depth,
+            output_width=top.mlp_width,
+            output_activation=top.psi,
+            output_layer_skip=top.layer_skip,
+        )
         if rng is None:
             if seed is not None:
                 check_int(seed, "seed", minimum=0)
@@ -128,8 +161,9 @@ class DeepRNN:
             raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
         self.dtype = check_dtype(dtype)
         self.config = config
-        self.params = init_params(config, init=init, spectral_radius=spectral_radius, bias=bias,
-                                  dtype=self.dtype, rng=rng)
+        self.params = init_params(
+            config, init=init, spectral_radius=spectral_radius, bias=bias, dtype=self.dtype, rng=rng
+        )
         self.workspace = Workspace()
 
     @classmethod
@@ -145,10 +179,15 @@ class DeepRNN:
         if not isinstance(config, ModelConfig):
             raise TypeError(f"config must be a ModelConfig; got {type(config).__name__}")
         if not isinstance(params, dict) or not params:
-            raise TypeError(f"params must be a non-empty dict of str to ndarray; got {type(params).__name__}")
+            raise TypeError(
+                f"params must be a non-empty dict of str to ndarray; got {type(params).__name__}"
+            )
         first = next(iter(params.values()))
         if not isinstance(first, np.ndarray) or first.dtype not in (np.float32, np.float64):
-            raise TypeError(f"params must hold float32 or float64 numpy arrays; got {getattr(first, 'dtype', type(first).__name__)}")
+            raise TypeError(
+                "params must hold float32 or float64 numpy arrays; "
+                f"got {getattr(first, 'dtype', type(first).__name__)}"
+            )
         model = cls.__new__(cls)
         model.config = config
         model.dtype = first.dtype
@@ -160,7 +199,7 @@ class DeepRNN:
     # ------------------------------------------------------------------ checks
 
     def check_inputs(self, x, h0=None) -> tuple:
-        """Check ``x``, ``h0`` and the params as every method does, and return them ready for the core.
+        """Check ``x``, ``h0`` and the params as every method does; return them ready for the core.
 
         The public entry point for code that calls :mod:`numrnn.network`
         itself (:mod:`numrnn.gradcheck`, :mod:`numrnn.diagnostics`): its
@@ -213,7 +252,7 @@ class DeepRNN:
                 f"got {type(h0).__name__} of length {length}"
             )
         checked = []
-        for l, (state, H) in enumerate(zip(h0, sizes), start=1):
+        for l, (state, H) in enumerate(zip(h0, sizes, strict=True), start=1):
             name = f"h0[{l - 1}]"
             state = check_float_array(state, name, ndim=2, dtype=self.dtype, shape_doc="(B, H)")
             if state.shape != (batch_size, H):
@@ -229,7 +268,10 @@ class DeepRNN:
     def initial_state(self, batch_size: int) -> list:
         """Zero initial states, one (B, H_l) array per layer."""
         check_int(batch_size, "batch_size", minimum=1)
-        return [np.zeros((batch_size, layer.hidden_size), dtype=self.dtype) for layer in self.config.layers]
+        return [
+            np.zeros((batch_size, layer.hidden_size), dtype=self.dtype)
+            for layer in self.config.layers
+        ]
 
     def forward(self, x, h0=None):
         """Run the model over a batch of sequences.
@@ -253,7 +295,9 @@ class DeepRNN:
         y, state, _ = network.forward(self.params, self.config, x, h0)
         return y, state
 
-    def loss_and_grads(self, x, targets, loss="xent", h0=None, mask=None, bptt_window=None, need_dx=True):
+    def loss_and_grads(
+        self, x, targets, loss="xent", h0=None, mask=None, bptt_window=None, need_dx=True
+    ):
         """Loss and the gradient of every parameter, by the vectorized BPTT core.
 
         Parameters
@@ -292,13 +336,24 @@ class DeepRNN:
             check_int(bptt_window, "bptt_window", minimum=1)
         if not isinstance(need_dx, bool):
             raise TypeError(f"need_dx must be True or False; got {need_dx!r}")
-        with self.workspace.in_use():  # the last step's scratch memory: no page faults (docs/core.md)
+        with (
+            self.workspace.in_use()
+        ):  # the last step's scratch memory: no page faults (docs/core.md)
             value, grads, info = network.loss_and_grads(
-                self.params, self.config, x, targets, loss=loss, h0=h0, mask=mask,
-                window=bptt_window, need_dx=need_dx,
+                self.params,
+                self.config,
+                x,
+                targets,
+                loss=loss,
+                h0=h0,
+                mask=mask,
+                window=bptt_window,
+                need_dx=need_dx,
             )
         if info.dx is not None:
-            info.dx = info.dx.copy()  # the one scratch array a step returns: the workspace's next use reuses it
+            info.dx = (
+                info.dx.copy()
+            )  # the one scratch array a step returns: the workspace's next use reuses it
         return value, grads, info
 
     # ---------------------------------------------------------------- display
@@ -310,29 +365,41 @@ class DeepRNN:
     def summary(self) -> str:
         """A table of every parameter: name, shape, count and the equation it belongs to."""
         equations = parameter_equations(self.config)
-        rows = [(name, str(value.shape), str(value.size), equations[name]) for name, value in self.params.items()]
+        rows = [
+            (name, str(value.shape), str(value.size), equations[name])
+            for name, value in self.params.items()
+        ]
         head = ("parameter", "shape", "count", "equation")
         widths = [max(len(row[i]) for row in rows + [head]) for i in range(3)]
-        line = lambda row: "  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "  " + row[3]
+
+        def line(row):
+            cells = (cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True))
+            return "  ".join(cells) + "  " + row[3]
+
         layers = "; ".join(
             f"layer {l}: {layer.architecture}, H={layer.hidden_size}, q={layer.transition_depth}, "
             f"p={layer.input_depth}, φ={layer.activation}"
             for l, layer in enumerate(self.config.layers, start=1)
         )
-        title = (f"DeepRNN(D={self.config.input_size}, O={self.config.output_size}, L={self.config.num_layers}, "
-                 f"r={self.config.output_depth}, dtype={self.dtype})\n{layers}")
+        title = (
+            f"DeepRNN(D={self.config.input_size}, O={self.config.output_size}, "
+            f"L={self.config.num_layers}, "
+            f"r={self.config.output_depth}, dtype={self.dtype})\n{layers}"
+        )
         rule = "-" * (sum(widths) + 6 + max(len(row[3]) for row in rows))
         body = "\n".join(line(row) for row in rows)
-        return f"{title}\n{rule}\n{line(head)}\n{rule}\n{body}\n{rule}\ntotal parameters: {self.num_params()}"
+        total = f"total parameters: {self.num_params()}"
+        return f"{title}\n{rule}\n{line(head)}\n{rule}\n{body}\n{rule}\n{total}"
 
     def __str__(self) -> str:
         return self.summary()
 
     def __repr__(self) -> str:
         kinds = ", ".join(layer.architecture for layer in self.config.layers)
-        return (f"DeepRNN(input_size={self.config.input_size}, output_size={self.config.output_size}, "
-                f"layers=[{kinds}], num_params={self.num_params()}, dtype={self.dtype})")
-
+        return (
+            f"DeepRNN(input_size={self.config.input_size}, output_size={self.config.output_size}, "
+            f"layers=[{kinds}], num_params={self.num_params()}, dtype={self.dtype})"
+        )
 
 
 def _layer_configs(input_size: int, shared: dict, num_layers, layers) -> tuple:
@@ -342,22 +409,33 @@ def _layer_configs(input_size: int, shared: dict, num_layers, layers) -> tuple:
         layers = [{}] * num_layers
     else:
         if not isinstance(layers, (list, tuple)) or not layers:
-            raise TypeError(f"layers must be a non-empty list of dicts or LayerConfig; got {layers!r}")
+            raise TypeError(
+                f"layers must be a non-empty list of dicts or LayerConfig; got {layers!r}"
+            )
         if num_layers is not None and check_int(num_layers, "num_layers", minimum=1) != len(layers):
-            raise ValueError(f"num_layers must equal len(layers) = {len(layers)} when both are given; got {num_layers}")
+            raise ValueError(
+                f"num_layers must equal len(layers) = {len(layers)} when both are given; "
+                f"got {num_layers}"
+            )
     configs, width = [], input_size
     for l, entry in enumerate(layers, start=1):
         if isinstance(entry, LayerConfig):
             if entry.input_size != width:
-                raise ValueError(f"layers[{l - 1}].input_size must be {width}; got {entry.input_size}")
+                raise ValueError(
+                    f"layers[{l - 1}].input_size must be {width}; got {entry.input_size}"
+                )
             config = entry
         elif isinstance(entry, dict):
             unknown = sorted(set(entry) - set(_LAYER_KEYS))
             if unknown:
-                raise ValueError(f"layers[{l - 1}] has unknown keys {unknown}; allowed: {list(_LAYER_KEYS)}")
+                raise ValueError(
+                    f"layers[{l - 1}] has unknown keys {unknown}; allowed: {list(_LAYER_KEYS)}"
+                )
             config = LayerConfig(input_size=width, **{**shared, **entry})
         else:
-            raise TypeError(f"layers[{l - 1}] must be a dict or LayerConfig; got {type(entry).__name__}")
+            raise TypeError(
+                f"layers[{l - 1}] must be a dict or LayerConfig; got {type(entry).__name__}"
+            )
         configs.append(config)
         width = config.hidden_size
     return tuple(configs)

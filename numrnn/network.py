@@ -23,11 +23,10 @@ from .core import layer_backward, layer_forward
 from .losses import LOSSES, step_weights
 from .mlp import MLPCache, MLPSpec, mlp_backward, mlp_forward
 from .params import OUTPUT_PREFIX, layer_params, layer_prefix, output_params
-from .records import ModelGradients
+from .records import ModelGradients  # what backward returns (also numrnn.network.ModelGradients)
 
 __all__ = [
     "ModelCache",
-    "ModelGradients",
     "LossInfo",
     "output_mlp_spec",
     "forward",
@@ -118,7 +117,9 @@ def forward(
         h, cache = layer_forward(h, h0[l - 1], layer_params(params, l), layer_config)  # (S.1) H^(l)
         layer_caches.append(cache)
         final_state.append(h[-1].copy())
-    y, output_cache = mlp_forward(h.reshape(T * B, -1), output_params(params), output_mlp_spec(config))
+    y, output_cache = mlp_forward(
+        h.reshape(T * B, -1), output_params(params), output_mlp_spec(config)
+    )
     cache = ModelCache(config=config, layer_caches=layer_caches, output_cache=output_cache)
     return y.reshape(T, B, -1), final_state, cache
 
@@ -147,9 +148,15 @@ def backward(
     L = config.num_layers
     dH, output_grads = mlp_backward(dy.reshape(T * B, -1), cache.output_cache)
     dH = dH.reshape(T, B, -1)  # dH^(L): ∂loss/∂h_t^(L) from the output, every step
-    layer_grads, dh0, dh_norms = [None] * (L + 1), [None] * (L + 1), [None] * (L + 1)  # [l]: layer l
+    layer_grads, dh0, dh_norms = (
+        [None] * (L + 1),
+        [None] * (L + 1),
+        [None] * (L + 1),
+    )  # [l]: layer l
     for l in range(L, 0, -1):
-        result = layer_backward(dH, cache.layer_caches[l - 1], window=window, need_dx=need_dx or l > 1)
+        result = layer_backward(
+            dH, cache.layer_caches[l - 1], window=window, need_dx=need_dx or l > 1
+        )
         layer_grads[l], dh0[l], dh_norms[l] = result.grads, result.dh0, result.dh_norms
         dH = result.dx  # (S.2) dH^(l-1) = dX^(l); after layer 1, dx
     grads = {}  # in the params' order: layer 1 first

@@ -57,8 +57,8 @@ class Workspace:
     ----------
     reuse : bool, default True
         False makes :meth:`empty` return a new array every time (and hold
-        nothing): the behaviour of the core's functions when no workspace is
-        passed (:data:`FRESH`).
+        nothing), like :func:`scratch` outside an :meth:`in_use` block
+        (:data:`FRESH`).
 
     Notes
     -----
@@ -84,11 +84,15 @@ class Workspace:
         self._prefix = ""
 
     def scope(self, name: str) -> "Workspace":
-        """A view of this workspace whose roles are prefixed by ``name + "/"`` (same memory pool)."""
+        """A view of this workspace whose roles are prefixed by ``name + "/"`` (one memory pool)."""
         if not isinstance(name, str):
             raise TypeError(f"scope name must be a string; got {name!r}")
         child = Workspace.__new__(Workspace)
-        child.reuse, child._buffers, child._prefix = self.reuse, self._buffers, f"{self._prefix}{name}/"
+        child.reuse, child._buffers, child._prefix = (
+            self.reuse,
+            self._buffers,
+            f"{self._prefix}{name}/",
+        )
         return child
 
     def empty(self, role: str, shape: tuple, dtype) -> np.ndarray:
@@ -115,7 +119,9 @@ class Workspace:
         """
         if not isinstance(role, str):
             raise TypeError(f"role must be a string naming what the array is for; got {role!r}")
-        if not isinstance(shape, tuple) or not all(isinstance(n, (int, np.integer)) and n >= 0 for n in shape):
+        if not isinstance(shape, tuple) or not all(
+            isinstance(n, (int, np.integer)) and n >= 0 for n in shape
+        ):
             raise ValueError(f"shape must be a tuple of integers >= 0; got {shape!r}")
         if not self.reuse:
             return np.empty(shape, dtype=dtype)
@@ -127,7 +133,7 @@ class Workspace:
 
     @contextmanager
     def in_use(self):
-        """Serve every :func:`scratch` request of this thread from this workspace, for a ``with`` block.
+        """Serve every :func:`scratch` request of this thread from this workspace, in a ``with``.
 
         Examples
         --------
@@ -163,7 +169,8 @@ class Workspace:
 
 
 FRESH = Workspace(reuse=False)
-"""The workspace that reuses nothing: every request is a new array (the default everywhere)."""
+"""The workspace that reuses nothing: every request is a new array (``model.workspace = FRESH``
+turns a model's memory reuse off)."""
 
 
 # The workspace in use in this thread (or asyncio task) and how often each role has been asked for.

@@ -28,9 +28,12 @@ def test_a_stacked_model_given_one_2d_h0_says_it_needs_one_state_per_layer():
     """Catches the old message, which blamed h0[0]'s shape when B happened to equal L: the user
     passed one (B, H) array to a 2-layer model and was told about the first row of it."""
     model, x, _ = _stack()
-    with pytest.raises(ValueError, match=r"h0 must be None, a list of 2 arrays of shape \(B, H_l\) "
-                                         r"\(one per layer\), or one \(L, B, H\) array with L=2; "
-                                         r"got one array of shape \(2, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"h0 must be None, a list of 2 arrays of shape \(B, H_l\) "
+        r"\(one per layer\), or one \(L, B, H\) array with L=2; "
+        r"got one array of shape \(2, 4\)",
+    ):
         model.forward(x, np.zeros((2, 4)))
 
 
@@ -47,8 +50,11 @@ def test_a_misshapen_w_hh_is_named_not_w_xh():
     """Catches the old message: H was read from W_hh's columns, so a wrong W_hh made W_xh look
     wrong ("params['W_xh'] must have shape (2, 3); got (2, 4)")."""
     params = {"W_xh": np.zeros((2, 4)), "W_hh": np.zeros((4, 3)), "b_h": np.zeros(4)}
-    with pytest.raises(ValueError, match=r"params\['W_hh'\] must have shape \(4, 4\) \(H=4 from b_h\); "
-                                         r"got \(4, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"params\['W_hh'\] must have shape \(4, 4\) \(H=4 from b_h\); "
+        r"got \(4, 3\)",
+    ):
         layers.rnn_forward(np.zeros((3, 1, 2)), None, params)
 
 
@@ -61,11 +67,14 @@ def test_layer_backward_returns_one_type_from_core_layers_and_reference():
     dh = np.random.default_rng(2).standard_normal((5, 2, 4))
     _, cache = layers.layer_forward(x, h0, params, config)
     _, cache_ref = reference.layer_forward(x, h0, params, config)
-    results = [core.layer_backward(dh, cache), layers.layer_backward(dh, cache),
-               reference.layer_backward(dh, cache_ref)]
+    results = [
+        core.layer_backward(dh, cache),
+        layers.layer_backward(dh, cache),
+        reference.layer_backward(dh, cache_ref),
+    ]
     assert all(type(result) is LayerGradients for result in results)
     for result in results[1:]:
-        dx, dh0, grads = result                                   # the CS231n triple
+        dx, dh0, grads = result  # the CS231n triple
         np.testing.assert_allclose(dx, results[0].dx, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(dh0, results[0].dh0, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(result.dh_norms, results[0].dh_norms, rtol=1e-12)
@@ -110,7 +119,7 @@ def test_scratch_reuses_memory_only_inside_in_use_and_gives_each_request_its_own
     ws = Workspace()
     with ws.in_use():
         first = scratch("core/states", (3, 2), np.float64)
-        second = scratch("core/states", (3, 2), np.float64)        # layer 2's: its own memory
+        second = scratch("core/states", (3, 2), np.float64)  # layer 2's: its own memory
         temp = scratch("core/dh", (3, 2), np.float64, temporary=True)
         temp_again = scratch("core/dh", (3, 2), np.float64, temporary=True)
     assert not np.shares_memory(first, second) and np.shares_memory(temp, temp_again)
@@ -128,11 +137,18 @@ def test_the_model_copies_dx_out_of_its_workspace():
     np.testing.assert_array_equal(info.dx, kept)
 
 
-@pytest.mark.parametrize("kwargs, value, match", [
-    (dict(low=0.0), 0, r"lr must be a finite number in \(0.0, inf\); got 0.0"),
-    (dict(low=0.0, high=1.0, low_open=False), 1.0, r"lr must be a finite number in \[0.0, 1.0\); got 1.0"),
-    (dict(positive=True), -2, r"lr must be a positive finite number; got -2"),
-])
+@pytest.mark.parametrize(
+    "kwargs, value, match",
+    [
+        (dict(low=0.0), 0, r"lr must be a finite number in \(0.0, inf\); got 0.0"),
+        (
+            dict(low=0.0, high=1.0, low_open=False),
+            1.0,
+            r"lr must be a finite number in \[0.0, 1.0\); got 1.0",
+        ),
+        (dict(positive=True), -2, r"lr must be a positive finite number; got -2"),
+    ],
+)
 def test_check_number_names_the_interval(kwargs, value, match):
     with pytest.raises(ValueError, match=match):
         check_number(value, "lr", **kwargs)
