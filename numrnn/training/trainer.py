@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import numbers
 import os
 import time
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import optim
-from .._checks import check_int, check_number
+from .._checks import check_int
 from .checkpoint import atomic_write, load_checkpoint, save_checkpoint
 from .clipping import clip_by_global_norm, clip_by_value, global_norm
 from ..losses import compute_loss
@@ -252,8 +253,9 @@ class Trainer:
         if schedule is not None and not isinstance(schedule, optim.Schedule):
             raise TypeError(f"schedule must be a numrnn.training.optim.Schedule or None; got {type(schedule).__name__}")
         for name, value in (("clip", clip), ("clip_value", clip_value)):
-            if value is not None:
-                check_number(value, name, positive=True)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                                      or not (math.isfinite(value) and value > 0)):
+                raise ValueError(f"{name} must be a positive number or None; got {value!r}")
         if bptt_window is not None:
             check_int(bptt_window, "bptt_window", minimum=1)
         if not isinstance(progress, bool):
