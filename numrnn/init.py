@@ -76,8 +76,15 @@ def _is_transition_weight(name: str) -> bool:
     return name.startswith("W_h") and name != "W_hy" or name.startswith("S_h")
 
 
-def init_params(config: ModelConfig, *, init: str = "xavier", spectral_radius: float | None = None,
-                bias: float = 0.0, dtype=np.float64, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def init_params(
+    config: ModelConfig,
+    *,
+    init: str = "xavier",
+    spectral_radius: float | None = None,
+    bias: float = 0.0,
+    dtype=np.float64,
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
     """Create every parameter of a model.
 
     Parameters
@@ -106,11 +113,15 @@ def init_params(config: ModelConfig, *, init: str = "xavier", spectral_radius: f
         if deep:
             raise ValueError(
                 "spectral_radius rescales the single recurrent matrix W_hh of a vanilla layer; "
-                f"layers {deep} have transition_depth > 0, whose recurrence is an MLP with no spectral radius"
+                f"layers {deep} have transition_depth > 0, "
+                "whose recurrence is an MLP with no spectral radius"
             )
     bias = check_number(bias, "bias")
 
-    groups = [(layer_prefix(l), layer_parameter_shapes(layer)) for l, layer in enumerate(config.layers, start=1)]
+    groups = [
+        (layer_prefix(l), layer_parameter_shapes(layer))
+        for l, layer in enumerate(config.layers, start=1)
+    ]
     groups.append((OUTPUT_PREFIX, output_parameter_shapes(config)))
     params = {}
     for prefix, shapes in groups:
@@ -122,7 +133,8 @@ def init_params(config: ModelConfig, *, init: str = "xavier", spectral_radius: f
             elif prefix != OUTPUT_PREFIX and name.startswith("W_h") and init == "identity":
                 if shape[0] != shape[1]:
                     raise ValueError(
-                        f"init='identity' needs square transition matrices; {prefix}{name} has shape {shape} "
+                        "init='identity' needs square transition matrices; "
+                        f"{prefix}{name} has shape {shape} "
                         "(set mlp_width equal to hidden_size)"
                     )
                 value = np.eye(shape[0], dtype=dtype)
