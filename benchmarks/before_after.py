@@ -111,8 +111,10 @@ def worker() -> None:
 
 
 class Worker:
-    def __init__(self, tree: str):
+    def __init__(self, tree: str, blas_threads: int | None = None):
         env = dict(os.environ, PYTHONPATH=os.path.abspath(tree))
+        if blas_threads is not None:  # only when asked for on the command line
+            env.update(OPENBLAS_NUM_THREADS=str(blas_threads), OMP_NUM_THREADS=str(blas_threads))
         self.process = subprocess.Popen(
             [sys.executable, os.path.abspath(__file__), "--worker"],
             env=env,
@@ -147,6 +149,12 @@ def main(argv=None) -> int:
         help="timed steps per worker per round: enough for about this many ms",
     )
     parser.add_argument("--out", default=None, help="write the raw times as JSON here")
+    parser.add_argument(
+        "--blas-threads",
+        type=int,
+        default=None,
+        help="run both workers with this many BLAS threads (default: the BLAS's own)",
+    )
     args = parser.parse_args(argv)
 
     names = [config_name(cfg) for cfg in GRID]
@@ -155,7 +163,10 @@ def main(argv=None) -> int:
         if unknown:
             parser.error(f"unknown configs {unknown}; known: {names}")
         names = [name for name in names if name in args.configs]
-    workers = {"A": Worker(args.tree_a), "B": Worker(args.tree_b)}
+    workers = {
+        side: Worker(tree, args.blas_threads)
+        for side, tree in (("A", args.tree_a), ("B", args.tree_b))
+    }
     print(f"A = {workers['A'].location}\nB = {workers['B'].location}", flush=True)
     cases = [(name, dtype) for dtype in args.dtypes for name in names]
     times = {case: {"A": [], "B": []} for case in cases}

@@ -45,7 +45,7 @@ import numpy as np
 from .activations import get_activation
 from .config import LayerConfig
 from .mlp import MLPCache, MLPSpec, column_sums, mlp_backward, mlp_forward
-from .norms import norms_from_squares
+from .norms import reliable_squares_floor, scaled_norm
 from .records import LayerGradients  # what layer_backward returns (also numrnn.core.LayerGradients)
 from .workspace import scratch
 
@@ -267,19 +267,19 @@ def _delta_arrays(steps: int, rows: int, layout: _LevelLayout, dtype) -> tuple[n
 
 
 def _transition_backward(
-    t, dh, delta, delta_from_h, dg, dh_prev, weights: _BackwardWeights
+    t, dh_t, delta, delta_from_h, dg, dh_prev, weights: _BackwardWeights
 ) -> None:
     """One step of the reverse loop, (R.6)–(R.8): from ``dh_t`` to ``δ_{j,t}`` and ``dh_{t-1}``.
 
-    On entry ``delta[j][t]`` holds ψ'(s_j) (φ'(a_t) for j = q + 1); this
-    function overwrites it with δ_{j,t}, which needs that ψ' and nothing else
-    in the array. ``dg[j]`` (rows, w_j) is scratch for dg_j; ``dh_prev``
-    receives ∂loss/∂h_{t-1} through this step. The core runs it once per step;
-    :func:`step_jacobians` once, on unit vectors.
+    ``dh_t`` (rows, H) is (R.5)'s total. On entry ``delta[j][t]`` holds ψ'(s_j)
+    (φ'(a_t) for j = q + 1); this function overwrites it with δ_{j,t}, which
+    needs that ψ' and nothing else in the array. ``dg[j]`` (rows, w_j) is
+    scratch for dg_j; ``dh_prev`` receives ∂loss/∂h_{t-1} through this step.
+    The core runs it once per step; :func:`step_jacobians` once, on unit vectors.
     """
     W_T, W_from_h_T, has_skip, residual = weights
     q = len(W_T) - 2
-    np.multiply(dh[t], delta[q + 1][t], out=delta[q + 1][t])  # (R.6) δ_{q+1} = dh_t ⊙ φ'(a_t)
+    np.multiply(dh_t, delta[q + 1][t], out=delta[q + 1][t])  # (R.6) δ_{q+1} = dh_t ⊙ φ'(a_t)
     for j in range(q, 0, -1):
         np.dot(delta[j + 1][t], W_T[j + 1], out=dg[j])  # (R.7) dg_j = δ_{j+1} W_{j+1}ᵀ
         if has_skip[j + 1]:
@@ -289,7 +289,7 @@ def _transition_backward(
     if has_skip[1]:
         dh_prev += dg[1]  # (R.8) dh_{t-1} += dg_1  (g_1 = h_{t-1} + ψ(s_1))
     if residual:
-        dh_prev += dh[t]  # (R.8) dh_{t-1} += dh_t  (h_t = h_{t-1} + φ(a_t))
+        dh_prev += dh_t  # (R.8) dh_{t-1} += dh_t  (h_t = h_{t-1} + φ(a_t))
 
 
 def layer_backward(
@@ -325,7 +325,6 @@ def layer_backward(
     layout = _level_layout(config)
     dtype = states.dtype
 
-    dh = scratch("core/dh", (T + 1, B, H), dtype, temporary=True)  # dh_t of (R.5)
     delta_from_h, delta = _delta_arrays(T + 1, B, layout, dtype)
     # Each δ_j's array first holds ψ'(s_j) (φ'(a_t) for j = q + 1), for all steps at once, outside
     # the loop; step t then overwrites row t with δ_{j,t} (_transition_backward).
@@ -336,13 +335,20 @@ def layer_backward(
     weights = _backward_weights(params, config, layout)
     dg = [None] + [np.empty((B, layout.widths[j]), dtype=dtype) for j in range(1, q + 1)]
     dh_next = np.zeros((B, H), dtype=dtype)  # ∂loss/∂h_t through step t + 1; after the loop dh_0
+    dh_t = np.empty((B, H), dtype=dtype)  # (R.5)'s total at the current step
+    dh_t_flat = dh_t.reshape(-1)  # the same memory, flat, for ‖dh_t‖²
     dh_squares = np.empty(T + 1, dtype=dtype)
+    # ‖dh_t‖ for the gradient-flow map: a sum of squares below this floor (or inf, nan) under- or
+    # overflowed, and that step's norm is redone by scaling (numrnn.norms), so a vanishing
+    # gradient never reads as exactly 0.
+    reliable_floor, rescaled = reliable_squares_floor(B * H, dtype), {}
 
     for t in range(T, 0, -1):
-        np.add(dH[t - 1], dh_next, out=dh[t])  # (R.5) dh_t = dH_t + dh_next
-        dh_flat = dh[t].reshape(-1)
-        dh_squares[t] = np.dot(dh_flat, dh_flat)  # ‖dh_t‖², while dh_t is in cache
-        _transition_backward(t, dh, delta, delta_from_h, dg, dh_next, weights)  # (R.6)–(R.8)
+        np.add(dH[t - 1], dh_next, out=dh_t)  # (R.5) dh_t = dH_t + dh_next
+        dh_squares[t] = square = np.dot(dh_t_flat, dh_t_flat)  # ‖dh_t‖², while dh_t is in cache
+        if not reliable_floor <= square < np.inf:
+            rescaled[t] = scaled_norm(dh_t)
+        _transition_backward(t, dh_t, delta, delta_from_h, dg, dh_next, weights)  # (R.6)–(R.8)
         if window is not None and (t - 1) % window == 0 and t > 1:
             dh_next[...] = 0  # (R.11) truncated BPTT: cut at the window's first step
 
@@ -364,9 +370,9 @@ def layer_backward(
         if j != j_in:
             db_j = column_sums(delta_rows[j])  # (R.9) db_j = Σ_t Σ_rows δ_j
             grads[config.level_names(j).bias] = db_j
-    # ‖dh_t‖ per step; a sum of squares that under- or overflowed is redone by scaling
-    # (numrnn.norms), so a vanishing gradient never reads as exactly 0.
-    dh_norms = norms_from_squares(dh_squares[1:], dh[1:])
+    dh_norms = np.sqrt(dh_squares[1:])  # ‖dh_t‖, t = 1..T
+    for t, norm in rescaled.items():
+        dh_norms[t - 1] = norm
 
     # (R.10) The input side for all rows at once: dU = δ_{j_in}.
     dx, input_grads = mlp_backward(delta_rows[j_in], cache.input_cache, need_dv=need_dx)
@@ -412,7 +418,7 @@ def step_jacobians(cache: LayerCache) -> np.ndarray:
     phi.derivative_from_output(per_row(cache.phi_a), out=delta[q + 1][0])  # φ'(a_t)
     for j in range(1, q + 1):
         psi.derivative_from_output(per_row(cache.psi_s[j]), out=delta[j][0])  # ψ'(s_j)
-    unit_dh = np.tile(np.eye(H, dtype=dtype), (T * B, 1))[None]  # (1, T·B·H, H): e_1 .. e_H
+    unit_dh = np.tile(np.eye(H, dtype=dtype), (T * B, 1))  # (T·B·H, H): e_1 .. e_H per (t, b)
     dg = [None] + [np.empty((rows, layout.widths[j]), dtype=dtype) for j in range(1, q + 1)]
     jacobian_rows = np.empty((rows, H), dtype=dtype)
     weights = _backward_weights(params, config, layout)
