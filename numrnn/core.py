@@ -171,7 +171,10 @@ def layer_forward(
     phi_a = scratch("core/phi_a", (T + 1, B, H), dtype) if residual else states  # h_t = φ(a_t)
 
     # (R.1) U = MLP_x(X): u_t for all T·B rows at once; u_t carries the input level's bias.
-    U = scratch("core/U", (T + 1, B, w[j_in]), dtype)
+    # U shares the array of the activation of the level u_t joins (ψ(s_{j_in}), or φ(a_t) when
+    # j_in = q + 1): row t holds u_t until step t reads it into s_{j_in}, and from then on that
+    # activation. One array, not two, saves a (T, B, w) stream through memory (docs/core.md).
+    U = psi_s[j_in] if j_in <= q else phi_a
     _, input_cache = mlp_forward(
         x.reshape(T * B, D), params, input_mlp_spec(config), out=U[1:].reshape(T * B, -1)
     )
@@ -207,11 +210,11 @@ def layer_forward(
             if j <= q:
                 psi.forward(s[j], out=psi_s[j][t])  # (R.3) ψ(s_j)
                 if has_skip[j]:
-                    np.add(g_below, psi_s[j][t], out=g[j][t])  # g_j = g_{j-1} + ψ(s_j)
-                g_below = g[j][t]  # g_j
-            elif residual:  # (R.4) a_t = s_{q+1}
-                phi.forward(s[j], out=phi_a[t])  # φ(a_t)
-                np.add(h_prev, phi_a[t], out=states[t])  # h_t = h_{t-1} + φ(a_t)
+                    np.add(g_below, psi_s[j][t], out=g[j][t])  # (R.3) g_j = g_{j-1} + ψ(s_j)
+                g_below = g[j][t]  # g_j, the input of level j + 1
+            elif residual:  # level q + 1: a_t = s_{q+1}
+                phi.forward(s[j], out=phi_a[t])  # (R.4) φ(a_t)
+                np.add(h_prev, phi_a[t], out=states[t])  # (R.4) h_t = h_{t-1} + φ(a_t)
             else:
                 phi.forward(s[j], out=states[t])  # (R.4) h_t = φ(a_t)
 

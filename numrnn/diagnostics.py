@@ -28,8 +28,8 @@ import numpy as np
 
 from . import core, network
 from ._checks import check_int
-from .core import LayerCache
 from .config import ModelConfig
+from .core import LayerCache
 from .params import OUTPUT_PREFIX, model_parameter_shapes
 
 __all__ = [
@@ -109,7 +109,8 @@ def jacobian_norms(model, x, h0=None) -> np.ndarray:
         through that step, above 1 it can grow.
     """
     jacobians = step_jacobians(model, x, h0)
-    return np.stack([np.linalg.norm(jacobian, ord=2, axis=(-2, -1)).mean(axis=1) for jacobian in jacobians])
+    spectral = [np.linalg.norm(jacobian, ord=2, axis=(-2, -1)) for jacobian in jacobians]  # (T, B)
+    return np.stack([norms.mean(axis=1) for norms in spectral])
 
 
 # =========================================================================== gradient-flow summaries

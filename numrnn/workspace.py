@@ -6,7 +6,7 @@ system each time it is created, and the system supplies that memory one page
 A training step makes many (T, B, ·) arrays that live only until the step ends:
 states, deltas, ∂loss/∂y. For the benchmarks' deep-transition model
 (B, T, D, H) = (32, 100, 64, 128) that is about 13 MB and 3,200 page faults per
-step, which cost about 3 ms of an 18 ms step (measured; ``docs/core.md``).
+step, a sixth of the step's time (measured in ``docs/core.md``).
 
 A :class:`Workspace` keeps those arrays between calls. The second and later
 steps then write into memory they already own. This module is the one place
