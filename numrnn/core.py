@@ -11,9 +11,10 @@ Every architecture numrnn builds runs on these two functions. Read them beside
    (T + 1, B, ·) arrays.
 2. **Backward** (:func:`layer_backward`). The gradient from above, ``dH``, arrives
    for all steps at once. The reverse loop adds the path through time (R.5) and
-   runs one backward step, :func:`_transition_backward` (R.6–R.8), which
-   writes every δ_{j,t} into a (T + 1, B, ·) array and does no weight-gradient
-   work; (R.11) cuts the path at window edges.
+   carries dh_t down the transition (R.6–R.8), writing every δ_{j,t} into a
+   (T + 1, B, ·) array, and does no weight-gradient work; (R.11) cuts the path
+   at window edges. That loop, :func:`_reverse_loop`, is the engine's one
+   chain rule: :func:`step_jacobians` runs it too.
 3. **After the loop**, each weight gradient is one matrix product over all T·B
    rows (R.9), each bias gradient a column sum, and ``dX`` comes from
    ``MLP_x``'s backward for all rows at once (R.10).
@@ -269,30 +270,70 @@ def _delta_arrays(steps: int, rows: int, layout: _LevelLayout, dtype) -> tuple[n
     return delta_from_h, delta
 
 
-def _transition_backward(
-    t, dh_t, delta, delta_from_h, dg, dh_prev, weights: _BackwardWeights
-) -> None:
-    """One step of the reverse loop, (R.6)–(R.8): from ``dh_t`` to ``δ_{j,t}`` and ``dh_{t-1}``.
+def _reverse_loop(dH, delta, delta_from_h, weights: _BackwardWeights, window):
+    """The loop of backpropagation through time, t = T..1: (R.5)–(R.8) and (R.11).
 
-    ``dh_t`` (rows, H) is (R.5)'s total. On entry ``delta[j][t]`` holds ψ'(s_j)
-    (φ'(a_t) for j = q + 1); this function overwrites it with δ_{j,t}, which
-    needs that ψ' and nothing else in the array. ``dg[j]`` (rows, w_j) is
-    scratch for dg_j; ``dh_prev`` receives ∂loss/∂h_{t-1} through this step.
-    The core runs it once per step; :func:`step_jacobians` once, on unit vectors.
+    The one chain rule of the engine: :func:`layer_backward` runs it over the
+    sequence, :func:`step_jacobians` over one step of unit vectors.
+
+    Parameters
+    ----------
+    dH : ndarray of shape (T, rows, H)
+        The gradient from above; ``dH[t - 1]`` is (R.5)'s ``dH_t``.
+    delta : list of ndarray of shape (T + 1, rows, w_j)
+        ``delta[j]`` for j = 1..q+1 (entry 0 unused). On entry row t holds ψ'(s_j)
+        (φ'(a_t) for j = q + 1); step t overwrites it with δ_{j,t}, the only
+        quantity that needs that ψ'.
+    delta_from_h : ndarray of shape (T + 1, rows, width_from_h)
+        The array whose column blocks are ``delta[1] .. delta[reads_h]``.
+    weights : _BackwardWeights
+    window : int or None
+        Truncated-BPTT window (R.11).
+
+    Returns
+    -------
+    dh0 : ndarray of shape (rows, H)
+        ∂loss/∂h_0.
+    dh_norms : ndarray of shape (T,)
+        ``‖dh_t‖`` of (R.5)'s totals.
     """
+    T, rows, H = dH.shape
     W_T, W_from_h_T, has_skip, residual = weights
     q = len(W_T) - 2
-    np.multiply(dh_t, delta[q + 1][t], out=delta[q + 1][t])  # (R.6) δ_{q+1} = dh_t ⊙ φ'(a_t)
-    for j in range(q, 0, -1):
-        np.dot(delta[j + 1][t], W_T[j + 1], out=dg[j])  # (R.7) dg_j = δ_{j+1} W_{j+1}ᵀ
-        if has_skip[j + 1]:
-            dg[j] += dg[j + 1]  # (R.7) dg_j += dg_{j+1}  (level j + 1 is a layer-skip)
-        np.multiply(dg[j], delta[j][t], out=delta[j][t])  # (R.7) δ_j = dg_j ⊙ ψ'(s_j)
-    np.dot(delta_from_h[t], W_from_h_T, out=dh_prev)  # (R.8) dh_{t-1} = [δ_1 | δ_2 | …] W_from_hᵀ
-    if has_skip[1]:
-        dh_prev += dg[1]  # (R.8) dh_{t-1} += dg_1  (g_1 = h_{t-1} + ψ(s_1))
-    if residual:
-        dh_prev += dh_t  # (R.8) dh_{t-1} += dh_t  (h_t = h_{t-1} + φ(a_t))
+    dtype = dH.dtype
+    dg = [None] + [np.empty((rows, delta[j].shape[2]), dtype=dtype) for j in range(1, q + 1)]
+    dh_next = np.zeros((rows, H), dtype=dtype)  # ∂loss/∂h_t through step t + 1; at the end dh_0
+    dh_t = np.empty((rows, H), dtype=dtype)  # (R.5)'s total at the current step
+    dh_t_flat = dh_t.reshape(-1)  # the same memory, flat, for ‖dh_t‖²
+    dh_squares = np.empty(T + 1, dtype=dtype)
+    # ‖dh_t‖ for the gradient-flow map: a sum of squares below this floor (or inf, nan) under- or
+    # overflowed, and that step's norm is redone by scaling (numrnn.norms), so a vanishing
+    # gradient never reads as exactly 0.
+    reliable_floor, rescaled = reliable_squares_floor(rows * H, dtype), {}
+
+    for t in range(T, 0, -1):
+        np.add(dH[t - 1], dh_next, out=dh_t)  # (R.5) dh_t = dH_t + dh_next
+        dh_squares[t] = square = np.dot(dh_t_flat, dh_t_flat)  # ‖dh_t‖², while dh_t is in cache
+        if not reliable_floor <= square < np.inf:
+            rescaled[t] = scaled_norm(dh_t)
+        np.multiply(dh_t, delta[q + 1][t], out=delta[q + 1][t])  # (R.6) δ_{q+1} = dh_t ⊙ φ'(a_t)
+        for j in range(q, 0, -1):
+            np.dot(delta[j + 1][t], W_T[j + 1], out=dg[j])  # (R.7) dg_j = δ_{j+1} W_{j+1}ᵀ
+            if has_skip[j + 1]:
+                dg[j] += dg[j + 1]  # (R.7) dg_j += dg_{j+1}  (level j + 1 is a layer-skip)
+            np.multiply(dg[j], delta[j][t], out=delta[j][t])  # (R.7) δ_j = dg_j ⊙ ψ'(s_j)
+        np.dot(delta_from_h[t], W_from_h_T, out=dh_next)  # (R.8) dh_{t-1} = [δ_1 | …] W_from_hᵀ
+        if has_skip[1]:
+            dh_next += dg[1]  # (R.8) dh_{t-1} += dg_1  (g_1 = h_{t-1} + ψ(s_1))
+        if residual:
+            dh_next += dh_t  # (R.8) dh_{t-1} += dh_t  (h_t = h_{t-1} + φ(a_t))
+        if window is not None and (t - 1) % window == 0 and t > 1:
+            dh_next[...] = 0  # (R.11) truncated BPTT: cut at the window's first step
+
+    dh_norms = np.sqrt(dh_squares[1:])  # ‖dh_t‖, t = 1..T
+    for t, norm in rescaled.items():
+        dh_norms[t - 1] = norm
+    return dh_next, dh_norms
 
 
 def layer_backward(
@@ -330,30 +371,14 @@ def layer_backward(
 
     delta_from_h, delta = _delta_arrays(T + 1, B, layout, dtype)
     # Each δ_j's array first holds ψ'(s_j) (φ'(a_t) for j = q + 1), for all steps at once, outside
-    # the loop; step t then overwrites row t with δ_{j,t} (_transition_backward).
+    # the loop; step t of the loop overwrites row t with δ_{j,t}.
     phi.derivative_from_output(cache.phi_a[1:], out=delta[q + 1][1:])  # φ'(a_t), t = 1..T
     for j in range(1, q + 1):
         psi.derivative_from_output(cache.psi_s[j][1:], out=delta[j][1:])  # ψ'(s_j), t = 1..T
 
+    # (R.5)–(R.8), (R.11): the reverse loop writes every δ_{j,t} and returns dh_0 and ‖dh_t‖.
     weights = _backward_weights(params, config, layout)
-    dg = [None] + [np.empty((B, layout.widths[j]), dtype=dtype) for j in range(1, q + 1)]
-    dh_next = np.zeros((B, H), dtype=dtype)  # ∂loss/∂h_t through step t + 1; after the loop dh_0
-    dh_t = np.empty((B, H), dtype=dtype)  # (R.5)'s total at the current step
-    dh_t_flat = dh_t.reshape(-1)  # the same memory, flat, for ‖dh_t‖²
-    dh_squares = np.empty(T + 1, dtype=dtype)
-    # ‖dh_t‖ for the gradient-flow map: a sum of squares below this floor (or inf, nan) under- or
-    # overflowed, and that step's norm is redone by scaling (numrnn.norms), so a vanishing
-    # gradient never reads as exactly 0.
-    reliable_floor, rescaled = reliable_squares_floor(B * H, dtype), {}
-
-    for t in range(T, 0, -1):
-        np.add(dH[t - 1], dh_next, out=dh_t)  # (R.5) dh_t = dH_t + dh_next
-        dh_squares[t] = square = np.dot(dh_t_flat, dh_t_flat)  # ‖dh_t‖², while dh_t is in cache
-        if not reliable_floor <= square < np.inf:
-            rescaled[t] = scaled_norm(dh_t)
-        _transition_backward(t, dh_t, delta, delta_from_h, dg, dh_next, weights)  # (R.6)–(R.8)
-        if window is not None and (t - 1) % window == 0 and t > 1:
-            dh_next[...] = 0  # (R.11) truncated BPTT: cut at the window's first step
+    dh0, dh_norms = _reverse_loop(dH, delta, delta_from_h, weights, window)
 
     # (R.9) Weight gradients: one product over all T·B rows per weight.
     rows = T * B
@@ -373,9 +398,6 @@ def layer_backward(
         if j != j_in:
             db_j = column_sums(delta_rows[j])  # (R.9) db_j = Σ_t Σ_rows δ_j
             grads[config.level_names(j).bias] = db_j
-    dh_norms = np.sqrt(dh_squares[1:])  # ‖dh_t‖, t = 1..T
-    for t, norm in rescaled.items():
-        dh_norms[t - 1] = norm
 
     # (R.10) The input side for all rows at once: dU = δ_{j_in}.
     dx, input_grads = mlp_backward(delta_rows[j_in], cache.input_cache, need_dv=need_dx)
@@ -383,7 +405,7 @@ def layer_backward(
 
     return LayerGradients(
         dx=None if dx is None else dx.reshape(T, B, -1),
-        dh0=dh_next,
+        dh0=dh0,
         grads={name: grads[name] for name in params},  # the params' own order
         dh_norms=dh_norms,
     )
@@ -395,7 +417,7 @@ def step_jacobians(cache: LayerCache) -> np.ndarray:
     The backward step (R.6)–(R.8) is linear in ``dh_t``, so pushing the H unit
     vectors through it gives the H rows of the step Jacobian. No step's
     Jacobian depends on another's, so every (t, b, i) is one row of a single
-    call of :func:`_transition_backward`: T·B·H rows, ψ' repeated H times.
+    step of :func:`_reverse_loop`: T·B·H rows, ψ' repeated H times.
 
     Parameters
     ----------
@@ -417,13 +439,11 @@ def step_jacobians(cache: LayerCache) -> np.ndarray:
     def per_row(a):  # (T + 1, B, w) -> (T·B·H, w): steps 1..T, each (t, b) repeated H times
         return np.repeat(a[1:].reshape(T * B, -1), H, axis=0)
 
-    delta_from_h, delta = _delta_arrays(1, rows, layout, dtype)  # one "step" of T·B·H rows
-    phi.derivative_from_output(per_row(cache.phi_a), out=delta[q + 1][0])  # φ'(a_t)
+    delta_from_h, delta = _delta_arrays(2, rows, layout, dtype)  # one "step" (row 1) of T·B·H rows
+    phi.derivative_from_output(per_row(cache.phi_a), out=delta[q + 1][1])  # φ'(a_t)
     for j in range(1, q + 1):
-        psi.derivative_from_output(per_row(cache.psi_s[j]), out=delta[j][0])  # ψ'(s_j)
-    unit_dh = np.tile(np.eye(H, dtype=dtype), (T * B, 1))  # (T·B·H, H): e_1 .. e_H per (t, b)
-    dg = [None] + [np.empty((rows, layout.widths[j]), dtype=dtype) for j in range(1, q + 1)]
-    jacobian_rows = np.empty((rows, H), dtype=dtype)
+        psi.derivative_from_output(per_row(cache.psi_s[j]), out=delta[j][1])  # ψ'(s_j)
+    unit_dH = np.tile(np.eye(H, dtype=dtype), (T * B, 1))[None]  # (1, T·B·H, H): e_1 .. e_H
     weights = _backward_weights(params, config, layout)
-    _transition_backward(0, unit_dh, delta, delta_from_h, dg, jacobian_rows, weights)
+    jacobian_rows, _ = _reverse_loop(unit_dH, delta, delta_from_h, weights, window=None)
     return jacobian_rows.reshape(T, B, H, H)
