@@ -169,7 +169,8 @@ def layer_forward(
         for j in levels[:-1]
     ]  # g_j; the array psi_s[j] itself where level j is no layer-skip, since then g_j = ψ(s_j)
     residual = config.skip == "residual"
-    phi_a = scratch("core/phi_a", (T + 1, B, H), dtype) if residual else states  # h_t = φ(a_t)
+    # φ(a_t): an array of its own for skip = "residual"; else states itself, as h_t = φ(a_t)
+    phi_a = scratch("core/phi_a", (T + 1, B, H), dtype) if residual else states
 
     # (R.1) U = MLP_x(X): u_t for all T·B rows at once; u_t carries the input level's bias.
     # U shares the array of the activation of the level u_t joins (ψ(s_{j_in}), or φ(a_t) when
