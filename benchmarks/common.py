@@ -116,8 +116,9 @@ def numrnn_core_step(model: numrnn.DeepRNN, batch: Batch) -> Callable[[], tuple]
     workspace = Workspace()                         # the scratch memory the model's own step reuses
     def step():
         h0 = model.initial_state(B)
-        loss, grads, _ = network.loss_and_grads(model.params, model.config, batch.x, batch.targets,
-                                                loss="xent", h0=h0, need_dx=False, workspace=workspace)
+        with workspace.in_use():
+            loss, grads, _ = network.loss_and_grads(model.params, model.config, batch.x, batch.targets,
+                                                    loss="xent", h0=h0, need_dx=False)
         return loss, grads
     return step
 

@@ -20,6 +20,9 @@ its section of the docs' derivations:
 8. :mod:`numrnn.gradcheck`: every gradient against finite differences.
 9. :mod:`numrnn.diagnostics`: gradient norms and step Jacobians.
 
+Beside them: :mod:`numrnn.config` (the settings and parameter names),
+:mod:`numrnn.records` (what the backward passes return) and
+:mod:`numrnn.workspace` (the one place memory is reused between steps).
 Around the maths: :mod:`numrnn.presets` (named architectures),
 :mod:`numrnn.layers` (the functional API for exercises), :mod:`numrnn.training`
 (optimizers, tasks, trainer, checkpoints), :mod:`numrnn.plotting` (the only

@@ -8,6 +8,7 @@ trusts its inputs.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -24,12 +25,48 @@ def check_int(value, name: str, *, minimum: int | None = None) -> int:
     return int(value)
 
 
-def check_number(value, name: str, *, positive: bool = False) -> float:
-    """Return ``value`` as a float if it is a finite real number (NumPy scalars too), else raise."""
+def check_number(
+    value,
+    name: str,
+    *,
+    positive: bool = False,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = True,
+    high_open: bool = True,
+) -> float:
+    """Return ``value`` as a float if it is a finite real number (NumPy scalars too), else raise.
+
+    Parameters
+    ----------
+    value : object
+        What the user passed.
+    name : str
+        The argument's name, for messages.
+    positive : bool, default False
+        Require ``value > 0``.
+    low, high : float or None
+        Bounds of an interval ``value`` must lie in (None: unbounded).
+    low_open, high_open : bool, default True
+        Whether each bound is excluded.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number; got {value!r} of type {type(value).__name__}")
+        raise TypeError(
+            f"{name} must be a real number; got {value!r} of type {type(value).__name__}"
+        )
     if positive and not (np.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a positive finite number; got {value!r}")
+    if low is not None or high is not None:
+        low = -math.inf if low is None else low
+        high = math.inf if high is None else high
+        number = float(value)
+        too_low = number <= low if low_open else number < low
+        too_high = number >= high if high_open else number > high
+        if not math.isfinite(number) or too_low or too_high:
+            left, right = "(" if low_open else "[", ")" if high_open else "]"
+            raise ValueError(
+                f"{name} must be a finite number in {left}{low}, {high}{right}; got {number!r}"
+            )
     if not np.isfinite(value):
         raise ValueError(f"{name} must be a finite number; got {value!r}")
     return float(value)
@@ -55,7 +92,9 @@ def check_dtype(dtype) -> np.dtype:
     return resolved
 
 
-def check_float_array(value, name: str, *, ndim: int, dtype: np.dtype, shape_doc: str) -> np.ndarray:
+def check_float_array(
+    value, name: str, *, ndim: int, dtype: np.dtype, shape_doc: str
+) -> np.ndarray:
     """Check that ``value`` is a finite float array of ``ndim`` dims and ``dtype``.
 
     Parameters
@@ -77,10 +116,13 @@ def check_float_array(value, name: str, *, ndim: int, dtype: np.dtype, shape_doc
         ``value`` itself (no copy) when it is already an ndarray.
     """
     if not isinstance(value, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array of shape {shape_doc}; got {type(value).__name__}")
+        raise TypeError(
+            f"{name} must be a numpy array of shape {shape_doc}; got {type(value).__name__}"
+        )
     if value.ndim != ndim:
         raise ValueError(
-            f"{name} must have {ndim} dimensions {shape_doc}; got {value.ndim} (shape {value.shape})"
+            f"{name} must have {ndim} dimensions {shape_doc}; "
+            f"got {value.ndim} (shape {value.shape})"
         )
     if value.dtype != dtype:
         raise TypeError(

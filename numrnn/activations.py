@@ -36,9 +36,9 @@ class Activation(NamedTuple):
         The name users pass, e.g. ``"tanh"``.
     forward : callable ``(a, out=None) -> out``
         The activation, element-wise; writes into ``out`` when given.
-    derivative_from_output : callable ``(out, into=None) -> ndarray``
-        ``f'(a)`` computed from ``out = f(a)``, same shape and dtype; written
-        into ``into`` when given (no temporary arrays).
+    derivative_from_output : callable ``(output, out=None) -> ndarray``
+        ``f'(a)`` computed from ``output = f(a)``, same shape and dtype;
+        written into ``out`` when given (no temporary arrays).
     """
 
     name: str
@@ -51,10 +51,10 @@ def _tanh(a, out=None):
     return np.tanh(a, out=out)
 
 
-def _tanh_derivative(out, into=None):
-    """tanh'(a) = 1 - tanh(a)^2."""
-    into = np.square(out, out=into)          # np.square: ~20 % faster than multiply(out, out)
-    return np.subtract(1.0, into, out=into)
+def _tanh_derivative(output, out=None):
+    """tanh'(a) = 1 - tanh(a)^2, from ``output = tanh(a)``."""
+    out = np.square(output, out=out)  # np.square: faster than multiply (docs/core.md)
+    return np.subtract(1.0, out, out=out)
 
 
 def _sigmoid(a, out=None):
@@ -67,10 +67,10 @@ def _sigmoid(a, out=None):
     return out
 
 
-def _sigmoid_derivative(out, into=None):
-    """sigmoid'(a) = s (1 - s)."""
-    into = np.subtract(1.0, out, out=into)
-    return np.multiply(out, into, out=into)
+def _sigmoid_derivative(output, out=None):
+    """sigmoid'(a) = s (1 - s), from ``output = s = sigmoid(a)``."""
+    out = np.subtract(1.0, output, out=out)
+    return np.multiply(output, out, out=out)
 
 
 def _relu(a, out=None):
@@ -78,11 +78,11 @@ def _relu(a, out=None):
     return np.maximum(a, 0.0, out=out)
 
 
-def _relu_derivative(out, into=None):
-    """relu'(a) = 1 where a > 0 (equivalently out > 0), else 0."""
-    if into is None:
-        into = np.empty_like(out)
-    return np.greater(out, 0, out=into, casting="unsafe")
+def _relu_derivative(output, out=None):
+    """relu'(a) = 1 where a > 0 (equivalently output > 0), else 0."""
+    if out is None:
+        out = np.empty_like(output)
+    return np.greater(output, 0, out=out, casting="unsafe")
 
 
 def _identity(a, out=None):
@@ -93,12 +93,12 @@ def _identity(a, out=None):
     return out
 
 
-def _identity_derivative(out, into=None):
+def _identity_derivative(output, out=None):
     """identity'(a) = 1."""
-    if into is None:
-        return np.ones_like(out)
-    into[...] = 1
-    return into
+    if out is None:
+        return np.ones_like(output)
+    out[...] = 1
+    return out
 
 
 ACTIVATIONS: dict[str, Activation] = {
@@ -135,6 +135,4 @@ def get_activation(name: str, argument: str = "activation") -> Activation:
     try:
         return ACTIVATIONS[name]
     except KeyError:
-        raise ValueError(
-            f"{argument} must be one of {sorted(ACTIVATIONS)}; got {name!r}"
-        ) from None
+        raise ValueError(f"{argument} must be one of {sorted(ACTIVATIONS)}; got {name!r}") from None

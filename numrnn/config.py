@@ -19,13 +19,33 @@ O output size, L layers, q transition depth, p input depth, r output depth.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
+from typing import NamedTuple
 
 from ._checks import check_choice, check_int
 from .activations import ACTIVATIONS
 
-__all__ = ["SKIP_KINDS", "LayerConfig", "ModelConfig"]
+__all__ = ["SKIP_KINDS", "LevelNames", "LayerConfig", "ModelConfig"]
 
 SKIP_KINDS = ("none", "residual", "shortcut")
+
+
+class LevelNames(NamedTuple):
+    """The parameter names of transition level j (:meth:`LayerConfig.level_names`).
+
+    Attributes
+    ----------
+    weight : str
+        ``W_j``: ``"W_h{j}"`` for j <= q, ``"W_hh"`` for j = q + 1.
+    bias : str
+        ``b_j``: ``"b_h{j}"`` for j <= q, ``"b_h"`` for j = q + 1.
+    shortcut : str or None
+        ``S_j``, DT(S)'s shortcut from ``h_{t-1}`` (``"S_h{j}"``, ``"S_hh"``);
+        None when the level has none (skip is not "shortcut", or j = 1).
+    """
+
+    weight: str
+    bias: str
+    shortcut: str | None
 
 
 @dataclass(frozen=True)
@@ -116,10 +136,19 @@ class LayerConfig:
         """Input width of transition level j: H for j = 1 (it reads h_{t-1}), else M."""
         return self.hidden_size if j == 1 else self.width
 
+    def level_names(self, j: int) -> LevelNames:
+        """Names of transition level j in 1..q+1, e.g. ``LevelNames("W_h2", "b_h2", "S_h2")``."""
+        suffix = "h" if j == self.transition_depth + 1 else str(j)
+        shortcut = f"S_h{suffix}" if self.skip == "shortcut" and j >= 2 else None
+        bias = "b_h" if suffix == "h" else f"b_h{j}"
+        return LevelNames(weight=f"W_h{suffix}", bias=bias, shortcut=shortcut)
+
     def level_has_skip(self, j: int) -> bool:
         """Whether hidden transition level j (1..q) is a layer-skip ``g_j = g_{j-1} + ψ(s_j)``."""
-        return self.layer_skip and j <= self.transition_depth and (
-            self.level_input_width(j) == self.level_width(j)
+        return (
+            self.layer_skip
+            and j <= self.transition_depth
+            and (self.level_input_width(j) == self.level_width(j))
         )
 
     @property
@@ -166,10 +195,14 @@ class ModelConfig:
 
     def __post_init__(self):
         if not isinstance(self.layers, tuple) or not self.layers:
-            raise ValueError(f"layers must be a non-empty tuple of LayerConfig; got {self.layers!r}")
+            raise ValueError(
+                f"layers must be a non-empty tuple of LayerConfig; got {self.layers!r}"
+            )
         for l, layer in enumerate(self.layers, start=1):
             if not isinstance(layer, LayerConfig):
-                raise TypeError(f"layers[{l - 1}] must be a LayerConfig; got {type(layer).__name__}")
+                raise TypeError(
+                    f"layers[{l - 1}] must be a LayerConfig; got {type(layer).__name__}"
+                )
             if l > 1 and layer.input_size != self.layers[l - 2].hidden_size:
                 raise ValueError(
                     f"layer {l}'s input_size must equal layer {l - 1}'s hidden_size "
@@ -181,7 +214,9 @@ class ModelConfig:
             check_int(self.output_width, "output_width", minimum=1)
         check_choice(self.output_activation, "output_activation", ACTIVATIONS)
         if not isinstance(self.output_layer_skip, bool):
-            raise TypeError(f"output_layer_skip must be True or False; got {self.output_layer_skip!r}")
+            raise TypeError(
+                f"output_layer_skip must be True or False; got {self.output_layer_skip!r}"
+            )
 
     @property
     def input_size(self) -> int:
@@ -219,12 +254,17 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"unknown model config keys {sorted(unknown)}; known: {sorted(known)}")
         if not isinstance(data["layers"], (list, tuple)):
-            raise ValueError(f"a model config's 'layers' must be a list of dicts; got {data['layers']!r}")
+            raise ValueError(
+                f"a model config's 'layers' must be a list of dicts; got {data['layers']!r}"
+            )
         layer_fields = {f.name for f in fields(LayerConfig)}
         layers = []
         for entry in data["layers"]:
             if not isinstance(entry, dict) or set(entry) - layer_fields:
-                raise ValueError(f"a layer config must be a dict with keys from {sorted(layer_fields)}; got {entry!r}")
+                raise ValueError(
+                    f"a layer config must be a dict with keys from {sorted(layer_fields)}; "
+                    f"got {entry!r}"
+                )
             layers.append(LayerConfig(**entry))
         return cls(**{**data, "layers": tuple(layers)})
 

@@ -9,8 +9,9 @@ gradient vanishes exponentially in the distance; above 1 it can explode.
 The backward step (R.6)–(R.8) is linear in ``dh_t``, so pushing the H unit
 vectors through it gives the H rows of ``J_t``. Nothing in one step's
 Jacobian depends on another step, so all T steps and B sequences are done
-at once, with no time loop: a batch of ``(T, B)`` identity matrices goes
-through the same level-by-level chain rule as the core's reverse loop.
+at once, with no time loop: the T·B·H unit vectors go through the core's own
+backward step (:func:`numrnn.core.step_jacobians`), the chain rule the
+engine runs, not a copy of it.
 
 For a vanilla tanh layer this is ``J_t = diag(1 - h_t²) W_hhᵀ``.
 
@@ -25,11 +26,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import network
+from . import core, network
 from ._checks import check_int
-from .activations import get_activation
-from .core import LayerCache, _levels, _weights_from_h, level_names
 from .config import ModelConfig
+from .core import LayerCache
 from .params import OUTPUT_PREFIX, model_parameter_shapes
 
 __all__ = [
@@ -58,6 +58,8 @@ __all__ = [
 def layer_step_jacobians(cache: LayerCache) -> np.ndarray:
     """``∂h_t/∂h_{t-1}`` of one layer for every step and sequence.
 
+    Computed by the core's own backward step (:func:`numrnn.core.step_jacobians`).
+
     Parameters
     ----------
     cache : numrnn.core.LayerCache
@@ -69,31 +71,7 @@ def layer_step_jacobians(cache: LayerCache) -> np.ndarray:
         ``J[t, b, i, k] = ∂h_{t+1}[b, i] / ∂h_t[b, k]`` (t = 0 is the step
         from ``h_0`` to ``h_1``).
     """
-    config, params = cache.config, cache.params
-    q = config.transition_depth
-    T, B, H = cache.phi_a.shape
-    phi, psi = get_activation(config.activation), get_activation(config.psi)
-    levels = _levels(config)
-    dtype = cache.states.dtype
-
-    identity = np.eye(H, dtype=dtype)                                    # rows: dh_t = e_i
-    dphi = phi.derivative_from_output(cache.phi_a)[:, :, None, :]        # (T, B, 1, H)
-    delta = [None] * (q + 1)
-    delta[q] = identity * dphi                                           # (R.6) δ_{q+1} = e_i ⊙ φ'(a_t)
-    dg = [None] * (q + 1)
-    for j in range(q, 0, -1):                                            # (R.7) down the levels
-        dg[j - 1] = delta[j] @ params[level_names(config, j + 1)[0]].T   #   dg_j = δ_{j+1} W_{j+1}ᵀ
-        if config.level_has_skip(j + 1):
-            dg[j - 1] = dg[j - 1] + dg[j]                                #        + dg_{j+1}
-        dpsi = psi.derivative_from_output(cache.level_activations[j - 1])[:, :, None, :]
-        delta[j - 1] = dg[j - 1] * dpsi                                  #   δ_j = dg_j ⊙ ψ'(s_j)
-    reading_h = np.concatenate(delta[:levels.reads_h], axis=-1)          # (T, B, H, width_from_h)
-    jacobian = reading_h @ _weights_from_h(params, config, levels).T    # (R.8) Σ_j δ_j (W_h1 | S_hj)ᵀ
-    if config.level_has_skip(1):
-        jacobian += dg[0]                                                #   + dg_1
-    if config.skip == "residual":
-        jacobian += identity                                             #   + dh_t (the residual path)
-    return jacobian
+    return core.step_jacobians(cache)
 
 
 def step_jacobians(model, x, h0=None) -> list:
@@ -110,9 +88,7 @@ def step_jacobians(model, x, h0=None) -> list:
     list of ndarray of shape (T, B, H_l, H_l)
         One per layer, layer 1 first; see :func:`layer_step_jacobians`.
     """
-    model._check_params()                      # the model's own argument checks, clear messages
-    x = model._check_x(x)
-    h0 = model._check_h0(h0, x.shape[1])
+    x, h0 = model.check_inputs(x, h0)  # the model's own argument checks, clear messages
     _, _, cache = network.forward(model.params, model.config, x, h0)
     return [layer_step_jacobians(layer_cache) for layer_cache in cache.layer_caches]
 
@@ -133,13 +109,14 @@ def jacobian_norms(model, x, h0=None) -> np.ndarray:
         through that step, above 1 it can grow.
     """
     jacobians = step_jacobians(model, x, h0)
-    return np.stack([np.linalg.norm(jacobian, ord=2, axis=(-2, -1)).mean(axis=1) for jacobian in jacobians])
+    spectral = [np.linalg.norm(jacobian, ord=2, axis=(-2, -1)) for jacobian in jacobians]  # (T, B)
+    return np.stack([norms.mean(axis=1) for norms in spectral])
 
 
 # =========================================================================== gradient-flow summaries
 #
 # Everything below builds on the two measurements above and on the core's own grad_norms: no
-# fourth copy of the chain rule. Shape legend as in the module docstring.
+# copy of the chain rule of its own. Shape legend as in the module docstring.
 
 VANISHING_BELOW = 0.95
 """Per-step rate below which :func:`flow_verdict` says "vanishing" (×0.006 over 100 steps)."""

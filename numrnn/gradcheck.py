@@ -5,8 +5,8 @@ Three methods (``docs/gradcheck.md`` explains the numbers):
 * ``"full"`` — every entry of every array: for small models.
 * ``"sampled"`` — ``num_samples`` random entries of each array.
 * ``"directional"`` — per array, one random unit direction ``v``:
-  ``⟨grad, v⟩`` against the derivative of ``s ↦ f(θ + s v)`` at 0 (DESIGN.md's
-  ``(f(θ + εv) − f(θ − εv)) / 2ε``, with the stencil below); six
+  ``⟨grad, v⟩`` against the derivative of ``s ↦ f(θ + s v)`` at 0 (the
+  textbook ``(f(θ + εv) − f(θ − εv)) / 2ε``, with the stencil below); six
   evaluations per array however large it is.
 
 The derivative is the sixth-order central difference
@@ -52,7 +52,7 @@ class GradcheckPrecisionWarning(UserWarning):
 
 
 def relative_error(analytic, numeric, tiny: float):
-    """``|a − n| / max(|a| + |n|, tiny)``, element-wise (DESIGN.md, "Checks")."""
+    """``|a − n| / max(|a| + |n|, tiny)``, element-wise (``docs/gradcheck.md``)."""
     analytic, numeric = np.asarray(analytic, dtype=np.float64), np.asarray(numeric, dtype=np.float64)
     return np.abs(analytic - numeric) / np.maximum(np.abs(analytic) + np.abs(numeric), tiny)
 
@@ -349,8 +349,7 @@ def check_model(model, x, targets, *, loss: str = "xent", h0=None, mask=None, bp
     -------
     GradcheckReport
     """
-    x = model._check_x(x)                      # the model's own checks, so errors name the argument
-    h0 = model._check_h0(h0, x.shape[1])       # None -> zeros; one (B, H) array -> a list of one
+    x, h0 = model.check_inputs(x, h0)  # the model's own checks: None -> zeros, always a list
     if bptt_window is not None and check_int(bptt_window, "bptt_window", minimum=1) < x.shape[0]:
         raise ValueError(
             f"bptt_window must be None or >= T={x.shape[0]} for a gradient check: a truncated gradient is not "

@@ -160,7 +160,8 @@ def init_params(config: ModelConfig, *, init: str = "xavier", spectral_radius: f
         if deep:
             raise ValueError(
                 "spectral_radius rescales the single recurrent matrix W_hh of a vanilla layer; "
-                f"layers {deep} have transition_depth > 0, whose recurrence is an MLP with no spectral radius"
+                f"layers {deep} have transition_depth > 0, "
+                "whose recurrence is an MLP with no spectral radius"
             )
     bias = check_number(bias, "bias")
     residual_scale = check_number(residual_scale, "residual_scale")
@@ -168,7 +169,10 @@ def init_params(config: ModelConfig, *, init: str = "xavier", spectral_radius: f
         raise ValueError(f"residual_scale must be >= 0 (1 = the plain draw); got {residual_scale!r}")
     branch_ends = set(residual_branch_weights(config))
 
-    groups = [(layer_prefix(l), layer_parameter_shapes(layer)) for l, layer in enumerate(config.layers, start=1)]
+    groups = [
+        (layer_prefix(l), layer_parameter_shapes(layer))
+        for l, layer in enumerate(config.layers, start=1)
+    ]
     groups.append((OUTPUT_PREFIX, output_parameter_shapes(config)))
     params = {}
     for prefix, shapes in groups:
@@ -180,7 +184,8 @@ def init_params(config: ModelConfig, *, init: str = "xavier", spectral_radius: f
             elif prefix != OUTPUT_PREFIX and name.startswith("W_h") and init == "identity":
                 if shape[0] != shape[1]:
                     raise ValueError(
-                        f"init='identity' needs square transition matrices; {prefix}{name} has shape {shape} "
+                        "init='identity' needs square transition matrices; "
+                        f"{prefix}{name} has shape {shape} "
                         "(set mlp_width equal to hidden_size)"
                     )
                 value = np.eye(shape[0], dtype=dtype)

@@ -108,18 +108,51 @@ class DeepRNN:
     ((7, 4, 5), 2, (4, 16))
     """
 
-    def __init__(self, input_size, hidden_size, output_size, *, num_layers=None, transition_depth=0,
-                 input_depth=0, output_depth=0, mlp_width=None, skip="none", layer_skip=False,
-                 activation="tanh", mlp_activation=None, layers=None, init="xavier", spectral_radius=None,
-                 bias=0.0, dtype=np.float64, seed=None, rng=None):
-        shared = dict(hidden_size=hidden_size, transition_depth=transition_depth, input_depth=input_depth,
-                      mlp_width=mlp_width, skip=skip, layer_skip=layer_skip, activation=activation,
-                      mlp_activation=mlp_activation)
-        layer_configs = _layer_configs(check_int(input_size, "input_size", minimum=1), shared, num_layers, layers)
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        output_size,
+        *,
+        num_layers=None,
+        transition_depth=0,
+        input_depth=0,
+        output_depth=0,
+        mlp_width=None,
+        skip="none",
+        layer_skip=False,
+        activation="tanh",
+        mlp_activation=None,
+        layers=None,
+        init="xavier",
+        spectral_radius=None,
+        bias=0.0,
+        dtype=np.float64,
+        seed=None,
+        rng=None,
+    ):
+        shared = dict(
+            hidden_size=hidden_size,
+            transition_depth=transition_depth,
+            input_depth=input_depth,
+            mlp_width=mlp_width,
+            skip=skip,
+            layer_skip=layer_skip,
+            activation=activation,
+            mlp_activation=mlp_activation,
+        )
+        layer_configs = _layer_configs(
+            check_int(input_size, "input_size", minimum=1), shared, num_layers, layers
+        )
         top = layer_configs[-1]
-        config = ModelConfig(layer_configs, check_int(output_size, "output_size", minimum=1),
-                             output_depth=output_depth, output_width=top.mlp_width,
-                             output_activation=top.psi, output_layer_skip=top.layer_skip)
+        config = ModelConfig(
+            layer_configs,
+            check_int(output_size, "output_size", minimum=1),
+            output_depth=output_depth,
+            output_width=top.mlp_width,
+            output_activation=top.psi,
+            output_layer_skip=top.layer_skip,
+        )
         if rng is None:
             if seed is not None:
                 check_int(seed, "seed", minimum=0)
@@ -128,8 +161,9 @@ class DeepRNN:
             raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
         self.dtype = check_dtype(dtype)
         self.config = config
-        self.params = init_params(config, init=init, spectral_radius=spectral_radius, bias=bias,
-                                  dtype=self.dtype, rng=rng)
+        self.params = init_params(
+            config, init=init, spectral_radius=spectral_radius, bias=bias, dtype=self.dtype, rng=rng
+        )
         self.workspace = Workspace()
 
     @classmethod
@@ -145,10 +179,15 @@ class DeepRNN:
         if not isinstance(config, ModelConfig):
             raise TypeError(f"config must be a ModelConfig; got {type(config).__name__}")
         if not isinstance(params, dict) or not params:
-            raise TypeError(f"params must be a non-empty dict of str to ndarray; got {type(params).__name__}")
+            raise TypeError(
+                f"params must be a non-empty dict of str to ndarray; got {type(params).__name__}"
+            )
         first = next(iter(params.values()))
         if not isinstance(first, np.ndarray) or first.dtype not in (np.float32, np.float64):
-            raise TypeError(f"params must hold float32 or float64 numpy arrays; got {getattr(first, 'dtype', type(first).__name__)}")
+            raise TypeError(
+                "params must hold float32 or float64 numpy arrays; "
+                f"got {getattr(first, 'dtype', type(first).__name__)}"
+            )
         model = cls.__new__(cls)
         model.config = config
         model.dtype = first.dtype
@@ -159,42 +198,80 @@ class DeepRNN:
 
     # ------------------------------------------------------------------ checks
 
-    def _check_x(self, x) -> np.ndarray:
+    def check_inputs(self, x, h0=None) -> tuple:
+        """Check ``x``, ``h0`` and the params as every method does; return them ready for the core.
+
+        The public entry point for code that calls :mod:`numrnn.network`
+        itself (:mod:`numrnn.gradcheck`, :mod:`numrnn.diagnostics`): its
+        errors name the argument, the rule and the value received.
+
+        Parameters
+        ----------
+        x : ndarray of shape (T, B, D)
+            In the model's dtype.
+        h0 : None, list of L ndarray of shape (B, H_l), or ndarray of shape (L, B, H)
+            None means zeros. A single-layer model also takes one (B, H) array.
+
+        Returns
+        -------
+        x : ndarray of shape (T, B, D)
+            ``x`` itself.
+        h0 : list of ndarray of shape (B, H_l)
+            One initial state per layer.
+        """
+        check_params(self.params, model_parameter_shapes(self.config), self.dtype, "model.params")
         x = check_float_array(x, "x", ndim=3, dtype=self.dtype, shape_doc="(T, B, D)")
         D = self.config.input_size
         if x.shape[2] != D or x.shape[0] < 1 or x.shape[1] < 1:
-            raise ValueError(f"x must have shape (T, B, D) with T >= 1, B >= 1 and D={D} (input_size); got {x.shape}")
-        return x
+            raise ValueError(
+                f"x must have shape (T, B, D) with T >= 1, B >= 1 and D={D} (input_size); "
+                f"got {x.shape}"
+            )
+        return x, self._checked_h0(h0, x.shape[1])
 
-    def _check_h0(self, h0, batch_size: int) -> list:
+    def _checked_h0(self, h0, batch_size: int) -> list:
         sizes = [layer.hidden_size for layer in self.config.layers]
+        L = len(sizes)
         if h0 is None:
             return self.initial_state(batch_size)
-        if isinstance(h0, np.ndarray) and h0.ndim == 2 and len(sizes) == 1:
-            h0 = [h0]
-        if not isinstance(h0, (list, tuple, np.ndarray)) or len(h0) != len(sizes):
+        if isinstance(h0, np.ndarray):
+            if h0.ndim == 2 and L == 1:
+                h0 = [h0]
+            elif h0.ndim == 3 and len(h0) == L:
+                h0 = list(h0)  # (L, B, H): row l - 1 is layer l's state
+            else:
+                one = "one (B, H) array" if L == 1 else f"one (L, B, H) array with L={L}"
+                raise ValueError(
+                    f"h0 must be None, a list of {L} arrays of shape (B, H_l) (one per layer), "
+                    f"or {one}; got one array of shape {h0.shape}"
+                )
+        if not isinstance(h0, (list, tuple)) or len(h0) != L:
+            length = len(h0) if hasattr(h0, "__len__") else "?"
             raise ValueError(
-                f"h0 must be None or one (B, H) array per layer ({len(sizes)} layers); "
-                f"got {type(h0).__name__} of length {len(h0) if hasattr(h0, '__len__') else '?'}"
+                f"h0 must be None or one (B, H) array per layer ({L} layers); "
+                f"got {type(h0).__name__} of length {length}"
             )
         checked = []
-        for l, (state, H) in enumerate(zip(h0, sizes), start=1):
+        for l, (state, H) in enumerate(zip(h0, sizes, strict=True), start=1):
             name = f"h0[{l - 1}]"
             state = check_float_array(state, name, ndim=2, dtype=self.dtype, shape_doc="(B, H)")
             if state.shape != (batch_size, H):
-                raise ValueError(f"{name} must have shape (B, H) = {(batch_size, H)} for layer {l}; got {state.shape}")
+                raise ValueError(
+                    f"{name} must have shape (B, H) = {(batch_size, H)} for layer {l}; "
+                    f"got {state.shape}"
+                )
             checked.append(state)
         return checked
-
-    def _check_params(self) -> None:
-        check_params(self.params, model_parameter_shapes(self.config), self.dtype, "model.params")
 
     # ------------------------------------------------------------------- maths
 
     def initial_state(self, batch_size: int) -> list:
         """Zero initial states, one (B, H_l) array per layer."""
         check_int(batch_size, "batch_size", minimum=1)
-        return [np.zeros((batch_size, layer.hidden_size), dtype=self.dtype) for layer in self.config.layers]
+        return [
+            np.zeros((batch_size, layer.hidden_size), dtype=self.dtype)
+            for layer in self.config.layers
+        ]
 
     def forward(self, x, h0=None):
         """Run the model over a batch of sequences.
@@ -203,7 +280,7 @@ class DeepRNN:
         ----------
         x : ndarray of shape (T, B, D)
             In the model's dtype.
-        h0 : None, or list of ndarray of shape (B, H_l)
+        h0 : None, list of L ndarray of shape (B, H_l), or ndarray of shape (L, B, H)
             Initial state of each layer; None means zeros. A single-layer
             model also takes one (B, H) array.
 
@@ -214,13 +291,13 @@ class DeepRNN:
         state : list of ndarray of shape (B, H_l)
             The final state ``h_T`` of each layer.
         """
-        self._check_params()
-        x = self._check_x(x)
-        h0 = self._check_h0(h0, x.shape[1])
+        x, h0 = self.check_inputs(x, h0)
         y, state, _ = network.forward(self.params, self.config, x, h0)
         return y, state
 
-    def loss_and_grads(self, x, targets, loss="xent", h0=None, mask=None, bptt_window=None, need_dx=True):
+    def loss_and_grads(
+        self, x, targets, loss="xent", h0=None, mask=None, bptt_window=None, need_dx=True
+    ):
         """Loss and the gradient of every parameter, by the vectorized BPTT core.
 
         Parameters
@@ -230,7 +307,7 @@ class DeepRNN:
             ``"xent"``: int (T, B), class indices, -1 = not counted.
             ``"mse"``/``"bce"``: float (T, B, O) in the model's dtype.
         loss : {"xent", "mse", "bce"}, default "xent"
-        h0 : None, or list of ndarray of shape (B, H_l)
+        h0 : None, list of L ndarray of shape (B, H_l), or ndarray of shape (L, B, H)
         mask : ndarray of shape (T, B), optional
             Weight of each (step, sequence); 0 = not counted.
         bptt_window : int or None, default None
@@ -249,9 +326,7 @@ class DeepRNN:
         info : numrnn.network.LossInfo
             ``y``, ``final_state``, ``grad_norms`` (L, T), ``dx``, ``dh0``.
         """
-        self._check_params()
-        x = self._check_x(x)
-        h0 = self._check_h0(h0, x.shape[1])
+        x, h0 = self.check_inputs(x, h0)
         if not isinstance(loss, str) or loss not in LOSSES:
             raise ValueError(f"loss must be one of {sorted(LOSSES)}; got {loss!r}")
         T, B, _ = x.shape
@@ -261,9 +336,25 @@ class DeepRNN:
             check_int(bptt_window, "bptt_window", minimum=1)
         if not isinstance(need_dx, bool):
             raise TypeError(f"need_dx must be True or False; got {need_dx!r}")
-        return network.loss_and_grads(self.params, self.config, x, targets, loss=loss, h0=h0, mask=mask,
-                                      window=bptt_window, need_dx=need_dx,
-                                      workspace=self.workspace)   # last step's scratch memory: no page faults
+        with (
+            self.workspace.in_use()
+        ):  # the last step's scratch memory: no page faults (docs/core.md)
+            value, grads, info = network.loss_and_grads(
+                self.params,
+                self.config,
+                x,
+                targets,
+                loss=loss,
+                h0=h0,
+                mask=mask,
+                window=bptt_window,
+                need_dx=need_dx,
+            )
+        if info.dx is not None:
+            info.dx = (
+                info.dx.copy()
+            )  # the one scratch array a step returns: the workspace's next use reuses it
+        return value, grads, info
 
     # ---------------------------------------------------------------- display
 
@@ -274,29 +365,41 @@ class DeepRNN:
     def summary(self) -> str:
         """A table of every parameter: name, shape, count and the equation it belongs to."""
         equations = parameter_equations(self.config)
-        rows = [(name, str(value.shape), str(value.size), equations[name]) for name, value in self.params.items()]
+        rows = [
+            (name, str(value.shape), str(value.size), equations[name])
+            for name, value in self.params.items()
+        ]
         head = ("parameter", "shape", "count", "equation")
         widths = [max(len(row[i]) for row in rows + [head]) for i in range(3)]
-        line = lambda row: "  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "  " + row[3]
+
+        def line(row):
+            cells = (cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True))
+            return "  ".join(cells) + "  " + row[3]
+
         layers = "; ".join(
             f"layer {l}: {layer.architecture}, H={layer.hidden_size}, q={layer.transition_depth}, "
             f"p={layer.input_depth}, φ={layer.activation}"
             for l, layer in enumerate(self.config.layers, start=1)
         )
-        title = (f"DeepRNN(D={self.config.input_size}, O={self.config.output_size}, L={self.config.num_layers}, "
-                 f"r={self.config.output_depth}, dtype={self.dtype})\n{layers}")
+        title = (
+            f"DeepRNN(D={self.config.input_size}, O={self.config.output_size}, "
+            f"L={self.config.num_layers}, "
+            f"r={self.config.output_depth}, dtype={self.dtype})\n{layers}"
+        )
         rule = "-" * (sum(widths) + 6 + max(len(row[3]) for row in rows))
         body = "\n".join(line(row) for row in rows)
-        return f"{title}\n{rule}\n{line(head)}\n{rule}\n{body}\n{rule}\ntotal parameters: {self.num_params()}"
+        total = f"total parameters: {self.num_params()}"
+        return f"{title}\n{rule}\n{line(head)}\n{rule}\n{body}\n{rule}\n{total}"
 
     def __str__(self) -> str:
         return self.summary()
 
     def __repr__(self) -> str:
         kinds = ", ".join(layer.architecture for layer in self.config.layers)
-        return (f"DeepRNN(input_size={self.config.input_size}, output_size={self.config.output_size}, "
-                f"layers=[{kinds}], num_params={self.num_params()}, dtype={self.dtype})")
-
+        return (
+            f"DeepRNN(input_size={self.config.input_size}, output_size={self.config.output_size}, "
+            f"layers=[{kinds}], num_params={self.num_params()}, dtype={self.dtype})"
+        )
 
 
 def _layer_configs(input_size: int, shared: dict, num_layers, layers) -> tuple:
@@ -306,22 +409,33 @@ def _layer_configs(input_size: int, shared: dict, num_layers, layers) -> tuple:
         layers = [{}] * num_layers
     else:
         if not isinstance(layers, (list, tuple)) or not layers:
-            raise TypeError(f"layers must be a non-empty list of dicts or LayerConfig; got {layers!r}")
+            raise TypeError(
+                f"layers must be a non-empty list of dicts or LayerConfig; got {layers!r}"
+            )
         if num_layers is not None and check_int(num_layers, "num_layers", minimum=1) != len(layers):
-            raise ValueError(f"num_layers must equal len(layers) = {len(layers)} when both are given; got {num_layers}")
+            raise ValueError(
+                f"num_layers must equal len(layers) = {len(layers)} when both are given; "
+                f"got {num_layers}"
+            )
     configs, width = [], input_size
     for l, entry in enumerate(layers, start=1):
         if isinstance(entry, LayerConfig):
             if entry.input_size != width:
-                raise ValueError(f"layers[{l - 1}].input_size must be {width}; got {entry.input_size}")
+                raise ValueError(
+                    f"layers[{l - 1}].input_size must be {width}; got {entry.input_size}"
+                )
             config = entry
         elif isinstance(entry, dict):
             unknown = sorted(set(entry) - set(_LAYER_KEYS))
             if unknown:
-                raise ValueError(f"layers[{l - 1}] has unknown keys {unknown}; allowed: {list(_LAYER_KEYS)}")
+                raise ValueError(
+                    f"layers[{l - 1}] has unknown keys {unknown}; allowed: {list(_LAYER_KEYS)}"
+                )
             config = LayerConfig(input_size=width, **{**shared, **entry})
         else:
-            raise TypeError(f"layers[{l - 1}] must be a dict or LayerConfig; got {type(entry).__name__}")
+            raise TypeError(
+                f"layers[{l - 1}] must be a dict or LayerConfig; got {type(entry).__name__}"
+            )
         configs.append(config)
         width = config.hidden_size
     return tuple(configs)

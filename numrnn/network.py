@@ -19,18 +19,32 @@ from typing import NamedTuple
 import numpy as np
 
 from .config import ModelConfig
-from .core import LayerCache, layer_backward, layer_forward
+from .core import layer_backward, layer_forward
 from .losses import LOSSES, step_weights
 from .mlp import MLPCache, MLPSpec, mlp_backward, mlp_forward
 from .params import OUTPUT_PREFIX, layer_params, layer_prefix, output_params
-from .workspace import FRESH, Workspace
+from .records import ModelGradients  # what backward returns (also numrnn.network.ModelGradients)
 
-__all__ = ["ModelCache", "ModelGradients", "LossInfo", "output_mlp_spec", "forward", "backward", "loss_and_grads"]
+__all__ = [
+    "ModelCache",
+    "LossInfo",
+    "output_mlp_spec",
+    "forward",
+    "backward",
+    "loss_and_grads",
+]
 
 
 def output_mlp_spec(config: ModelConfig) -> MLPSpec:
     """``MLP_o``: hidden layers ``W_y{j}, b_y{j}``, last affine ``W_hy, b_y``."""
-    return MLPSpec("y", config.output_depth, "W_hy", "b_y", config.output_activation, config.output_layer_skip)
+    return MLPSpec(
+        hidden_name="y",
+        depth=config.output_depth,
+        last_weight="W_hy",
+        last_bias="b_y",
+        activation=config.output_activation,
+        layer_skip=config.output_layer_skip,
+    )
 
 
 class ModelCache(NamedTuple):
@@ -48,25 +62,6 @@ class ModelCache(NamedTuple):
     config: ModelConfig
     layer_caches: list
     output_cache: MLPCache
-
-
-class ModelGradients(NamedTuple):
-    """Result of :func:`backward`.
-
-    Attributes
-    ----------
-    grads : dict of str to ndarray
-        Same keys, shapes and order as the params.
-    dx : ndarray of shape (T, B, D), or None
-    dh0 : list of ndarray of shape (B, H_l)
-    grad_norms : ndarray of shape (L, T)
-        ``‖∂loss/∂h_t^(l)‖`` for every layer l (row l - 1) and step t.
-    """
-
-    grads: dict
-    dx: np.ndarray
-    dh0: list
-    grad_norms: np.ndarray
 
 
 @dataclass
@@ -95,9 +90,10 @@ class LossInfo:
     dh0: list
 
 
-def forward(params: dict, config: ModelConfig, x: np.ndarray, h0: list, *,
-            workspace: Workspace = FRESH) -> tuple[np.ndarray, list, ModelCache]:
-    """Run the stack and the output MLP over a whole sequence.
+def forward(
+    params: dict, config: ModelConfig, x: np.ndarray, h0: list
+) -> tuple[np.ndarray, list, ModelCache]:
+    """Run the stack and the output MLP over a whole sequence (S.1).
 
     Parameters
     ----------
@@ -107,9 +103,6 @@ def forward(params: dict, config: ModelConfig, x: np.ndarray, h0: list, *,
     x : ndarray of shape (T, B, D)
     h0 : list of ndarray of shape (B, H_l)
         Initial state of every layer.
-    workspace : Workspace, optional
-        Where the cache's arrays come from (:mod:`numrnn.workspace`); by
-        default new arrays. ``y`` and ``final_state`` are always new arrays.
 
     Returns
     -------
@@ -119,20 +112,22 @@ def forward(params: dict, config: ModelConfig, x: np.ndarray, h0: list, *,
     """
     T, B, _ = x.shape
     layer_caches, final_state = [], []
-    h = x
+    h = x  # H^(0) = X
     for l, layer_config in enumerate(config.layers, start=1):
-        h, cache = layer_forward(h, h0[l - 1], layer_params(params, l), layer_config,   # (S.1) (T, B, H_l)
-                                 workspace=workspace.scope(f"layer{l}"))
+        h, cache = layer_forward(h, h0[l - 1], layer_params(params, l), layer_config)  # (S.1) H^(l)
         layer_caches.append(cache)
         final_state.append(h[-1].copy())
-    y, output_cache = mlp_forward(h.reshape(T * B, -1), output_params(params), output_mlp_spec(config),
-                                  workspace=workspace.scope("output"))
-    return y.reshape(T, B, -1), final_state, ModelCache(config, layer_caches, output_cache)
+    y, output_cache = mlp_forward(
+        h.reshape(T * B, -1), output_params(params), output_mlp_spec(config)
+    )
+    cache = ModelCache(config=config, layer_caches=layer_caches, output_cache=output_cache)
+    return y.reshape(T, B, -1), final_state, cache
 
 
-def backward(dy: np.ndarray, cache: ModelCache, *, window: int | None = None, need_dx: bool = True,
-             workspace: Workspace = FRESH) -> ModelGradients:
-    """Backpropagate ``dy`` through the output MLP and the stack.
+def backward(
+    dy: np.ndarray, cache: ModelCache, *, window: int | None = None, need_dx: bool = True
+) -> ModelGradients:
+    """Backpropagate ``dy`` through the output MLP and the stack, top layer first (S.2).
 
     Parameters
     ----------
@@ -143,9 +138,6 @@ def backward(dy: np.ndarray, cache: ModelCache, *, window: int | None = None, ne
         Truncated-BPTT window (see :func:`numrnn.core.layer_backward`).
     need_dx : bool, default True
         False skips the product that gives ∂loss/∂x (then ``dx`` is None).
-    workspace : Workspace, optional
-        Where the temporaries come from; by default new arrays. What is
-        returned is always new arrays.
 
     Returns
     -------
@@ -153,35 +145,39 @@ def backward(dy: np.ndarray, cache: ModelCache, *, window: int | None = None, ne
     """
     T, B, _ = dy.shape
     config = cache.config
-    top = config.layers[-1].hidden_size
-    dh, output_grads = mlp_backward(dy.reshape(T * B, -1), cache.output_cache,
-                                    dv_out=workspace.empty(f"dh{config.num_layers}", (T * B, top), dy.dtype),
-                                    workspace=workspace.scope("output"))
-    dh = dh.reshape(T, B, -1)                                   # ∂loss/∂h^(L) from the output, every step
-    layer_grads, dh0, norms = ([None] * config.num_layers for _ in range(3))
-    for l in range(config.num_layers, 0, -1):
-        width_below = config.layers[l - 1].input_size
-        if l == 1:
-            dx_out = None                                       # dx goes back to the caller: a new array
-        elif dh.shape[2] == width_below:
-            dx_out = dh                                         # dh is spent when dx is written: one buffer for both
-        else:
-            dx_out = workspace.empty(f"dh{l - 1}", (T, B, width_below), dy.dtype)
-        # dh is this function's own array (from MLP_o or the layer above), so the core may accumulate into it.
-        result = layer_backward(dh, cache.layer_caches[l - 1], window=window, need_dx=need_dx or l > 1,
-                                overwrite_dh=True, dx_out=dx_out, workspace=workspace.scope("backward"))
-        layer_grads[l - 1], dh0[l - 1], norms[l - 1] = result.grads, result.dh0, result.dh_norms
-        dh = result.dx                                          # (S.2) arrives at layer l-1's states
-    grads = {}                                                  # in the params' order: layer 1 first
-    for l, named in enumerate(layer_grads, start=1):
-        grads.update({layer_prefix(l) + name: value for name, value in named.items()})
+    L = config.num_layers
+    dH, output_grads = mlp_backward(dy.reshape(T * B, -1), cache.output_cache)
+    dH = dH.reshape(T, B, -1)  # dH^(L): ∂loss/∂h_t^(L) from the output, every step
+    layer_grads, dh0, dh_norms = (
+        [None] * (L + 1),
+        [None] * (L + 1),
+        [None] * (L + 1),
+    )  # [l]: layer l
+    for l in range(L, 0, -1):
+        result = layer_backward(
+            dH, cache.layer_caches[l - 1], window=window, need_dx=need_dx or l > 1
+        )
+        layer_grads[l], dh0[l], dh_norms[l] = result.grads, result.dh0, result.dh_norms
+        dH = result.dx  # (S.2) dH^(l-1) = dX^(l); after layer 1, dx
+    grads = {}  # in the params' order: layer 1 first
+    for l in range(1, L + 1):
+        grads.update({layer_prefix(l) + name: value for name, value in layer_grads[l].items()})
     grads.update({OUTPUT_PREFIX + name: output_grads[name] for name in cache.output_cache.params})
-    return ModelGradients(grads, dh, dh0, np.stack(norms))
+    return ModelGradients(grads=grads, dx=dH, dh0=dh0[1:], grad_norms=np.stack(dh_norms[1:]))
 
 
-def loss_and_grads(params: dict, config: ModelConfig, x: np.ndarray, targets, *, loss: str = "xent",
-                   h0: list, mask: np.ndarray | None = None, window: int | None = None, need_dx: bool = True,
-                   workspace: Workspace = FRESH):
+def loss_and_grads(
+    params: dict,
+    config: ModelConfig,
+    x: np.ndarray,
+    targets,
+    *,
+    loss: str = "xent",
+    h0: list,
+    mask: np.ndarray | None = None,
+    window: int | None = None,
+    need_dx: bool = True,
+):
     """Forward, loss, and backward in one call.
 
     Parameters
@@ -199,9 +195,6 @@ def loss_and_grads(params: dict, config: ModelConfig, x: np.ndarray, targets, *,
         Truncated-BPTT window.
     need_dx : bool, default True
         False skips computing ∂loss/∂x.
-    workspace : Workspace, optional
-        Scratch memory kept across calls (:mod:`numrnn.workspace`); by default
-        new arrays. Everything returned is always new arrays.
 
     Returns
     -------
@@ -209,7 +202,10 @@ def loss_and_grads(params: dict, config: ModelConfig, x: np.ndarray, targets, *,
     grads : dict of str to ndarray
     info : LossInfo
     """
-    y, final_state, cache = forward(params, config, x, h0, workspace=workspace)
-    value, dy = LOSSES[loss](y, targets, step_weights(mask, y.shape, y.dtype), workspace=workspace.scope("loss"))
-    result = backward(dy, cache, window=window, need_dx=need_dx, workspace=workspace)
-    return value, result.grads, LossInfo(y, final_state, result.grad_norms, result.dx, result.dh0)
+    y, final_state, cache = forward(params, config, x, h0)
+    value, dy = LOSSES[loss](y, targets, step_weights(mask, y.shape, y.dtype))
+    result = backward(dy, cache, window=window, need_dx=need_dx)
+    info = LossInfo(
+        y=y, final_state=final_state, grad_norms=result.grad_norms, dx=result.dx, dh0=result.dh0
+    )
+    return value, result.grads, info

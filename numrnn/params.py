@@ -48,7 +48,9 @@ def layer_prefix(l: int) -> str:
     return f"layer{l}."
 
 
-def mlp_parameter_shapes(in_size, hidden_width, depth, out_size, *, hidden_name, last_weight, last_bias):
+def mlp_parameter_shapes(
+    in_size, hidden_width, depth, out_size, *, hidden_name, last_weight, last_bias
+):
     """Shapes of an MLP's parameters, in order: hidden layers, then the last affine.
 
     Parameters
@@ -92,24 +94,33 @@ def layer_parameter_shapes(config: LayerConfig) -> dict[str, tuple[int, ...]]:
     """
     q, H = config.transition_depth, config.hidden_size
     shapes = mlp_parameter_shapes(
-        config.input_size, config.width, config.input_depth, config.level_width(config.input_level),
-        hidden_name="x", last_weight="W_xh", last_bias=None,
+        config.input_size,
+        config.width,
+        config.input_depth,
+        config.level_width(config.input_level),
+        hidden_name="x",
+        last_weight="W_xh",
+        last_bias=None,
     )
     for j in range(1, q + 2):
-        suffix = "h" if j == q + 1 else str(j)
-        width = config.level_width(j)
-        shapes[f"W_h{suffix}"] = (config.level_input_width(j), width)
-        if config.skip == "shortcut" and j >= 2:
-            shapes[f"S_h{suffix}"] = (H, width)
-        shapes[f"b_h{'' if j == q + 1 else j}"] = (width,)
+        names, width = config.level_names(j), config.level_width(j)
+        shapes[names.weight] = (config.level_input_width(j), width)
+        if names.shortcut is not None:
+            shapes[names.shortcut] = (H, width)
+        shapes[names.bias] = (width,)
     return shapes
 
 
 def output_parameter_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
     """Names and shapes of the output MLP's parameters, unprefixed."""
     return mlp_parameter_shapes(
-        config.top_hidden_size, config.output_hidden_width, config.output_depth, config.output_size,
-        hidden_name="y", last_weight="W_hy", last_bias="b_y",
+        config.top_hidden_size,
+        config.output_hidden_width,
+        config.output_depth,
+        config.output_size,
+        hidden_name="y",
+        last_weight="W_hy",
+        last_bias="b_y",
     )
 
 
@@ -135,11 +146,11 @@ def model_parameter_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
 
 
 def _strip(params: dict, prefix: str) -> dict:
-    return {name[len(prefix):]: value for name, value in params.items() if name.startswith(prefix)}
+    return {name[len(prefix) :]: value for name, value in params.items() if name.startswith(prefix)}
 
 
 def layer_params(params: dict, l: int) -> dict:
-    """The unprefixed parameters of layer l (1-based) of a model's params dict (views, no copies)."""
+    """The unprefixed parameters of layer l (1-based) of a model's params dict (no copies)."""
     return _strip(params, layer_prefix(l))
 
 
@@ -151,10 +162,19 @@ def output_params(params: dict) -> dict:
 def _layer_equations(config: LayerConfig) -> dict[str, str]:
     q, p = config.transition_depth, config.input_depth
     eqs = {}
-    gx = lambda j: "x_t" if j == 0 else f"gx_{j}"          # MLP_x's hidden outputs, gx_0 = x_t
-    g = lambda j: "h_(t-1)" if j == 0 else f"g_{j}"         # MLP_h's hidden outputs, g_0 = h_(t-1)
+
+    def gx(j):  # MLP_x's hidden outputs, gx_0 = x_t
+        return "x_t" if j == 0 else f"gx_{j}"
+
+    def g(j):  # MLP_h's hidden outputs, g_0 = h_(t-1)
+        return "h_(t-1)" if j == 0 else f"g_{j}"
+
     for j in range(1, p + 1):
-        lhs = f"{gx(j)} = {gx(j - 1)} + ψ(" if config.layer_skip and (config.input_size == config.width or j > 1) else f"{gx(j)} = ψ("
+        lhs = (
+            f"{gx(j)} = {gx(j - 1)} + ψ("
+            if config.layer_skip and (config.input_size == config.width or j > 1)
+            else f"{gx(j)} = ψ("
+        )
         eqs[f"W_x{j}"] = eqs[f"b_x{j}"] = f"{lhs}{gx(j - 1)} W_x{j} + b_x{j})   (MLP_x)"
     joins = "a_t = u_t + z_t" if config.input_level == q + 1 else "joins g_1"
     eqs["W_xh"] = f"u_t = {gx(p)} W_xh   ({joins})"
@@ -192,9 +212,14 @@ def parameter_equations(config: ModelConfig) -> dict[str, str]:
         for name, eq in _layer_equations(layer).items():
             eqs[layer_prefix(l) + name] = eq
     r = config.output_depth
-    gy = lambda j: "h_t^(L)" if j == 0 else f"gy_{j}"      # MLP_o's hidden outputs, gy_0 = h_t^(L)
+
+    def gy(j):  # MLP_o's hidden outputs, gy_0 = h_t^(L)
+        return "h_t^(L)" if j == 0 else f"gy_{j}"
+
     for j in range(1, r + 1):
-        eqs[f"{OUTPUT_PREFIX}W_y{j}"] = eqs[f"{OUTPUT_PREFIX}b_y{j}"] = f"{gy(j)} = ψ({gy(j - 1)} W_y{j} + b_y{j})   (MLP_o)"
+        eqs[f"{OUTPUT_PREFIX}W_y{j}"] = eqs[f"{OUTPUT_PREFIX}b_y{j}"] = (
+            f"{gy(j)} = ψ({gy(j - 1)} W_y{j} + b_y{j})   (MLP_o)"
+        )
     eqs[f"{OUTPUT_PREFIX}W_hy"] = eqs[f"{OUTPUT_PREFIX}b_y"] = f"y_t = {gy(r)} W_hy + b_y"
     return eqs
 
@@ -218,13 +243,19 @@ def check_params(params, shapes: dict, dtype: np.dtype, argument: str = "params"
         raise ValueError(f"{argument} is missing {missing}; expected the keys {list(shapes)}")
     extra = [name for name in params if name not in shapes]
     if extra:
-        raise ValueError(f"{argument} has unexpected keys {extra}; expected the keys {list(shapes)}")
+        raise ValueError(
+            f"{argument} has unexpected keys {extra}; expected the keys {list(shapes)}"
+        )
     for name, shape in shapes.items():
         value = params[name]
         if not isinstance(value, np.ndarray):
-            raise TypeError(f"{argument}[{name!r}] must be a numpy array; got {type(value).__name__}")
+            raise TypeError(
+                f"{argument}[{name!r}] must be a numpy array; got {type(value).__name__}"
+            )
         if value.shape != tuple(shape):
-            raise ValueError(f"{argument}[{name!r}] must have shape {tuple(shape)}; got {value.shape}")
+            raise ValueError(
+                f"{argument}[{name!r}] must have shape {tuple(shape)}; got {value.shape}"
+            )
         if value.dtype != dtype:
             raise TypeError(f"{argument}[{name!r}] must have dtype {dtype}; got {value.dtype}")
         if not np.isfinite(value).all():

@@ -93,5 +93,5 @@ def build(name: str, input_size: int, hidden_size: int, output_size: int, **kwar
     DeepRNN
     """
     if not isinstance(name, str) or name not in ARCHITECTURES:
-        raise ValueError(f"architecture must be one of {list(ARCHITECTURES)}; got {name!r}")
+        raise ValueError(f"name must be an architecture, one of {list(ARCHITECTURES)}; got {name!r}")
     return ARCHITECTURES[name](input_size, hidden_size, output_size, **kwargs)

@@ -32,16 +32,39 @@ import numpy as np
 from ._checks import check_float_array, check_int
 from .activations import Activation, get_activation
 from .config import LayerConfig, ModelConfig
-from .params import check_params, layer_params, layer_prefix, model_parameter_shapes, output_params, OUTPUT_PREFIX
+from .params import (
+    OUTPUT_PREFIX,
+    check_params,
+    layer_params,
+    layer_prefix,
+    model_parameter_shapes,
+    output_params,
+)
+from .records import LayerGradients, ModelGradients
 
-__all__ = ["StepCache", "OutputStepCache", "ModelCache", "step_forward", "step_backward", "layer_forward",
-           "layer_backward", "output_forward", "output_backward", "model_forward", "model_backward"]
+__all__ = [
+    "StepCache",
+    "OutputStepCache",
+    "ModelCache",
+    "step_forward",
+    "step_backward",
+    "layer_forward",
+    "layer_backward",
+    "output_forward",
+    "output_backward",
+    "model_forward",
+    "model_backward",
+]
 
 
 # --------------------------------------------------------------------------- MLP hidden layers
 
+
 def _mlp_hidden_forward(v, params, letter, depth, act: Activation, layer_skip):
-    """Hidden layers ``g_j = [g_{j-1} +] act(g_{j-1} @ W_{letter}{j} + b_{letter}{j})``; returns (g_0..g_k, act outputs)."""
+    """Hidden layers ``g_j = [g_{j-1} +] act(g_{j-1} @ W_{letter}{j} + b_{letter}{j})``.
+
+    Returns ``(g_0 .. g_k, act outputs)``.
+    """
     g, act_out = [v], []
     for j in range(1, depth + 1):
         W = params[f"W_{letter}{j}"]
@@ -52,43 +75,39 @@ def _mlp_hidden_forward(v, params, letter, depth, act: Activation, layer_skip):
 
 
 def _mlp_hidden_backward(dg, g, act_out, params, letter, act: Activation, layer_skip, grads):
-    """Backprop ``dg`` (grad at g_k) down to g_0, adding weight grads into ``grads``; returns dg_0."""
+    """Backprop ``dg`` (grad at g_k) down to g_0, adding weight grads into ``grads``.
+
+    Returns ``dg_0``.
+    """
     for j in range(len(act_out), 0, -1):
         W = params[f"W_{letter}{j}"]
         ds = dg * act.derivative_from_output(act_out[j - 1])  # backprop through ψ
-        grads[f"W_{letter}{j}"] += g[j - 1].T @ ds            # dW_j = g_{j-1}ᵀ ds_j
-        grads[f"b_{letter}{j}"] += ds.sum(axis=0)             # db_j = Σ_rows ds_j
-        dg_below = ds @ W.T                                   # backprop into g_{j-1}
+        grads[f"W_{letter}{j}"] += g[j - 1].T @ ds  # dW_j = g_{j-1}ᵀ ds_j
+        grads[f"b_{letter}{j}"] += ds.sum(axis=0)  # db_j = Σ_rows ds_j
+        dg_below = ds @ W.T  # backprop into g_{j-1}
         if layer_skip and W.shape[0] == W.shape[1]:
-            dg_below += dg                                    # layer-skip path g_j = g_{j-1} + ...
+            dg_below += dg  # layer-skip path g_j = g_{j-1} + ...
         dg = dg_below
     return dg
 
 
 # --------------------------------------------------------------------------- one step of one layer
 
+
 class StepCache(NamedTuple):
     """What ``step_backward`` needs from one ``step_forward`` (activations are kept as outputs)."""
 
-    x: np.ndarray        # (B, D) the input x_t
-    h_prev: np.ndarray   # (B, H) h_{t-1}
-    gx: tuple            # gx_0 = x_t, gx_1..gx_p: MLP_x's hidden layers
-    psi_x: tuple         # ψ(gx_{j-1} @ W_x{j} + b_x{j}), j = 1..p (= gx_j without layer skip)
-    u: np.ndarray        # (B, H) or (B, M) the input projection u_t
-    g: tuple             # g_0 = h_{t-1}, g_1..g_q: the transition levels' outputs
-    psi_h: tuple         # ψ(s_j), j = 1..q, each (B, M)
-    phi_a: np.ndarray    # (B, H) φ(a_t)
-    h: np.ndarray        # (B, H) h_t
-    params: dict         # the layer's unprefixed parameters
+    x: np.ndarray  # (B, D) the input x_t
+    h_prev: np.ndarray  # (B, H) h_{t-1}
+    gx: tuple  # gx_0 = x_t, gx_1..gx_p: MLP_x's hidden layers
+    psi_x: tuple  # ψ(gx_{j-1} @ W_x{j} + b_x{j}), j = 1..p (= gx_j without layer skip)
+    u: np.ndarray  # (B, H) or (B, M) the input projection u_t
+    g: tuple  # g_0 = h_{t-1}, g_1..g_q: the transition levels' outputs
+    psi_h: tuple  # ψ(s_j), j = 1..q, each (B, M)
+    phi_a: np.ndarray  # (B, H) φ(a_t)
+    h: np.ndarray  # (B, H) h_t
+    params: dict  # the layer's unprefixed parameters
     config: LayerConfig
-
-
-def _level_names(config: LayerConfig, j: int):
-    """(weight, bias, shortcut or None) names of transition level j in 1..q+1."""
-    top = j == config.transition_depth + 1
-    suffix = "h" if top else str(j)
-    shortcut = f"S_h{suffix}" if config.skip == "shortcut" and j >= 2 else None
-    return f"W_h{suffix}", "b_h" if top else f"b_h{j}", shortcut
 
 
 def step_forward(x_t, h_prev, params, config: LayerConfig):
@@ -116,20 +135,31 @@ def step_forward(x_t, h_prev, params, config: LayerConfig):
     # transition: levels 1..q+1, g_0 = h_{t-1}
     g, psi_h = [h_prev], []
     for j in range(1, q + 2):
-        W, b, S = _level_names(config, j)
+        W, b, S = config.level_names(j)  # LevelNames(weight, bias, shortcut or None)
         s = g[j - 1] @ params[W] + params[b]
         if S is not None:
-            s = s + h_prev @ params[S]           # DT(S) shortcut from h_{t-1}
+            s = s + h_prev @ params[S]  # DT(S) shortcut from h_{t-1}
         if j == config.input_level:
-            s = s + u                            # the input joins this level
+            s = s + u  # the input joins this level
         if j <= q:
             out = psi.forward(s)
             psi_h.append(out)
             g.append(g[j - 1] + out if config.level_has_skip(j) else out)
-    phi_a = phi.forward(s)                       # s_{q+1} is a_t
+    phi_a = phi.forward(s)  # s_{q+1} is a_t
     h = h_prev + phi_a if config.skip == "residual" else phi_a
-    cache = StepCache(x=x_t, h_prev=h_prev, gx=gx, psi_x=psi_x, u=u, g=tuple(g), psi_h=tuple(psi_h),
-                      phi_a=phi_a, h=h, params=params, config=config)
+    cache = StepCache(
+        x=x_t,
+        h_prev=h_prev,
+        gx=gx,
+        psi_x=psi_x,
+        u=u,
+        g=tuple(g),
+        psi_h=tuple(psi_h),
+        phi_a=phi_a,
+        h=h,
+        params=params,
+        config=config,
+    )
     return h, cache
 
 
@@ -155,34 +185,39 @@ def step_backward(dh, cache: StepCache):
     psi, phi = get_activation(config.psi), get_activation(config.activation)
     q = config.transition_depth
     grads = {name: np.zeros_like(value) for name, value in params.items()}
-    dh_prev = dh.copy() if config.skip == "residual" else np.zeros_like(dh)  # residual path h_t = h_{t-1} + ...
-    du = None
-    for j in range(q + 1, 0, -1):                  # dg holds ∂loss/∂g_j from the level above
+    dh_prev = (
+        dh.copy() if config.skip == "residual" else np.zeros_like(dh)
+    )  # residual path h_t = h_{t-1} + ...
+    du = dg = None  # dg: ∂loss/∂g_j, from the level above (none above level q + 1)
+    for j in range(q + 1, 0, -1):
         if j == q + 1:
-            ds = dh * phi.derivative_from_output(cache.phi_a)          # backprop through φ: da
+            ds = dh * phi.derivative_from_output(cache.phi_a)  # backprop through φ: da
         else:
             ds = dg * psi.derivative_from_output(cache.psi_h[j - 1])  # backprop through ψ: ds_j
-        W, b, S = _level_names(config, j)
-        grads[W] += cache.g[j - 1].T @ ds          # dW_j = g_{j-1}ᵀ ds_j
-        grads[b] += ds.sum(axis=0)                 # db_j = Σ_rows ds_j
+        W, b, S = config.level_names(j)
+        grads[W] += cache.g[j - 1].T @ ds  # dW_j = g_{j-1}ᵀ ds_j
+        grads[b] += ds.sum(axis=0)  # db_j = Σ_rows ds_j
         if S is not None:
-            grads[S] += cache.h_prev.T @ ds        # dS_j = h_{t-1}ᵀ ds_j
-            dh_prev += ds @ params[S].T            # backprop into h_{t-1} through the shortcut
+            grads[S] += cache.h_prev.T @ ds  # dS_j = h_{t-1}ᵀ ds_j
+            dh_prev += ds @ params[S].T  # backprop into h_{t-1} through the shortcut
         if j == config.input_level:
-            du = ds                                # u_t is added into s_j
-        dg_below = ds @ params[W].T                # backprop into g_{j-1}
+            du = ds  # u_t is added into s_j
+        dg_below = ds @ params[W].T  # backprop into g_{j-1}
         if config.level_has_skip(j):
-            dg_below += dg                         # layer-skip path g_j = g_{j-1} + ψ(s_j)
+            dg_below += dg  # layer-skip path g_j = g_{j-1} + ψ(s_j)
         dg = dg_below
-    dh_prev += dg                                  # g_0 is h_{t-1}
+    dh_prev += dg  # g_0 is h_{t-1}
     # input MLP
-    grads["W_xh"] += cache.gx[-1].T @ du           # dW_xh = gx_pᵀ du
-    dgx = du @ params["W_xh"].T                    # backprop into gx_p
-    dx = _mlp_hidden_backward(dgx, cache.gx, cache.psi_x, params, "x", psi, config.layer_skip, grads)
+    grads["W_xh"] += cache.gx[-1].T @ du  # dW_xh = gx_pᵀ du
+    dgx = du @ params["W_xh"].T  # backprop into gx_p
+    dx = _mlp_hidden_backward(
+        dgx, cache.gx, cache.psi_x, params, "x", psi, config.layer_skip, grads
+    )
     return dx, dh_prev, grads
 
 
 # --------------------------------------------------------------------------- one layer over time
+
 
 def layer_forward(x, h0, params, config: LayerConfig):
     """Run one layer over a sequence, one :func:`step_forward` per step.
@@ -228,13 +263,11 @@ def layer_backward(dh, caches, window=None):
 
     Returns
     -------
-    dx : ndarray of shape (T, B, D)
-    dh0 : ndarray of shape (B, H)
-        The gradient at ``h_0`` (from the first window).
-    grads : dict of str to ndarray
-        Summed over steps, keys in the params' order.
-    dh_norms : ndarray of shape (T,)
-        ``‖dh_t‖`` (Frobenius over (B, H)) of the total gradient at each state.
+    numrnn.records.LayerGradients
+        The core's result type: ``dx`` (T, B, D); ``dh0`` (B, H), the gradient
+        at ``h_0`` (from the first window); ``grads`` summed over steps, keys
+        in the params' order; ``dh_norms`` (T,), ``‖dh_t‖`` (Frobenius over
+        (B, H)) of the total gradient at each state. Unpacks as ``dx, dh0, grads``.
     """
     if window is not None:
         check_int(window, "window", minimum=1)
@@ -245,25 +278,28 @@ def layer_backward(dh, caches, window=None):
     dh_norms = np.zeros(T, dtype=dh.dtype)
     dh_next = np.zeros_like(first.h_prev)
     for t in reversed(range(T)):
-        dh_t = dh[t] + dh_next                    # backprop into h_t: from above + from step t+1
-        dh_norms[t] = np.hypot.reduce(dh_t.astype(np.float64).ravel())  # ‖dh_t‖, hypot never underflows
+        dh_t = dh[t] + dh_next  # backprop into h_t: from above + from step t+1
+        dh_norms[t] = np.hypot.reduce(
+            dh_t.astype(np.float64).ravel()
+        )  # ‖dh_t‖, hypot never underflows
         dx[t], dh_prev, step_grads = step_backward(dh_t, caches[t])
         for name in grads:
-            grads[name] += step_grads[name]       # weights are shared over time: sum
+            grads[name] += step_grads[name]  # weights are shared over time: sum
         if window is not None and t > 0 and t % window == 0:
-            dh_prev = np.zeros_like(dh_prev)      # truncated BPTT: cut at the window's start
+            dh_prev = np.zeros_like(dh_prev)  # truncated BPTT: cut at the window's start
         dh_next = dh_prev
-    return dx, dh_next, grads, dh_norms
+    return LayerGradients(dx=dx, dh0=dh_next, grads=grads, dh_norms=dh_norms)
 
 
 # --------------------------------------------------------------------------- output MLP
 
+
 class OutputStepCache(NamedTuple):
     """What ``output_backward`` needs from one step of the output MLP."""
 
-    gy: tuple            # gy_0 = h_t^(L), gy_1..gy_r: MLP_o's hidden layers
-    psi_y: tuple         # ψo(gy_{j-1} @ W_y{j} + b_y{j}), j = 1..r
-    params: dict         # the output MLP's unprefixed parameters
+    gy: tuple  # gy_0 = h_t^(L), gy_1..gy_r: MLP_o's hidden layers
+    psi_y: tuple  # ψo(gy_{j-1} @ W_y{j} + b_y{j}), j = 1..r
+    params: dict  # the output MLP's unprefixed parameters
     config: ModelConfig
 
 
@@ -288,8 +324,9 @@ def output_forward(h, params, model_config: ModelConfig):
     y = np.empty((T, B, model_config.output_size), dtype=h.dtype)
     caches = []
     for t in range(T):
-        gy, psi_y = _mlp_hidden_forward(h[t], params, "y", model_config.output_depth, act,
-                                        model_config.output_layer_skip)
+        gy, psi_y = _mlp_hidden_forward(
+            h[t], params, "y", model_config.output_depth, act, model_config.output_layer_skip
+        )
         y[t] = gy[-1] @ params["W_hy"] + params["b_y"]
         caches.append(OutputStepCache(gy=gy, psi_y=psi_y, params=params, config=model_config))
     return y, caches
@@ -315,26 +352,28 @@ def output_backward(dy, caches):
     grads = {name: np.zeros_like(value) for name, value in params.items()}
     dh = np.empty((len(caches),) + caches[0].gy[0].shape, dtype=dy.dtype)
     for t, cache in enumerate(caches):
-        grads["W_hy"] += cache.gy[-1].T @ dy[t]   # dW_hy = gy_rᵀ dy_t
-        grads["b_y"] += dy[t].sum(axis=0)         # db_y = Σ_rows dy_t
-        dgy = dy[t] @ params["W_hy"].T            # backprop into gy_r
-        dh[t] = _mlp_hidden_backward(dgy, cache.gy, cache.psi_y, params, "y", act,
-                                     model_config.output_layer_skip, grads)
+        grads["W_hy"] += cache.gy[-1].T @ dy[t]  # dW_hy = gy_rᵀ dy_t
+        grads["b_y"] += dy[t].sum(axis=0)  # db_y = Σ_rows dy_t
+        dgy = dy[t] @ params["W_hy"].T  # backprop into gy_r
+        dh[t] = _mlp_hidden_backward(
+            dgy, cache.gy, cache.psi_y, params, "y", act, model_config.output_layer_skip, grads
+        )
     return dh, grads
 
 
 # --------------------------------------------------------------------------- the whole model
 
+
 class ModelCache(NamedTuple):
     """What ``model_backward`` needs from ``model_forward``."""
 
-    layer_caches: list   # layer_caches[l - 1][t]: the StepCache of layer l at step t
+    layer_caches: list  # layer_caches[l - 1][t]: the StepCache of layer l at step t
     output_caches: list  # one OutputStepCache per step
-    param_names: list    # the prefixed parameter names, in the params' order
+    param_names: list  # the prefixed parameter names, in the params' order
 
 
-def _check_model_inputs(params, model_config: ModelConfig, x, h0s):
-    """Raise ValueError/TypeError unless params, x and h0s fit ``model_config`` and share one dtype."""
+def _check_model_inputs(params, model_config: ModelConfig, x, h0):
+    """Raise ValueError/TypeError unless params, x and h0 fit ``model_config``, in one dtype."""
     shapes = model_parameter_shapes(model_config)
     first = params.get(next(iter(shapes))) if isinstance(params, dict) else None
     dtype = first.dtype if isinstance(first, np.ndarray) else np.dtype(np.float64)
@@ -342,18 +381,25 @@ def _check_model_inputs(params, model_config: ModelConfig, x, h0s):
     check_float_array(x, "x", ndim=3, dtype=dtype, shape_doc="(T, B, D)")
     T, B, D = x.shape
     if T < 1 or D != model_config.input_size:
-        raise ValueError(f"x must have shape (T, B, D) with T >= 1 and D={model_config.input_size}; got {x.shape}")
-    if not isinstance(h0s, (list, tuple)):
-        raise TypeError(f"h0s must be a list of one (B, H) state per layer; got {type(h0s).__name__}")
-    if len(h0s) != model_config.num_layers:
-        raise ValueError(f"h0s must hold one state per layer ({model_config.num_layers}); got {len(h0s)}")
-    for l, (h0, layer) in enumerate(zip(h0s, model_config.layers), start=1):
-        check_float_array(h0, f"h0s[{l - 1}]", ndim=2, dtype=dtype, shape_doc="(B, H)")
-        if h0.shape != (B, layer.hidden_size):
-            raise ValueError(f"h0s[{l - 1}] must have shape (B, H) = {(B, layer.hidden_size)}; got {h0.shape}")
+        raise ValueError(
+            f"x must have shape (T, B, D) with T >= 1 and D={model_config.input_size}; "
+            f"got {x.shape}"
+        )
+    if not isinstance(h0, (list, tuple)):
+        raise TypeError(f"h0 must be a list of one (B, H) state per layer; got {type(h0).__name__}")
+    if len(h0) != model_config.num_layers:
+        raise ValueError(
+            f"h0 must hold one state per layer ({model_config.num_layers}); got {len(h0)}"
+        )
+    for l, (state, layer) in enumerate(zip(h0, model_config.layers, strict=True), start=1):
+        check_float_array(state, f"h0[{l - 1}]", ndim=2, dtype=dtype, shape_doc="(B, H)")
+        if state.shape != (B, layer.hidden_size):
+            raise ValueError(
+                f"h0[{l - 1}] must have shape (B, H) = {(B, layer.hidden_size)}; got {state.shape}"
+            )
 
 
-def model_forward(params, model_config: ModelConfig, x, h0s):
+def model_forward(params, model_config: ModelConfig, x, h0):
     """A stack of L layers and the output MLP, layer by layer, step by step.
 
     Parameters
@@ -362,7 +408,7 @@ def model_forward(params, model_config: ModelConfig, x, h0s):
         Prefixed parameters (``numrnn.params.model_parameter_shapes``).
     model_config : ModelConfig
     x : ndarray of shape (T, B, D)
-    h0s : list of ndarray of shape (B, H_l)
+    h0 : list of ndarray of shape (B, H_l)
         The initial state of each layer l = 1..L.
 
     Returns
@@ -372,15 +418,21 @@ def model_forward(params, model_config: ModelConfig, x, h0s):
         Each layer's final state ``h_T^(l)``.
     cache : ModelCache
     """
-    _check_model_inputs(params, model_config, x, h0s)
+    _check_model_inputs(params, model_config, x, h0)
     inputs, layer_caches, states = x, [], []
     for l, layer in enumerate(model_config.layers, start=1):
-        h, caches = layer_forward(inputs, h0s[l - 1], layer_params(params, l), layer)
+        h, caches = layer_forward(inputs, h0[l - 1], layer_params(params, l), layer)
         layer_caches.append(caches)
         states.append(h[-1])
-        inputs = h                                # layer l+1 reads layer l's states
+        inputs = h  # layer l+1 reads layer l's states
     y, output_caches = output_forward(inputs, output_params(params), model_config)
-    return y, states, ModelCache(layer_caches=layer_caches, output_caches=output_caches, param_names=list(params))
+    return (
+        y,
+        states,
+        ModelCache(
+            layer_caches=layer_caches, output_caches=output_caches, param_names=list(params)
+        ),
+    )
 
 
 def model_backward(dy, cache: ModelCache, window=None):
@@ -396,21 +448,20 @@ def model_backward(dy, cache: ModelCache, window=None):
 
     Returns
     -------
-    grads : dict of str to ndarray
-        Prefixed, same keys and order as the params.
-    dx : ndarray of shape (T, B, D)
-    dh0s : list of ndarray of shape (B, H_l)
-    dh_norms : ndarray of shape (L, T)
-        ``‖∂loss/∂h_t^(l)‖`` for each layer and step.
+    numrnn.records.ModelGradients
+        The type :func:`numrnn.network.backward` returns: ``grads`` (prefixed,
+        the params' keys and order), ``dx`` (T, B, D), ``dh0`` (list of
+        (B, H_l)), ``grad_norms`` (L, T), ``‖∂loss/∂h_t^(l)‖`` for each layer and step.
     """
     dh, output_grads = output_backward(dy, cache.output_caches)
     found = {OUTPUT_PREFIX + name: value for name, value in output_grads.items()}
     L, T = len(cache.layer_caches), dy.shape[0]
-    dh0s = [None] * L
+    dh0 = [None] * L
     dh_norms = np.zeros((L, T), dtype=dy.dtype)
     for l in range(L, 0, -1):
-        dx, dh0s[l - 1], layer_grads, dh_norms[l - 1] = layer_backward(dh, cache.layer_caches[l - 1], window)
-        found.update({layer_prefix(l) + name: value for name, value in layer_grads.items()})
-        dh = dx                                   # backprop into layer l-1's states
+        result = layer_backward(dh, cache.layer_caches[l - 1], window)
+        dh0[l - 1], dh_norms[l - 1] = result.dh0, result.dh_norms
+        found.update({layer_prefix(l) + name: value for name, value in result.grads.items()})
+        dh = result.dx  # backprop into layer l-1's states
     grads = {name: found[name] for name in cache.param_names}
-    return grads, dx, dh0s, dh_norms
+    return ModelGradients(grads=grads, dx=dh, dh0=dh0, grad_norms=dh_norms)

@@ -156,7 +156,7 @@ def test_edited_params_are_checked_at_every_call(case, call):
 
 
 BUILD_CASES = {
-    "unknown architecture": (ValueError, r"architecture must be one of \['vanilla', .*\]; got 'lstm'",
+    "unknown architecture": (ValueError, r"name must be an architecture, one of \['vanilla', .*\]; got 'lstm'",
                              lambda: presets.build("lstm", 3, 4, 2)),
     "unknown activation": (ValueError,
                            r"activation must be one of \['identity', 'relu', 'sigmoid', 'tanh'\]; got 'gelu'",

@@ -57,7 +57,7 @@ def test_each_kind_equals_the_generic_layer_and_the_reference(kind):
     assert np.array_equal(h, h_generic)
     dx, dh0, grads = layers.layer_backward(dh_up, cache)
     h_ref, caches_ref = reference.layer_forward(x, h0, params, config)
-    dx_ref, dh0_ref, grads_ref, _ = reference.layer_backward(dh_up, caches_ref)
+    dx_ref, dh0_ref, grads_ref = reference.layer_backward(dh_up, caches_ref)
     np.testing.assert_allclose(h, h_ref, rtol=0, atol=1e-12)
     np.testing.assert_allclose(dx, dx_ref, rtol=0, atol=1e-12)
     np.testing.assert_allclose(dh0, dh0_ref, rtol=0, atol=1e-12)
@@ -75,7 +75,7 @@ def test_layer_backward_window_equals_the_reference_window(window):
     _, cache = layers.residual_forward(x, h0, params)
     dx, dh0, grads = layers.layer_backward(dh_up, cache, window=window)
     _, caches_ref = reference.layer_forward(x, h0, params, config)
-    dx_ref, dh0_ref, grads_ref, _ = reference.layer_backward(dh_up, caches_ref, window=window)
+    dx_ref, dh0_ref, grads_ref = reference.layer_backward(dh_up, caches_ref, window=window)
     np.testing.assert_allclose(dx, dx_ref, rtol=0, atol=1e-12)
     np.testing.assert_allclose(dh0, dh0_ref, rtol=0, atol=1e-12)
     for name in grads:

@@ -23,9 +23,10 @@ from conftest import build_problem, model_settings, random_targets
 
 def _call(problem, workspace, x=None, targets=None, need_dx=True):
     model = problem.model
-    return network.loss_and_grads(model.params, model.config, problem.x if x is None else x,
-                                  problem.targets if targets is None else targets, loss=problem.loss,
-                                  h0=problem.h0, mask=problem.mask, need_dx=need_dx, workspace=workspace)
+    model.workspace = workspace
+    return model.loss_and_grads(problem.x if x is None else x,
+                                problem.targets if targets is None else targets, loss=problem.loss,
+                                h0=problem.h0, mask=problem.mask, need_dx=need_dx)
 
 
 def _returned_arrays(result) -> dict:
@@ -139,7 +140,8 @@ def test_losses_with_a_workspace_equal_the_public_losses(loss):
     ws = Workspace()
     for _ in range(2):                                               # the second call finds old data
         targets = random_targets(loss, 4, 3, 5, rng)
-        value, dy = LOSSES[loss](y, targets, step_weights(None, y.shape, y.dtype), ws)
+        with ws.in_use():
+            value, dy = LOSSES[loss](y, targets, step_weights(None, y.shape, y.dtype))
         expected_value, expected_dy = compute_loss(loss, y, targets)
         assert value == pytest.approx(expected_value, rel=1e-14)
         np.testing.assert_allclose(dy, expected_dy, rtol=1e-14, atol=1e-300)

@@ -2,7 +2,7 @@
 
 For each architecture it builds a small float64 model with non-zero biases,
 random inputs, a random initial state and random targets (some not counted),
-and compares every parameter's gradient, ``dx`` and ``dh0`` with fourth-order
+and compares every parameter's gradient, ``dx`` and ``dh0`` with sixth-order
 central differences (:mod:`numrnn.gradcheck`). It prints a table per
 architecture and exits with status 1 if any check fails, 2 for a bad or
 contradictory argument (one ``error:`` line, before any work).

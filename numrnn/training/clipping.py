@@ -20,21 +20,13 @@ Shape legend: each gradient has the shape of its parameter.
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
+from .._checks import check_number
 from ..norms import reliable_squares_floor, scaled_norm
 
 __all__ = ["global_norm", "clip_by_global_norm", "clip_by_value"]
-
-
-def _check_threshold(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a positive number; got {value!r} of type {type(value).__name__}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive finite number; got {value!r}")
-    return float(value)
 
 
 def _check_grads(grads) -> None:
@@ -89,7 +81,7 @@ def clip_by_global_norm(grads: dict, max_norm: float) -> float:
         The global norm before clipping (inf/nan are returned as they are and
         nothing is scaled, so the caller can stop on them).
     """
-    max_norm = _check_threshold(max_norm, "max_norm")
+    max_norm = check_number(max_norm, "max_norm", positive=True)
     norm = global_norm(grads)
     if math.isfinite(norm) and norm > max_norm:
         scale = max_norm / norm
@@ -112,7 +104,7 @@ def clip_by_value(grads: dict, limit: float) -> float:
     float
         The global norm before clipping.
     """
-    limit = _check_threshold(limit, "limit")
+    limit = check_number(limit, "limit", positive=True)
     norm = global_norm(grads)
     for g in grads.values():
         np.clip(g, -limit, limit, out=g)                       # g ← max(−c, min(c, g))

@@ -38,34 +38,17 @@ Shape legend: every state array has the shape and dtype of its parameter.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from .._checks import check_int
+from .._checks import check_int, check_number
 
 __all__ = [
     "Optimizer", "SGD", "Momentum", "Nesterov", "Adagrad", "RMSProp", "Adam", "AdamW",
     "OPTIMIZERS", "make_optimizer", "optimizer_from_dict",
     "Schedule", "Constant", "StepDecay", "Cosine", "Warmup", "SCHEDULES", "make_schedule", "schedule_from_dict",
 ]
-
-
-# ---------------------------------------------------------------- validation
-
-def _check_number(value, name: str, *, low: float, high: float = math.inf, low_open: bool = True,
-                  high_open: bool = True) -> float:
-    """Return ``value`` as a float if it is a finite real number in the interval, else raise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number; got {value!r} of type {type(value).__name__}")
-    value = float(value)
-    too_low = value <= low if low_open else value < low
-    too_high = value >= high if high_open else value > high
-    if not math.isfinite(value) or too_low or too_high:
-        left, right = "(" if low_open else "[", ")" if high_open else "]"
-        raise ValueError(f"{name} must be a finite number in {left}{low}, {high}{right}; got {value!r}")
-    return value
 
 
 # ---------------------------------------------------------------- optimizers
@@ -90,7 +73,7 @@ class Optimizer:
     slots = ()
 
     def __post_init__(self):
-        _check_number(self.lr, "lr", low=0.0)
+        check_number(self.lr, "lr", low=0.0)
 
     def init(self, params: dict) -> dict:
         """A fresh state for ``params``: ``"step"`` = 0 and zeroed buffers.
@@ -146,7 +129,7 @@ class Optimizer:
         lr : float >= 0, optional
             η for this step (a schedule's value, which may reach 0); default ``self.lr``.
         """
-        lr = self.lr if lr is None else _check_number(lr, "lr", low=0.0, low_open=False)   # a schedule may end at 0
+        lr = self.lr if lr is None else check_number(lr, "lr", low=0.0, low_open=False)   # a schedule may end at 0
         if grads.keys() != params.keys():
             raise ValueError(f"grads must have the keys of params; missing {sorted(params.keys() - grads.keys())}, "
                              f"unexpected {sorted(grads.keys() - params.keys())}")
@@ -200,7 +183,7 @@ class Momentum(Optimizer):
 
     def __post_init__(self):
         super().__post_init__()
-        _check_number(self.momentum, "momentum", low=0.0, high=1.0, low_open=False)
+        check_number(self.momentum, "momentum", low=0.0, high=1.0, low_open=False)
 
     def update(self, theta, g, buffers, lr, t):
         (v,) = buffers
@@ -255,7 +238,7 @@ class Adagrad(Optimizer):
 
     def __post_init__(self):
         super().__post_init__()
-        _check_number(self.eps, "eps", low=0.0)
+        check_number(self.eps, "eps", low=0.0)
 
     def update(self, theta, g, buffers, lr, t):
         (G,) = buffers
@@ -284,8 +267,8 @@ class RMSProp(Optimizer):
 
     def __post_init__(self):
         super().__post_init__()
-        _check_number(self.rho, "rho", low=0.0, high=1.0, low_open=False)
-        _check_number(self.eps, "eps", low=0.0)
+        check_number(self.rho, "rho", low=0.0, high=1.0, low_open=False)
+        check_number(self.eps, "eps", low=0.0)
 
     def update(self, theta, g, buffers, lr, t):
         (s,) = buffers
@@ -317,9 +300,9 @@ class Adam(Optimizer):
 
     def __post_init__(self):
         super().__post_init__()
-        _check_number(self.beta1, "beta1", low=0.0, high=1.0, low_open=False)
-        _check_number(self.beta2, "beta2", low=0.0, high=1.0, low_open=False)
-        _check_number(self.eps, "eps", low=0.0)
+        check_number(self.beta1, "beta1", low=0.0, high=1.0, low_open=False)
+        check_number(self.beta2, "beta2", low=0.0, high=1.0, low_open=False)
+        check_number(self.eps, "eps", low=0.0)
 
     def update(self, theta, g, buffers, lr, t):
         m, v = buffers
@@ -353,7 +336,7 @@ class AdamW(Adam):
 
     def __post_init__(self):
         super().__post_init__()
-        _check_number(self.weight_decay, "weight_decay", low=0.0, low_open=False)
+        check_number(self.weight_decay, "weight_decay", low=0.0, low_open=False)
 
     def update(self, theta, g, buffers, lr, t):
         theta -= lr * self.weight_decay * theta                # θ ← θ − η λ θ   (decoupled)
@@ -424,7 +407,7 @@ class Constant(Schedule):
     kind = "constant"
 
     def __post_init__(self):
-        _check_number(self.lr, "lr", low=0.0)
+        check_number(self.lr, "lr", low=0.0)
 
     def __call__(self, step: int) -> float:
         return self.lr
@@ -440,9 +423,9 @@ class StepDecay(Schedule):
     kind = "step"
 
     def __post_init__(self):
-        _check_number(self.lr, "lr", low=0.0)
+        check_number(self.lr, "lr", low=0.0)
         check_int(self.every, "every", minimum=1)
-        _check_number(self.factor, "factor", low=0.0, high=1.0, high_open=False)
+        check_number(self.factor, "factor", low=0.0, high=1.0, high_open=False)
 
     def __call__(self, step: int) -> float:
         return self.lr * self.factor ** (step // self.every)
@@ -461,9 +444,9 @@ class Cosine(Schedule):
     kind = "cosine"
 
     def __post_init__(self):
-        _check_number(self.lr, "lr", low=0.0)
+        check_number(self.lr, "lr", low=0.0)
         check_int(self.total_steps, "total_steps", minimum=1)
-        _check_number(self.min_lr, "min_lr", low=0.0, high=self.lr, low_open=False, high_open=False)
+        check_number(self.min_lr, "min_lr", low=0.0, high=self.lr, low_open=False, high_open=False)
 
     def __call__(self, step: int) -> float:
         progress = min(step, self.total_steps) / self.total_steps

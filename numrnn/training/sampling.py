@@ -13,12 +13,10 @@ Shape legend: V vocabulary size (the model's D and O), H_l hidden size of layer 
 
 from __future__ import annotations
 
-import math
-import numbers
 
 import numpy as np
 
-from .._checks import check_int
+from .._checks import check_int, check_number
 from .tasks.charlm import Vocabulary
 
 __all__ = ["sample"]
@@ -65,9 +63,7 @@ def sample(model, vocab, length: int, temperature: float = 1.0, seed: int | None
         raise ValueError(f"model must have input_size = output_size = len(vocab) = {V} to sample characters; "
                          f"got input_size={model.config.input_size}, output_size={model.config.output_size}")
     length = check_int(length, "length", minimum=0)
-    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not (
-            math.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"temperature must be a positive finite number; got {temperature!r}")
+    check_number(temperature, "temperature", positive=True)
     if not isinstance(prime, str):
         raise TypeError(f"prime must be a string; got {type(prime).__name__}")
     if rng is None:
