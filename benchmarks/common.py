@@ -26,30 +26,31 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-if os.path.dirname(HERE) not in sys.path:          # run from a checkout without installing
+if os.path.dirname(HERE) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, os.path.dirname(HERE))
 
-import numrnn                                       # noqa: E402
-from numrnn import network, reference              # noqa: E402
-from numrnn.losses import softmax_cross_entropy    # noqa: E402
-from numrnn.workspace import Workspace             # noqa: E402
+import numrnn  # noqa: E402
+from numrnn import network, reference  # noqa: E402
+from numrnn.losses import softmax_cross_entropy  # noqa: E402
+from numrnn.workspace import Workspace  # noqa: E402
 
 RESULTS_DIR = os.path.join(HERE, "results")
 
 
 # --------------------------------------------------------------------------- the grid
 
+
 @dataclass(frozen=True)
 class BenchConfig:
     """One model and batch of the grid (time-major, tanh, xent on every step)."""
 
-    group: str          # "stacked", "deep", "combo" or "scaling"
+    group: str  # "stacked", "deep", "combo" or "scaling"
     B: int
     T: int
     D: int
     H: int
     L: int = 1
-    q: int = 0          # transition depth
+    q: int = 0  # transition depth
     skip: str = "none"  # "none" or "residual"
 
     @property
@@ -68,9 +69,17 @@ class BenchConfig:
         return self.q == 0 and self.skip == "none"
 
 
-STACKED = [BenchConfig("stacked", 16, 50, 32, 64, 2), BenchConfig("stacked", 32, 100, 64, 128, 3),
-           BenchConfig("stacked", 64, 200, 128, 256, 3), BenchConfig("stacked", 128, 100, 256, 512, 2)]
-DEEP = [BenchConfig("deep", 32, 100, 64, 128, 1, q, skip) for skip in ("none", "residual") for q in (2, 3)]
+STACKED = [
+    BenchConfig("stacked", 16, 50, 32, 64, 2),
+    BenchConfig("stacked", 32, 100, 64, 128, 3),
+    BenchConfig("stacked", 64, 200, 128, 256, 3),
+    BenchConfig("stacked", 128, 100, 256, 512, 2),
+]
+DEEP = [
+    BenchConfig("deep", 32, 100, 64, 128, 1, q, skip)
+    for skip in ("none", "residual")
+    for q in (2, 3)
+]
 COMBO = [BenchConfig("combo", 32, 100, 64, 128, 2, 2, "residual")]
 SCALING = [BenchConfig("scaling", 32, 100, 64, 128, 2), BenchConfig("scaling", 32, 400, 64, 128, 2)]
 FULL_GRID = STACKED + DEEP + COMBO + SCALING
@@ -79,8 +88,17 @@ QUICK_GRID = [STACKED[0], STACKED[1], DEEP[0], COMBO[0]]
 
 def build_model(cfg: BenchConfig, dtype, seed: int = 0) -> numrnn.DeepRNN:
     """The numrnn model of ``cfg``, non-zero biases so every bias gradient is exercised."""
-    model = numrnn.DeepRNN(cfg.D, cfg.H, cfg.O, num_layers=cfg.L, transition_depth=cfg.q, skip=cfg.skip,
-                           activation="tanh", dtype=dtype, seed=seed)
+    model = numrnn.DeepRNN(
+        cfg.D,
+        cfg.H,
+        cfg.O,
+        num_layers=cfg.L,
+        transition_depth=cfg.q,
+        skip=cfg.skip,
+        activation="tanh",
+        dtype=dtype,
+        seed=seed,
+    )
     rng = np.random.default_rng(seed + 1)
     for name, value in model.params.items():
         if name.rsplit(".", 1)[-1].startswith("b_"):
@@ -89,7 +107,7 @@ def build_model(cfg: BenchConfig, dtype, seed: int = 0) -> numrnn.DeepRNN:
 
 
 class Batch(NamedTuple):
-    x: np.ndarray        # (T, B, D), model dtype
+    x: np.ndarray  # (T, B, D), model dtype
     targets: np.ndarray  # (T, B) int64, every step counted
 
 
@@ -102,40 +120,55 @@ def make_batch(cfg: BenchConfig, dtype, seed: int = 0) -> Batch:
 
 # --------------------------------------------------------------------------- the two numrnn steps
 
+
 def numrnn_model_step(model: numrnn.DeepRNN, batch: Batch) -> Callable[[], tuple]:
     """``model.loss_and_grads``: what a user's training step calls (input checks included, no dx)."""
+
     def step():
         loss, grads, _ = model.loss_and_grads(batch.x, batch.targets, loss="xent", need_dx=False)
         return loss, grads
+
     return step
 
 
 def numrnn_core_step(model: numrnn.DeepRNN, batch: Batch) -> Callable[[], tuple]:
     """``numrnn.network.loss_and_grads``: the core without the public edge's checks."""
     B = batch.x.shape[1]
-    workspace = Workspace()                         # the scratch memory the model's own step reuses
+    workspace = Workspace()  # the scratch memory the model's own step reuses
+
     def step():
         h0 = model.initial_state(B)
         with workspace.in_use():
-            loss, grads, _ = network.loss_and_grads(model.params, model.config, batch.x, batch.targets,
-                                                    loss="xent", h0=h0, need_dx=False)
+            loss, grads, _ = network.loss_and_grads(
+                model.params,
+                model.config,
+                batch.x,
+                batch.targets,
+                loss="xent",
+                h0=h0,
+                need_dx=False,
+            )
         return loss, grads
+
     return step
 
 
 def reference_step(model: numrnn.DeepRNN, batch: Batch) -> Callable[[], tuple]:
     """``numrnn.reference``: the naive per-step loop (+ the public softmax cross-entropy)."""
     B = batch.x.shape[1]
+
     def step():
         h0 = model.initial_state(B)
         y, _, cache = reference.model_forward(model.params, model.config, batch.x, h0)
         loss, dy = softmax_cross_entropy(y, batch.targets)
         grads, _, _, _ = reference.model_backward(dy, cache)
         return loss, grads
+
     return step
 
 
 # --------------------------------------------------------------------------- the GEMM floor
+
 
 def gemm_floor_step(cfg: BenchConfig, dtype, seed: int = 0) -> Callable[[], None]:
     """Only the matrix products a training step needs, in NumPy, into preallocated arrays.
@@ -156,21 +189,32 @@ def gemm_floor_step(cfg: BenchConfig, dtype, seed: int = 0) -> Callable[[], None
     for l in range(cfg.L):
         d_in = cfg.D if l == 0 else H
         layer = dict(
-            X=inputs, W_xh=rand(d_in, H), U=rand(TB, H), dX=rand(TB, d_in) if l > 0 else None,
-            W=[rand(H, H) for _ in range(levels)],                   # W_h1 .. W_hh (M = H)
-            G=[rand(T + 1, B, H) for _ in range(levels)],            # level inputs g_{j-1} (G[0] = states)
-            S=[rand(T, B, H) for _ in range(levels)],                # level outputs s_j
-            Delta=[rand(T, B, H) for _ in range(levels)],            # deltas δ_j
-            dW=[rand(H, H) for _ in range(levels)], dW_xh=rand(d_in, H), dg=rand(B, H),
+            X=inputs,
+            W_xh=rand(d_in, H),
+            U=rand(TB, H),
+            dX=rand(TB, d_in) if l > 0 else None,
+            W=[rand(H, H) for _ in range(levels)],  # W_h1 .. W_hh (M = H)
+            G=[rand(T + 1, B, H) for _ in range(levels)],  # level inputs g_{j-1} (G[0] = states)
+            S=[rand(T, B, H) for _ in range(levels)],  # level outputs s_j
+            Delta=[rand(T, B, H) for _ in range(levels)],  # deltas δ_j
+            dW=[rand(H, H) for _ in range(levels)],
+            dW_xh=rand(d_in, H),
+            dg=rand(B, H),
         )
         layers.append(layer)
         inputs = layer["G"][0][1:].reshape(TB, H)
-    W_hy, dY, Y, dH, dW_hy = rand(H, cfg.O), rand(TB, cfg.O), rand(TB, cfg.O), rand(TB, H), rand(H, cfg.O)
+    W_hy, dY, Y, dH, dW_hy = (
+        rand(H, cfg.O),
+        rand(TB, cfg.O),
+        rand(TB, cfg.O),
+        rand(TB, H),
+        rand(H, cfg.O),
+    )
     top = inputs
     mm = np.matmul
 
     def step():
-        for layer in layers:                                           # forward, layer-major
+        for layer in layers:  # forward, layer-major
             mm(layer["X"], layer["W_xh"], out=layer["U"])
             G, S, W = layer["G"], layer["S"], layer["W"]
             for t in range(T):
@@ -180,7 +224,7 @@ def gemm_floor_step(cfg: BenchConfig, dtype, seed: int = 0) -> Callable[[], None
         mm(top, W_hy, out=Y)
         mm(dY, W_hy.T, out=dH)
         mm(top.T, dY, out=dW_hy)
-        for layer in reversed(layers):                                 # backward, top layer first
+        for layer in reversed(layers):  # backward, top layer first
             G, Delta, W, dg = layer["G"], layer["Delta"], layer["W"], layer["dg"]
             for t in range(T - 1, -1, -1):
                 for j in range(levels - 1, -1, -1):
@@ -190,14 +234,16 @@ def gemm_floor_step(cfg: BenchConfig, dtype, seed: int = 0) -> Callable[[], None
             mm(layer["X"].T, Delta[-1].reshape(TB, H), out=layer["dW_xh"])
             if layer["dX"] is not None:
                 mm(Delta[-1].reshape(TB, H), layer["W_xh"].T, out=layer["dX"])
+
     return step
 
 
 # --------------------------------------------------------------------------- timing
 
+
 class Timing(NamedTuple):
-    median: float        # seconds
-    times: list          # every timed run, seconds
+    median: float  # seconds
+    times: list  # every timed run, seconds
 
 
 def _cpu_ticks() -> tuple:
@@ -219,7 +265,14 @@ def others_busy(interval: float = 0.05) -> float:
     return (busy1 - busy0) / (total1 - total0) if total1 > total0 else 0.0
 
 
-QUIET = {"threshold": 0.15, "max_wait": 3.0, "waited": 0.0, "checks": 0, "busy_runs": 0, "streak": 0}
+QUIET = {
+    "threshold": 0.15,
+    "max_wait": 3.0,
+    "waited": 0.0,
+    "checks": 0,
+    "busy_runs": 0,
+    "streak": 0,
+}
 
 
 def wait_for_quiet() -> float:
@@ -230,7 +283,9 @@ def wait_for_quiet() -> float:
     1 ms training step. Runs that start while others are busy are counted.
     """
     start = time.perf_counter()
-    max_wait = QUIET["max_wait"] if QUIET["streak"] < 3 else 0.3   # long contention: stop waiting long
+    max_wait = (
+        QUIET["max_wait"] if QUIET["streak"] < 3 else 0.3
+    )  # long contention: stop waiting long
     busy = others_busy()
     while busy > QUIET["threshold"] and time.perf_counter() - start < max_wait:
         time.sleep(0.2)
@@ -255,8 +310,9 @@ def timed(fn: Callable[[], object]) -> float:
         gc.enable()
 
 
-def time_round_robin(steps: dict, *, warmup: int = 2, budget: float = 2.0, min_runs: int = 5,
-                     max_runs: int = 50) -> dict:
+def time_round_robin(
+    steps: dict, *, warmup: int = 2, budget: float = 2.0, min_runs: int = 5, max_runs: int = 50
+) -> dict:
     """Median time of each step, the steps interleaved run by run so drift hits all alike.
 
     Each round starts on a quiet machine (:func:`wait_for_quiet`) and runs the
@@ -274,11 +330,14 @@ def time_round_robin(steps: dict, *, warmup: int = 2, budget: float = 2.0, min_r
         for _ in range(warmup):
             fn()
         first[name] = timed(fn)
-    runs = {name: min(max_runs, max(min_runs, math.ceil(budget / max(t, 1e-9)))) for name, t in first.items()}
+    runs = {
+        name: min(max_runs, max(min_runs, math.ceil(budget / max(t, 1e-9))))
+        for name, t in first.items()
+    }
     times = {name: [] for name in steps}
     names = list(steps)
     for round_ in range(max(runs.values())):
-        wait_for_quiet()                             # each round starts on a quiet machine, if it can
+        wait_for_quiet()  # each round starts on a quiet machine, if it can
         # The step that runs first after the pause above runs on an idle core (measured: +0.4 ms, +25 %
         # on a 1.7 ms step): rotate the order so that no step always takes that place.
         shift = round_ % len(names)
@@ -290,6 +349,7 @@ def time_round_robin(steps: dict, *, warmup: int = 2, budget: float = 2.0, min_r
 
 # --------------------------------------------------------------------------- gradient agreement
 
+
 class Agreement(NamedTuple):
     max_abs_diff: float  # max over params of max |g - g_core|
     max_rel_diff: float  # max over params of max |g - g_core| / max |g_core|
@@ -297,7 +357,10 @@ class Agreement(NamedTuple):
     ok: bool
 
 
-GRAD_TOLERANCE = {"float32": 1e-3, "float64": 1e-9}   # on max |g - g_core| / max |g_core| per parameter
+GRAD_TOLERANCE = {
+    "float32": 1e-3,
+    "float64": 1e-9,
+}  # on max |g - g_core| / max |g_core| per parameter
 
 
 def compare_grads(loss, grads: dict, core_loss, core_grads: dict, dtype) -> Agreement:
@@ -314,10 +377,16 @@ def compare_grads(loss, grads: dict, core_loss, core_grads: dict, dtype) -> Agre
         max_rel = max(max_rel, diff / max(float(np.max(np.abs(ref))), 1e-30))
     loss_diff = abs(float(loss) - float(core_loss))
     tol = GRAD_TOLERANCE[np.dtype(dtype).name]
-    return Agreement(max_abs, max_rel, loss_diff, max_rel <= tol and loss_diff <= tol * max(1.0, abs(float(core_loss))))
+    return Agreement(
+        max_abs,
+        max_rel,
+        loss_diff,
+        max_rel <= tol and loss_diff <= tol * max(1.0, abs(float(core_loss))),
+    )
 
 
 # --------------------------------------------------------------------------- machine and versions
+
 
 def blas_info() -> list:
     """threadpoolctl's view of the BLAS/OpenMP libraries loaded (empty list if it is not installed)."""
@@ -325,15 +394,25 @@ def blas_info() -> list:
         from threadpoolctl import threadpool_info
     except ImportError:
         return []
-    keep = ("user_api", "internal_api", "prefix", "version", "num_threads", "architecture", "threading_layer",
-            "filepath")
+    keep = (
+        "user_api",
+        "internal_api",
+        "prefix",
+        "version",
+        "num_threads",
+        "architecture",
+        "threading_layer",
+        "filepath",
+    )
     return [{k: info.get(k) for k in keep} for info in threadpool_info()]
 
 
 def numpy_blas_threads() -> int:
     """Threads of the BLAS NumPy uses (threadpoolctl), else the CPU count."""
     blas = [info for info in blas_info() if info["user_api"] == "blas"]
-    for info in sorted(blas, key=lambda info: "numpy" not in (info["filepath"] or "")):  # NumPy's own first
+    for info in sorted(
+        blas, key=lambda info: "numpy" not in (info["filepath"] or "")
+    ):  # NumPy's own first
         return int(info["num_threads"])
     return os.cpu_count() or 1
 
@@ -350,8 +429,16 @@ def cpu_model() -> str:
 
 
 def machine_info() -> dict:
-    env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
-                                          "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    env = {
+        k: os.environ.get(k)
+        for k in (
+            "OPENBLAS_CORETYPE",
+            "OPENBLAS_L2_SIZE",
+            "OPENBLAS_NUM_THREADS",
+            "OMP_NUM_THREADS",
+            "MKL_NUM_THREADS",
+        )
+    }
     return {
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
@@ -369,11 +456,15 @@ def env_note() -> str:
     set_vars = {k: v for k, v in machine_info()["env"].items() if v is not None}
     if not set_vars:
         return "BLAS env: none of OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE/*_NUM_THREADS set"
-    return ("BLAS env: " + ", ".join(f"{k}={v}" for k, v in set_vars.items())
-            + "  (for modern-kernel numbers run with `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ...`)")
+    return (
+        "BLAS env: "
+        + ", ".join(f"{k}={v}" for k, v in set_vars.items())
+        + "  (for modern-kernel numbers run with `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ...`)"
+    )
 
 
 # --------------------------------------------------------------------------- output
+
 
 def write_json(path: str, data) -> None:
     """Write ``data`` as JSON atomically (temp file in the same directory, then os.replace)."""

@@ -21,8 +21,22 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (COMBO, DEEP, RESULTS_DIR, STACKED, build_model, compare_grads, env_note, fmt_time,  # noqa: E402
-                    machine_info, make_batch, numrnn_model_step, reference_step, time_round_robin, write_json)
+from common import (
+    COMBO,
+    DEEP,
+    RESULTS_DIR,
+    STACKED,
+    build_model,
+    compare_grads,
+    env_note,
+    fmt_time,  # noqa: E402
+    machine_info,
+    make_batch,
+    numrnn_model_step,
+    reference_step,
+    time_round_robin,
+    write_json,
+)
 
 CONFIGS = STACKED[:3] + [DEEP[0], COMBO[0]]
 
@@ -30,8 +44,14 @@ CONFIGS = STACKED[:3] + [DEEP[0], COMBO[0]]
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dtype", default="float64", choices=["float32", "float64"])
-    parser.add_argument("--budget", type=float, default=1.0, help="seconds of timed runs per implementation")
-    parser.add_argument("--out", default=None, help="JSON output (default benchmarks/results/core_vs_reference-<dtype>.json)")
+    parser.add_argument(
+        "--budget", type=float, default=1.0, help="seconds of timed runs per implementation"
+    )
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="JSON output (default benchmarks/results/core_vs_reference-<dtype>.json)",
+    )
     args = parser.parse_args(argv)
     dtype = np.dtype(args.dtype)
     info = machine_info()
@@ -44,16 +64,31 @@ def main(argv=None) -> int:
         core, ref = numrnn_model_step(model, batch), reference_step(model, batch)
         core_loss, core_grads = core()
         ref_loss, ref_grads = ref()
-        agreement = compare_grads(ref_loss, ref_grads, core_loss,
-                                  {k: v.astype(np.float64) for k, v in core_grads.items()}, dtype)
+        agreement = compare_grads(
+            ref_loss,
+            ref_grads,
+            core_loss,
+            {k: v.astype(np.float64) for k, v in core_grads.items()},
+            dtype,
+        )
         if not agreement.ok:
             raise AssertionError(f"{cfg.name}: reference and core gradients differ: {agreement}")
         timing = time_round_robin({"core": core, "reference": ref}, budget=args.budget)
         speedup = timing["reference"].median / timing["core"].median
-        rows.append({"config": cfg.name, "core_s": timing["core"].median, "reference_s": timing["reference"].median,
-                     "speedup": speedup, "grad_max_rel_diff": agreement.max_rel_diff})
-        print(f"{cfg.name:38s}{fmt_time(timing['core'].median):>12s}{fmt_time(timing['reference'].median):>12s}"
-              f"{speedup:>9.2f}x{agreement.max_rel_diff:>11.1e}", flush=True)
+        rows.append(
+            {
+                "config": cfg.name,
+                "core_s": timing["core"].median,
+                "reference_s": timing["reference"].median,
+                "speedup": speedup,
+                "grad_max_rel_diff": agreement.max_rel_diff,
+            }
+        )
+        print(
+            f"{cfg.name:38s}{fmt_time(timing['core'].median):>12s}{fmt_time(timing['reference'].median):>12s}"
+            f"{speedup:>9.2f}x{agreement.max_rel_diff:>11.1e}",
+            flush=True,
+        )
     out = args.out or os.path.join(RESULTS_DIR, f"core_vs_reference-{args.dtype}.json")
     write_json(out, {"meta": info, "dtype": args.dtype, "results": rows})
     print(f"wrote {out}")

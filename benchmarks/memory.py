@@ -45,9 +45,11 @@ def child(impl: str, config_name: str, dtype_name: str) -> dict:
     dtype = np.dtype(dtype_name)
     model, batch = build_model(cfg, dtype), make_batch(cfg, dtype)
     import peers
+
     torch = peers.load_torch(1) if impl.startswith("torch") else None
     if torch is not None:
         from common import numpy_blas_threads
+
         torch.set_num_threads(numpy_blas_threads())
     jax = peers.load_jax(dtype_name == "float64") if impl == "jax" else None
     if impl.startswith("torch") and torch is None or impl == "jax" and jax is None:
@@ -57,13 +59,18 @@ def child(impl: str, config_name: str, dtype_name: str) -> dict:
         return {"impl": impl, "skipped": "does not apply to this config"}
     step = available[impl][0]
     with open("/proc/self/clear_refs", "w") as handle:
-        handle.write("5")                       # reset the peak-RSS mark (VmHWM) to the current RSS
+        handle.write("5")  # reset the peak-RSS mark (VmHWM) to the current RSS
     before = _status_kib("VmRSS")
     step()
     peak = _status_kib("VmHWM")
-    result = {"impl": impl, "rss_before_mib": before / 1024, "peak_delta_mib": (peak - before) / 1024}
+    result = {
+        "impl": impl,
+        "rss_before_mib": before / 1024,
+        "peak_delta_mib": (peak - before) / 1024,
+    }
     if impl in ("numrnn", "numrnn-core", "reference"):
         import tracemalloc
+
         tracemalloc.start()
         step()
         result["tracemalloc_peak_mib"] = tracemalloc.get_traced_memory()[1] / 2**20
@@ -73,26 +80,39 @@ def child(impl: str, config_name: str, dtype_name: str) -> dict:
 
 def measure(impl: str, config_name: str, dtype_name: str) -> dict:
     """Spawn the fresh process for one (implementation, config, dtype) and read its JSON line."""
-    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", impl, config_name, dtype_name],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--child", impl, config_name, dtype_name],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith("{"):
             return json.loads(line)
-    return {"impl": impl, "skipped": f"child failed (exit {proc.returncode}): {proc.stderr.strip()[-300:]}"}
+    return {
+        "impl": impl,
+        "skipped": f"child failed (exit {proc.returncode}): {proc.stderr.strip()[-300:]}",
+    }
 
 
 def main(argv=None) -> int:
     if argv is None and len(sys.argv) == 5 and sys.argv[1] == "--child":
         print(json.dumps(child(*sys.argv[2:])))
         return 0
-    from common import RESULTS_DIR, STACKED, FULL_GRID, machine_info, write_json
+    from common import FULL_GRID, RESULTS_DIR, STACKED, machine_info, write_json
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--configs", default=None, help="configs whose name contains one of these (comma-separated); "
-                        "default: the stacked grid")
+    parser.add_argument(
+        "--configs",
+        default=None,
+        help="configs whose name contains one of these (comma-separated); "
+        "default: the stacked grid",
+    )
     parser.add_argument("--impls", default=",".join(IMPLS), help=f"comma-separated, from {IMPLS}")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    parser.add_argument("--out", default=None, help="JSON output (default benchmarks/results/memory-<dtype>.json)")
+    parser.add_argument(
+        "--out", default=None, help="JSON output (default benchmarks/results/memory-<dtype>.json)"
+    )
     args = parser.parse_args(argv)
     if not os.path.exists("/proc/self/clear_refs"):
         print("memory.py needs Linux's /proc/self/clear_refs to reset the peak-RSS mark; skipping")
@@ -104,7 +124,9 @@ def main(argv=None) -> int:
     impls = [i.strip() for i in args.impls.split(",")]
     started = time.perf_counter()
     rows = []
-    print(f"peak memory of one step above the resident size before it (MiB), {args.dtype}, fresh process each")
+    print(
+        f"peak memory of one step above the resident size before it (MiB), {args.dtype}, fresh process each"
+    )
     head = f"{'config':38s}" + "".join(f"{i:>13s}" for i in impls)
     print(head + "\n" + "-" * len(head))
     for cfg in grid:
@@ -115,23 +137,46 @@ def main(argv=None) -> int:
             cells.append("-" if "skipped" in result else f"{result['peak_delta_mib']:.1f}")
         rows.append(row)
         print(f"{cfg.name:38s}" + "".join(f"{c:>13s}" for c in cells), flush=True)
-    skipped = {(r["config"], i): v["skipped"] for r in rows for i, v in r["impls"].items() if "skipped" in v}
+    skipped = {
+        (r["config"], i): v["skipped"]
+        for r in rows
+        for i, v in r["impls"].items()
+        if "skipped" in v
+    }
     for (config, impl), why in skipped.items():
         if "does not apply" not in why:
             print(f"  skipped {impl} at {config}: {why}")
     largest = rows[-1]["impls"] if rows else {}
     target = None
-    if "numrnn" in largest and "torch-rnn" in largest and "skipped" not in largest["torch-rnn"] \
-            and "skipped" not in largest["numrnn"]:
+    if (
+        "numrnn" in largest
+        and "torch-rnn" in largest
+        and "skipped" not in largest["torch-rnn"]
+        and "skipped" not in largest["numrnn"]
+    ):
         ratio = largest["numrnn"]["peak_delta_mib"] / largest["torch-rnn"]["peak_delta_mib"]
-        target = {"target": "peak memory <= 0.6 x torch.nn.RNN at the largest config", "config": rows[-1]["config"],
-                  "value": ratio, "met": ratio <= 0.6}
-        print(f"\n[{'MET' if target['met'] else 'MISSED'}] numrnn / torch.nn.RNN peak memory at {rows[-1]['config']}: "
-              f"{ratio:.2f} (target <= 0.6)")
+        target = {
+            "target": "peak memory <= 0.6 x torch.nn.RNN at the largest config",
+            "config": rows[-1]["config"],
+            "value": ratio,
+            "met": ratio <= 0.6,
+        }
+        print(
+            f"\n[{'MET' if target['met'] else 'MISSED'}] numrnn / torch.nn.RNN peak memory at {rows[-1]['config']}: "
+            f"{ratio:.2f} (target <= 0.6)"
+        )
     out = args.out or os.path.join(RESULTS_DIR, f"memory-{args.dtype}.json")
-    write_json(out, {"meta": machine_info(), "method": "VmHWM after one step minus VmRSS before it, fresh process "
-                     "per implementation; peak mark reset via /proc/self/clear_refs",
-                     "results": rows, "target": target, "wall_time_s": time.perf_counter() - started})
+    write_json(
+        out,
+        {
+            "meta": machine_info(),
+            "method": "VmHWM after one step minus VmRSS before it, fresh process "
+            "per implementation; peak mark reset via /proc/self/clear_refs",
+            "results": rows,
+            "target": target,
+            "wall_time_s": time.perf_counter() - started,
+        },
+    )
     print(f"wrote {out}")
     return 0
 

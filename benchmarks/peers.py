@@ -33,9 +33,29 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (COMBO, FULL_GRID, QUICK_GRID, QUIET, RESULTS_DIR, STACKED, BenchConfig, build_model, compare_grads,  # noqa: E402
-                    env_note, fmt_time, gemm_floor_step, geomean, machine_info, make_batch, numpy_blas_threads,
-                    numrnn_core_step, numrnn_model_step, reference_step, time_round_robin, write_json)
+from common import (
+    COMBO,
+    FULL_GRID,
+    QUICK_GRID,
+    QUIET,
+    RESULTS_DIR,
+    STACKED,
+    BenchConfig,
+    build_model,
+    compare_grads,  # noqa: E402
+    env_note,
+    fmt_time,
+    gemm_floor_step,
+    geomean,
+    machine_info,
+    make_batch,
+    numpy_blas_threads,
+    numrnn_core_step,
+    numrnn_model_step,
+    reference_step,
+    time_round_robin,
+    write_json,
+)
 
 import numrnn  # noqa: E402
 from numrnn import network  # noqa: E402
@@ -45,6 +65,7 @@ ORDER = ["numrnn", "numrnn-core", "reference", "torch-rnn", "torch-loop", "jax",
 
 
 # --------------------------------------------------------------------------- optional peers
+
 
 def load_torch(threads: int):
     try:
@@ -62,7 +83,7 @@ def load_jax(x64: bool):
     except ImportError as error:
         print(f"jax: not installed ({error}); skipping jax")
         return None
-    jax.config.update("jax_enable_x64", True)       # float64 arrays stay float64; float32 stay float32
+    jax.config.update("jax_enable_x64", True)  # float64 arrays stay float64; float32 stay float32
     jax.config.update("jax_platforms", "cpu")
     return jax
 
@@ -74,6 +95,7 @@ def _tensor(torch, array):
 def torch_rnn_impl(torch, model: numrnn.DeepRNN, batch):
     """``torch.nn.RNN`` + ``nn.Linear`` + ``F.cross_entropy``; returns (step, grads_fn)."""
     import torch.nn.functional as F
+
     cfg, P = model.config, model.params
     L, H, D, O = cfg.num_layers, cfg.layers[0].hidden_size, cfg.input_size, cfg.output_size
     dtype = torch.float32 if model.dtype == np.float32 else torch.float64
@@ -81,10 +103,16 @@ def torch_rnn_impl(torch, model: numrnn.DeepRNN, batch):
     readout = torch.nn.Linear(H, O).to(dtype)
     with torch.no_grad():
         for l in range(1, L + 1):
-            getattr(rnn, f"weight_ih_l{l - 1}").copy_(torch.from_numpy(P[f"layer{l}.W_xh"].T.copy()))
-            getattr(rnn, f"weight_hh_l{l - 1}").copy_(torch.from_numpy(P[f"layer{l}.W_hh"].T.copy()))
+            getattr(rnn, f"weight_ih_l{l - 1}").copy_(
+                torch.from_numpy(P[f"layer{l}.W_xh"].T.copy())
+            )
+            getattr(rnn, f"weight_hh_l{l - 1}").copy_(
+                torch.from_numpy(P[f"layer{l}.W_hh"].T.copy())
+            )
             getattr(rnn, f"bias_ih_l{l - 1}").copy_(torch.from_numpy(P[f"layer{l}.b_h"]))
-            getattr(rnn, f"bias_hh_l{l - 1}").zero_()    # numrnn has one bias per level; its grad equals b_ih's
+            getattr(
+                rnn, f"bias_hh_l{l - 1}"
+            ).zero_()  # numrnn has one bias per level; its grad equals b_ih's
         readout.weight.copy_(torch.from_numpy(P["output.W_hy"].T.copy()))
         readout.bias.copy_(torch.from_numpy(P["output.b_y"]))
     x = torch.from_numpy(batch.x)
@@ -94,7 +122,7 @@ def torch_rnn_impl(torch, model: numrnn.DeepRNN, batch):
     def step():
         for p in parameters:
             p.grad = None
-        out, _ = rnn(x)                                   # (T, B, H)
+        out, _ = rnn(x)  # (T, B, H)
         loss = F.cross_entropy(readout(out).reshape(-1, O), targets)
         loss.backward()
         return loss
@@ -117,14 +145,20 @@ def _supported_by_loops(model: numrnn.DeepRNN) -> bool:
     """The hand-written peers cover tanh layers with p = 0, skip none/residual, no layer-skips, r = 0."""
     cfg = model.config
     return cfg.output_depth == 0 and all(
-        layer.input_depth == 0 and layer.skip in ("none", "residual") and not layer.layer_skip
-        and layer.activation == "tanh" and layer.psi == "tanh" and layer.width == layer.hidden_size
-        for layer in cfg.layers)
+        layer.input_depth == 0
+        and layer.skip in ("none", "residual")
+        and not layer.layer_skip
+        and layer.activation == "tanh"
+        and layer.psi == "tanh"
+        and layer.width == layer.hidden_size
+        for layer in cfg.layers
+    )
 
 
 def torch_loop_impl(torch, model: numrnn.DeepRNN, batch):
     """A hand-written PyTorch per-step loop with autograd, for any config of the grid."""
     import torch.nn.functional as F
+
     cfg = model.config
     P = {name: _tensor(torch, value) for name, value in model.params.items()}
     x = torch.from_numpy(batch.x)
@@ -135,7 +169,9 @@ def torch_loop_impl(torch, model: numrnn.DeepRNN, batch):
         inputs = x
         for l, layer in enumerate(cfg.layers, start=1):
             p = lambda name: P[f"layer{l}.{name}"]
-            U = torch.addmm(p("b_h"), inputs.reshape(T * B, -1), p("W_xh")).reshape(T, B, -1)  # input side, all rows
+            U = torch.addmm(p("b_h"), inputs.reshape(T * B, -1), p("W_xh")).reshape(
+                T, B, -1
+            )  # input side, all rows
             h = torch.zeros(B, layer.hidden_size, dtype=x.dtype)
             states = []
             for t in range(T):
@@ -145,7 +181,7 @@ def torch_loop_impl(torch, model: numrnn.DeepRNN, batch):
                 a = torch.addmm(U[t], g, p("W_hh"))
                 h = h + torch.tanh(a) if layer.skip == "residual" else torch.tanh(a)
                 states.append(h)
-            inputs = torch.stack(states)                   # (T, B, H)
+            inputs = torch.stack(states)  # (T, B, H)
         y = torch.addmm(P["output.b_y"], inputs.reshape(T * B, -1), P["output.W_hy"])
         return F.cross_entropy(y, targets)
 
@@ -167,6 +203,7 @@ def jax_impl(jax, model: numrnn.DeepRNN, batch):
     """``lax.scan`` over time per layer, ``jit(value_and_grad(loss))``; compiled here, before timing."""
     import jax.numpy as jnp
     from jax import lax
+
     cfg = model.config
     T, B, _ = batch.x.shape
     P = {name: jnp.asarray(value) for name, value in model.params.items()}
@@ -175,8 +212,12 @@ def jax_impl(jax, model: numrnn.DeepRNN, batch):
     def loss_fn(P, x, targets):
         inputs = x
         for l, layer in enumerate(cfg.layers, start=1):
-            p = {name.split(".", 1)[1]: value for name, value in P.items() if name.startswith(f"layer{l}.")}
-            U = inputs @ p["W_xh"] + p["b_h"]                # (T, B, H), all rows at once
+            p = {
+                name.split(".", 1)[1]: value
+                for name, value in P.items()
+                if name.startswith(f"layer{l}.")
+            }
+            U = inputs @ p["W_xh"] + p["b_h"]  # (T, B, H), all rows at once
             q, residual = layer.transition_depth, layer.skip == "residual"
 
             def cell(h, u, p=p, q=q, residual=residual):
@@ -188,11 +229,13 @@ def jax_impl(jax, model: numrnn.DeepRNN, batch):
                 return h_new, h_new
 
             _, inputs = lax.scan(cell, jnp.zeros((B, layer.hidden_size), dtype=x.dtype), U)
-        y = inputs @ P["output.W_hy"] + P["output.b_y"]      # (T, B, O)
+        y = inputs @ P["output.W_hy"] + P["output.b_y"]  # (T, B, O)
         log_probs = jax.nn.log_softmax(y, axis=-1)
         return -jnp.mean(jnp.take_along_axis(log_probs, targets[..., None], axis=-1))
 
-    compiled = jax.jit(jax.value_and_grad(loss_fn)).lower(P, x, targets).compile()  # compiled now, not run
+    compiled = (
+        jax.jit(jax.value_and_grad(loss_fn)).lower(P, x, targets).compile()
+    )  # compiled now, not run
 
     def step():
         return jax.block_until_ready(compiled(P, x, targets))
@@ -206,7 +249,10 @@ def jax_impl(jax, model: numrnn.DeepRNN, batch):
 
 # --------------------------------------------------------------------------- one config
 
-def implementations(cfg: BenchConfig, model, batch, peers: dict, *, with_reference: bool = True) -> dict:
+
+def implementations(
+    cfg: BenchConfig, model, batch, peers: dict, *, with_reference: bool = True
+) -> dict:
     """name -> (step, grads_fn or None) for every implementation that applies to ``cfg``."""
     impls = {}
     model_step = numrnn_model_step(model, batch)
@@ -254,11 +300,18 @@ def float32_end_to_end(cfg: BenchConfig) -> dict:
     walk([info.y, info.final_state, info.grad_norms, info.dx, info.dh0], "info")
     wrong = [(where, name) for where, name in found if name != "float32"]
     loss_dtype = np.asarray(loss).dtype.name
-    return {"config": cfg.name, "arrays_checked": len(found), "non_float32": wrong, "loss_dtype": loss_dtype,
-            "ok": not wrong and loss_dtype == "float32"}
+    return {
+        "config": cfg.name,
+        "arrays_checked": len(found),
+        "non_float32": wrong,
+        "loss_dtype": loss_dtype,
+        "ok": not wrong and loss_dtype == "float32",
+    }
 
 
-def run_config(cfg: BenchConfig, dtype, peers: dict, *, budget: float, with_reference: bool) -> dict:
+def run_config(
+    cfg: BenchConfig, dtype, peers: dict, *, budget: float, with_reference: bool
+) -> dict:
     model = build_model(cfg, dtype)
     batch = make_batch(cfg, dtype)
     impls = implementations(cfg, model, batch, peers, with_reference=with_reference)
@@ -271,30 +324,58 @@ def run_config(cfg: BenchConfig, dtype, peers: dict, *, budget: float, with_refe
         loss, grads = grads_fn()
         agreement[name] = compare_grads(loss, grads, core_loss, core_grads, dtype)
         if not agreement[name].ok:
-            raise AssertionError(f"{cfg.name} {np.dtype(dtype).name}: {name}'s gradients differ from numrnn's: "
-                                 f"{agreement[name]}")
+            raise AssertionError(
+                f"{cfg.name} {np.dtype(dtype).name}: {name}'s gradients differ from numrnn's: "
+                f"{agreement[name]}"
+            )
     checks, busy = QUIET["checks"], QUIET["busy_runs"]
     timings = time_round_robin({name: step for name, (step, _) in impls.items()}, budget=budget)
     base = timings[BASELINE].median
     return {
-        "config": cfg.name, "group": cfg.group, "dtype": np.dtype(dtype).name,
+        "config": cfg.name,
+        "group": cfg.group,
+        "dtype": np.dtype(dtype).name,
         "contended_rounds": f"{QUIET['busy_runs'] - busy}/{QUIET['checks'] - checks}",
-        "shape": {"B": cfg.B, "T": cfg.T, "D": cfg.D, "H": cfg.H, "L": cfg.L, "q": cfg.q, "skip": cfg.skip,
-                  "O": cfg.O},
-        "impls": {name: {"median_s": t.median, "ratio_vs_numrnn": t.median / base, "runs": len(t.times),
-                         "min_s": min(t.times), "min_ratio_vs_numrnn": min(t.times) / min(timings[BASELINE].times),
-                         **({"grad_max_abs_diff": agreement[name].max_abs_diff,
-                             "grad_max_rel_diff": agreement[name].max_rel_diff,
-                             "loss_diff": agreement[name].loss_diff} if name in agreement else {})}
-                  for name, t in timings.items()},
+        "shape": {
+            "B": cfg.B,
+            "T": cfg.T,
+            "D": cfg.D,
+            "H": cfg.H,
+            "L": cfg.L,
+            "q": cfg.q,
+            "skip": cfg.skip,
+            "O": cfg.O,
+        },
+        "impls": {
+            name: {
+                "median_s": t.median,
+                "ratio_vs_numrnn": t.median / base,
+                "runs": len(t.times),
+                "min_s": min(t.times),
+                "min_ratio_vs_numrnn": min(t.times) / min(timings[BASELINE].times),
+                **(
+                    {
+                        "grad_max_abs_diff": agreement[name].max_abs_diff,
+                        "grad_max_rel_diff": agreement[name].max_rel_diff,
+                        "loss_diff": agreement[name].loss_diff,
+                    }
+                    if name in agreement
+                    else {}
+                ),
+            }
+            for name, t in timings.items()
+        },
     }
 
 
 # --------------------------------------------------------------------------- report
 
+
 def print_table(rows: list, dtype_name: str, stat: str = "median") -> None:
     names = [n for n in ORDER if any(n in row["impls"] for row in rows)]
-    print(f"\n=== {dtype_name}: {stat} time of one training step (ratio = time / numrnn's {stat}) ===")
+    print(
+        f"\n=== {dtype_name}: {stat} time of one training step (ratio = time / numrnn's {stat}) ==="
+    )
     head = f"{'config':38s}" + "".join(f"{n:>22s}" for n in names)
     print(head)
     print("-" * len(head))
@@ -309,8 +390,11 @@ def print_table(rows: list, dtype_name: str, stat: str = "median") -> None:
         return
     print("gradient agreement with numrnn-core (max |g - g_core| / max |g_core| over parameters):")
     for row in rows:
-        diffs = ", ".join(f"{n} {r['grad_max_rel_diff']:.1e}" for n, r in row["impls"].items()
-                          if "grad_max_rel_diff" in r and n != "numrnn-core")
+        diffs = ", ".join(
+            f"{n} {r['grad_max_rel_diff']:.1e}"
+            for n, r in row["impls"].items()
+            if "grad_max_rel_diff" in r and n != "numrnn-core"
+        )
         print(f"  {row['config']:38s} {diffs}")
 
 
@@ -324,20 +408,37 @@ def evaluate_targets(rows: list, float32_check: dict | None, stat: str = "median
     def add(target, value, met, detail=""):
         out.append({"target": target, "value": value, "met": met, "detail": detail})
 
-    stacked = [by_name[c.name] for c in STACKED if c.name in by_name and "torch-rnn" in by_name[c.name]["impls"]]
+    stacked = [
+        by_name[c.name]
+        for c in STACKED
+        if c.name in by_name and "torch-rnn" in by_name[c.name]["impls"]
+    ]
     if stacked:
         ratios = [core(r) / r["impls"]["torch-rnn"][key] for r in stacked]
-        add("numrnn <= 0.5 x torch.nn.RNN (geomean, stacked)", geomean(ratios), geomean(ratios) <= 0.5,
-            "per config: " + ", ".join(f"{x:.2f}" for x in ratios))
+        add(
+            "numrnn <= 0.5 x torch.nn.RNN (geomean, stacked)",
+            geomean(ratios),
+            geomean(ratios) <= 0.5,
+            "per config: " + ", ".join(f"{x:.2f}" for x in ratios),
+        )
         worst = max(range(len(ratios)), key=ratios.__getitem__)
-        add("numrnn never slower than torch.nn.RNN", ratios[worst], ratios[worst] <= 1.0, f"worst {stacked[worst]['config']}")
+        add(
+            "numrnn never slower than torch.nn.RNN",
+            ratios[worst],
+            ratios[worst] <= 1.0,
+            f"worst {stacked[worst]['config']}",
+        )
     jax_rows = [r for r in rows if "jax" in r["impls"]]
     if jax_rows:
         ratios = {r["config"]: core(r) / r["impls"]["jax"][key] for r in jax_rows}
         worst = max(ratios, key=ratios.get)
         missed = ", ".join(f"{k} ({v:.2f})" for k, v in ratios.items() if v > 1.0)
-        add("numrnn <= 1.0 x JAX on every config", ratios[worst], ratios[worst] <= 1.0,
-            f"worst {worst}" + (f"; missed at: {missed}" if missed else ""))
+        add(
+            "numrnn <= 1.0 x JAX on every config",
+            ratios[worst],
+            ratios[worst] <= 1.0,
+            f"worst {worst}" + (f"; missed at: {missed}" if missed else ""),
+        )
     for c in STACKED[2:]:
         if c.name in by_name:
             r = by_name[c.name]
@@ -359,8 +460,12 @@ def evaluate_targets(rows: list, float32_check: dict | None, stat: str = "median
         ratio = core(t400[0]) / core(t100[0])
         add("T=400 costs <= 4.3 x T=100", ratio, ratio <= 4.3)
     if float32_check is not None:
-        add("float32 end to end", float32_check["arrays_checked"], float32_check["ok"],
-            f"{float32_check['arrays_checked']} arrays checked; non-float32: {float32_check['non_float32']}")
+        add(
+            "float32 end to end",
+            float32_check["arrays_checked"],
+            float32_check["ok"],
+            f"{float32_check['arrays_checked']} arrays checked; non-float32: {float32_check['non_float32']}",
+        )
     return out
 
 
@@ -373,16 +478,34 @@ def print_targets(targets: list, stat: str = "median") -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a subset of the grid that runs in < 2 minutes")
-    parser.add_argument("--peers", default="torch,jax", help="comma-separated peers to run: torch, jax (or none)")
-    parser.add_argument("--dtypes", default="float32,float64", help="comma-separated: float32, float64")
-    parser.add_argument("--budget", type=float, default=None, help="seconds of timed runs per implementation")
+    parser.add_argument(
+        "--quick", action="store_true", help="a subset of the grid that runs in < 2 minutes"
+    )
+    parser.add_argument(
+        "--peers", default="torch,jax", help="comma-separated peers to run: torch, jax (or none)"
+    )
+    parser.add_argument(
+        "--dtypes", default="float32,float64", help="comma-separated: float32, float64"
+    )
+    parser.add_argument(
+        "--budget", type=float, default=None, help="seconds of timed runs per implementation"
+    )
     parser.add_argument("--no-reference", action="store_true", help="leave numrnn.reference out")
-    parser.add_argument("--configs", default=None, help="only configs whose name contains one of these (comma-separated)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="limit NumPy's BLAS (threadpoolctl, at run time) and torch to this many threads; "
-                             "default: NumPy's BLAS count as it is. JAX keeps its own pool")
-    parser.add_argument("--out", default=None, help="JSON output (default benchmarks/results/peers[-quick].json)")
+    parser.add_argument(
+        "--configs",
+        default=None,
+        help="only configs whose name contains one of these (comma-separated)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="limit NumPy's BLAS (threadpoolctl, at run time) and torch to this many threads; "
+        "default: NumPy's BLAS count as it is. JAX keeps its own pool",
+    )
+    parser.add_argument(
+        "--out", default=None, help="JSON output (default benchmarks/results/peers[-quick].json)"
+    )
     args = parser.parse_args(argv)
 
     wanted = {p.strip() for p in args.peers.split(",") if p.strip() and p.strip() != "none"}
@@ -397,7 +520,7 @@ def main(argv=None) -> int:
             from threadpoolctl import threadpool_limits
         except ImportError:
             parser.error("--threads needs threadpoolctl (pip install threadpoolctl)")
-        limiter = threadpool_limits(args.threads, user_api="blas")   # noqa: F841  (kept for the whole run)
+        limiter = threadpool_limits(args.threads, user_api="blas")  # noqa: F841  (kept for the whole run)
     threads = numpy_blas_threads()
     peers = {}
     if "torch" in wanted:
@@ -414,20 +537,34 @@ def main(argv=None) -> int:
     info["numpy_blas_threads"] = threads
     if peers.get("torch") is not None:
         torch = peers["torch"]
-        info.update(torch=torch.__version__, torch_threads=torch.get_num_threads(),
-                    torch_blas=torch.__config__.show().strip().splitlines())
+        info.update(
+            torch=torch.__version__,
+            torch_threads=torch.get_num_threads(),
+            torch_blas=torch.__config__.show().strip().splitlines(),
+        )
     if peers.get("jax") is not None:
         jax = peers["jax"]
         import jaxlib
-        info.update(jax=jax.__version__, jaxlib=jaxlib.__version__, jax_devices=[str(d) for d in jax.devices()])
-    info["blas"] = machine_info()["blas"]               # again, now that every library is loaded
-    print(f"numrnn {info['numrnn']}  numpy {info['numpy']}  python {info['python']}  cpu {info['cpu']} "
-          f"({info['cpu_count']} cpus)")
+
+        info.update(
+            jax=jax.__version__,
+            jaxlib=jaxlib.__version__,
+            jax_devices=[str(d) for d in jax.devices()],
+        )
+    info["blas"] = machine_info()["blas"]  # again, now that every library is loaded
+    print(
+        f"numrnn {info['numrnn']}  numpy {info['numpy']}  python {info['python']}  cpu {info['cpu']} "
+        f"({info['cpu_count']} cpus)"
+    )
     for lib in info["blas"]:
-        print(f"  threadpoolctl: {lib['internal_api']} {lib['version']} {lib.get('architecture') or ''} "
-              f"threads={lib['num_threads']} ({os.path.basename(lib['filepath'] or '')})")
-    print(f"  numpy BLAS threads {threads}; torch threads {info.get('torch_threads', '-')}; "
-          f"jax {info.get('jax', '-')} (XLA CPU, its own thread pool)")
+        print(
+            f"  threadpoolctl: {lib['internal_api']} {lib['version']} {lib.get('architecture') or ''} "
+            f"threads={lib['num_threads']} ({os.path.basename(lib['filepath'] or '')})"
+        )
+    print(
+        f"  numpy BLAS threads {threads}; torch threads {info.get('torch_threads', '-')}; "
+        f"jax {info.get('jax', '-')} (XLA CPU, its own thread pool)"
+    )
     print("  " + env_note())
 
     started = time.perf_counter()
@@ -436,29 +573,50 @@ def main(argv=None) -> int:
         rows = []
         for cfg in grid:
             t0 = time.perf_counter()
-            row = run_config(cfg, np.dtype(dtype_name), peers, budget=budget,
-                             with_reference=not args.no_reference)
+            row = run_config(
+                cfg,
+                np.dtype(dtype_name),
+                peers,
+                budget=budget,
+                with_reference=not args.no_reference,
+            )
             rows.append(row)
-            print(f"  {dtype_name} {cfg.name}: numrnn {fmt_time(row['impls']['numrnn']['median_s'])} "
-                  f"({time.perf_counter() - t0:.1f} s; rounds begun while other processes were busy: "
-                  f"{row['contended_rounds']})", flush=True)
+            print(
+                f"  {dtype_name} {cfg.name}: numrnn {fmt_time(row['impls']['numrnn']['median_s'])} "
+                f"({time.perf_counter() - t0:.1f} s; rounds begun while other processes were busy: "
+                f"{row['contended_rounds']})",
+                flush=True,
+            )
         results[dtype_name] = rows
         print_table(rows, dtype_name)
         print_table(rows, dtype_name, "min")
     f32_check = float32_end_to_end(COMBO[0]) if "float32" in dtypes else None
     targets = evaluate_targets(results["float32"], f32_check) if "float32" in results else []
-    targets_min = evaluate_targets(results["float32"], f32_check, "min") if "float32" in results else []
+    targets_min = (
+        evaluate_targets(results["float32"], f32_check, "min") if "float32" in results else []
+    )
     if targets:
         print_targets(targets)
         print_targets(targets_min, "min")
     if QUIET["busy_runs"]:
-        print(f"\nnote: {QUIET['busy_runs']} of {QUIET['checks']} timing rounds began while other processes used "
-              f"> {QUIET['threshold']:.0%} of the CPUs; 2-thread BLAS stalls then (see the min table)")
+        print(
+            f"\nnote: {QUIET['busy_runs']} of {QUIET['checks']} timing rounds began while other processes used "
+            f"> {QUIET['threshold']:.0%} of the CPUs; 2-thread BLAS stalls then (see the min table)"
+        )
     info["wall_time_s"] = time.perf_counter() - started
     out = args.out or os.path.join(RESULTS_DIR, "peers-quick.json" if args.quick else "peers.json")
-    write_json(out, {"meta": info, "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
-                     "results": results, "float32_check": f32_check, "targets": targets,
-                     "targets_by_min": targets_min, "contention": dict(QUIET)})
+    write_json(
+        out,
+        {
+            "meta": info,
+            "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
+            "results": results,
+            "float32_check": f32_check,
+            "targets": targets,
+            "targets_by_min": targets_min,
+            "contention": dict(QUIET),
+        },
+    )
     print(f"\nwrote {out} ({info['wall_time_s']:.0f} s)")
     return 0
 

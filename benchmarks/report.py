@@ -23,23 +23,31 @@ def _table(rows: list, stat: str) -> list:
     for row in rows:
         impls += [name for name in row["impls"] if name not in impls]
     ratio = "ratio_vs_numrnn" if stat == "median" else "min_ratio_vs_numrnn"
-    lines = ["| config | " + " | ".join(impls) + " | contended rounds |",
-             "|---|" + "---|" * len(impls) + "---|"]
+    lines = [
+        "| config | " + " | ".join(impls) + " | contended rounds |",
+        "|---|" + "---|" * len(impls) + "---|",
+    ]
     for row in rows:
         cells = []
         for name in impls:
             result = row["impls"].get(name)
-            cells.append("–" if result is None else
-                         f"{fmt_time(result[stat + '_s'])} ({result[ratio]:.2f}×)")
-        lines.append(f"| {row['config']} | " + " | ".join(cells) + f" | {row['contended_rounds']} |")
+            cells.append(
+                "–" if result is None else f"{fmt_time(result[stat + '_s'])} ({result[ratio]:.2f}×)"
+            )
+        lines.append(
+            f"| {row['config']} | " + " | ".join(cells) + f" | {row['contended_rounds']} |"
+        )
     return lines
 
 
 def _agreement(rows: list) -> list:
     lines = []
     for row in rows:
-        parts = [f"{name} {result['grad_max_rel_diff']:.1e}" for name, result in row["impls"].items()
-                 if name not in ("numrnn", "numrnn-core", "gemm-floor") and "grad_max_rel_diff" in result]
+        parts = [
+            f"{name} {result['grad_max_rel_diff']:.1e}"
+            for name, result in row["impls"].items()
+            if name not in ("numrnn", "numrnn-core", "gemm-floor") and "grad_max_rel_diff" in result
+        ]
         lines.append(f"- {row['config']}: " + ", ".join(parts))
     return lines
 
@@ -50,7 +58,9 @@ def _targets(targets: list) -> list:
         value = target["value"]
         shown = f"{value:.3g}" if isinstance(value, float) else str(value)
         detail = f" ({target['detail']})" if target.get("detail") else ""
-        lines.append(f"| {target['target']} | {shown}{detail} | {'met' if target['met'] else '**missed**'} |")
+        lines.append(
+            f"| {target['target']} | {shown}{detail} | {'met' if target['met'] else '**missed**'} |"
+        )
     return lines
 
 
@@ -61,10 +71,13 @@ def report(data: dict) -> str:
         for stat in ("median", "min"):
             out += [f"**{dtype}, {stat} of the timed runs** (ratio = time / numrnn's {stat})", ""]
             out += _table(rows, stat) + [""]
-        out += [f"**{dtype}, gradient agreement** (max over parameters of max|g − g_numrnn| / max|g_numrnn|)", ""]
+        out += [
+            f"**{dtype}, gradient agreement** (max over parameters of max|g − g_numrnn| / max|g_numrnn|)",
+            "",
+        ]
         out += _agreement(rows) + [""]
     rows = data["results"].get("float32")
-    if rows:                                   # recomputed from the rows, so the wording is current
+    if rows:  # recomputed from the rows, so the wording is current
         for stat in ("median", "min"):
             targets = evaluate_targets(rows, data.get("float32_check"), stat)
             out += [f"**Issue 5 targets by {stat} times**", ""] + _targets(targets) + [""]

@@ -31,17 +31,17 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-if os.path.dirname(HERE) not in sys.path:                   # run from a checkout without installing
+if os.path.dirname(HERE) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, os.path.dirname(HERE))
 
-import numpy as np                                          # noqa: E402
+import numpy as np  # noqa: E402
 
-import numrnn                                               # noqa: E402
-from numrnn import optim, presets, tasks                    # noqa: E402
-from numrnn.training.trainer import Trainer                          # noqa: E402
+import numrnn  # noqa: E402
+from numrnn import optim, presets, tasks  # noqa: E402
+from numrnn.training.trainer import Trainer  # noqa: E402
 
 B, T, H = 32, 100, 128
-CONFIGS = [                                                 # (task, architecture, optimizer, clip_value)
+CONFIGS = [  # (task, architecture, optimizer, clip_value)
     ("adding", "vanilla", "adam", None),
     ("adding", "deep-transition-skip", "adam", None),
     ("charlm", "hierarchical", "adagrad", 5.0),
@@ -52,8 +52,17 @@ CONFIGS = [                                                 # (task, architectur
 def make_trainer(task_name: str, arch: str, optimizer: str, clip_value, dtype) -> Trainer:
     task = tasks.make_task(task_name, seq_len=T, dtype=dtype)
     model = presets.build(arch, task.input_size, H, task.output_size, seed=0, dtype=dtype)
-    return Trainer(model, task, optimizer=optim.make_optimizer(optimizer), batch_size=B, clip=1.0,
-                   clip_value=clip_value, eval_every=0, progress=True, seed=0)
+    return Trainer(
+        model,
+        task,
+        optimizer=optim.make_optimizer(optimizer),
+        batch_size=B,
+        clip=1.0,
+        clip_value=clip_value,
+        eval_every=0,
+        progress=True,
+        seed=0,
+    )
 
 
 def measure(trainer: Trainer, steps: int, blocks: int) -> dict:
@@ -66,15 +75,18 @@ def measure(trainer: Trainer, steps: int, blocks: int) -> dict:
             result = function(*args, **kwargs)
             spent[key] += time.perf_counter() - start
             return result
+
         return timed
 
     core = trainer.model.loss_and_grads
-    trainer.model.loss_and_grads = timer(core, "core")      # instance attributes: only these objects are wrapped
-    trainer.evaluate = timer(trainer.evaluate, "eval")      # run() evaluates once at its end: left out
+    trainer.model.loss_and_grads = timer(
+        core, "core"
+    )  # instance attributes: only these objects are wrapped
+    trainer.evaluate = timer(trainer.evaluate, "eval")  # run() evaluates once at its end: left out
     batch = trainer.task.train_batch(0, B, np.random.default_rng(1))
     per_block = max(1, steps // blocks)
     loop_times, core_times, alone_times, overheads = [], [], [], []
-    trainer.run(trainer.step + 3)                           # warm-up (first calls allocate)
+    trainer.run(trainer.step + 3)  # warm-up (first calls allocate)
     for _ in range(blocks):
         spent.update(core=0.0, eval=0.0)
         start = time.perf_counter()
@@ -83,40 +95,56 @@ def measure(trainer: Trainer, steps: int, blocks: int) -> dict:
         loop_times.append(loop / per_block)
         core_times.append(spent["core"] / per_block)
         overheads.append((loop - spent["core"]) / loop)
-        start = time.perf_counter()                         # cross-check: the core alone, on one fixed batch
+        start = time.perf_counter()  # cross-check: the core alone, on one fixed batch
         for _ in range(per_block):
             core(batch.x, batch.targets, loss=trainer.task.loss, mask=batch.mask)
         alone_times.append((time.perf_counter() - start) / per_block)
-    return {"loop": statistics.median(loop_times), "core": statistics.median(core_times),
-            "standalone": statistics.median(alone_times), "overhead": statistics.median(overheads)}
+    return {
+        "loop": statistics.median(loop_times),
+        "core": statistics.median(core_times),
+        "standalone": statistics.median(alone_times),
+        "overhead": statistics.median(overheads),
+    }
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    parser.add_argument("--steps", type=int, default=200, help="training steps measured per configuration")
-    parser.add_argument("--blocks", type=int, default=5, help="measurement blocks (the median is reported)")
+    parser.add_argument(
+        "--steps", type=int, default=200, help="training steps measured per configuration"
+    )
+    parser.add_argument(
+        "--blocks", type=int, default=5, help="measurement blocks (the median is reported)"
+    )
     args = parser.parse_args(argv)
     dtype = np.dtype(args.dtype)
 
-    print(f"numrnn {numrnn.__version__}, numpy {np.__version__}, {os.cpu_count()} CPUs, {args.dtype}, "
-          f"B={B} T={T} H={H}, {args.steps} steps per configuration, tqdm bar on")
-    header = f"{'task':8} {'architecture':22} {'optimizer':9} {'loop ms/step':>13} {'core ms/step':>13} " \
-             f"{'outside ms':>11} {'core alone':>11} {'overhead':>9}"
+    print(
+        f"numrnn {numrnn.__version__}, numpy {np.__version__}, {os.cpu_count()} CPUs, {args.dtype}, "
+        f"B={B} T={T} H={H}, {args.steps} steps per configuration, tqdm bar on"
+    )
+    header = (
+        f"{'task':8} {'architecture':22} {'optimizer':9} {'loop ms/step':>13} {'core ms/step':>13} "
+        f"{'outside ms':>11} {'core alone':>11} {'overhead':>9}"
+    )
     print(header)
     print("-" * len(header))
     overheads = []
     for task_name, arch, optimizer, clip_value in CONFIGS:
         trainer = make_trainer(task_name, arch, optimizer, clip_value, dtype)
-        with contextlib.redirect_stderr(io.StringIO()):     # the bar is drawn, into a buffer
+        with contextlib.redirect_stderr(io.StringIO()):  # the bar is drawn, into a buffer
             result = measure(trainer, args.steps, args.blocks)
         overheads.append(result["overhead"])
-        print(f"{task_name:8} {arch:22} {optimizer:9} {1e3 * result['loop']:13.2f} {1e3 * result['core']:13.2f} "
-              f"{1e3 * (result['loop'] - result['core']):11.2f} {1e3 * result['standalone']:11.2f} "
-              f"{100 * result['overhead']:8.1f}%")
+        print(
+            f"{task_name:8} {arch:22} {optimizer:9} {1e3 * result['loop']:13.2f} {1e3 * result['core']:13.2f} "
+            f"{1e3 * (result['loop'] - result['core']):11.2f} {1e3 * result['standalone']:11.2f} "
+            f"{100 * result['overhead']:8.1f}%"
+        )
     worst = max(overheads)
-    print(f"training overhead outside the core: {100 * worst:.1f}% of step time at worst "
-          f"(median {100 * statistics.median(overheads):.1f}%); target < 10%: {'met' if worst < 0.10 else 'NOT met'}")
+    print(
+        f"training overhead outside the core: {100 * worst:.1f}% of step time at worst "
+        f"(median {100 * statistics.median(overheads):.1f}%); target < 10%: {'met' if worst < 0.10 else 'NOT met'}"
+    )
     return 0
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS / "_ext"))
-sys.path.insert(0, str(DOCS.parent))          # the numrnn in this tree, installed or not
+sys.path.insert(0, str(DOCS.parent))  # the numrnn in this tree, installed or not
 
 import numrnn  # noqa: E402
 
@@ -31,11 +31,11 @@ copyright = "the numrnn authors, MIT licence"
 release = version = numrnn.__version__
 
 extensions = [
-    "myst_nb",                       # MyST Markdown pages and executed notebooks (includes myst_parser)
+    "myst_nb",  # MyST Markdown pages and executed notebooks (includes myst_parser)
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
-    "sphinx-mathjax-offline",        # MathJax 3 served from _static/mathjax, not a CDN
+    "sphinx-mathjax-offline",  # MathJax 3 served from _static/mathjax, not a CDN
     "tutorial_notebooks",
     "numrnn_examples",
 ]
@@ -51,25 +51,25 @@ myst_heading_anchors = 3
 
 # myst-nb: show the notebooks as executed (by tutorial_notebooks), never execute them here.
 nb_execution_mode = "off"
-nb_output_stderr = "remove"         # progress bars and kernel chatter, not part of the lesson
-nb_merge_streams = True             # one block per cell for what a cell prints
-nb_ipywidgets_js = {}               # no widget scripts from a CDN (no tutorial uses widgets)
+nb_output_stderr = "remove"  # progress bars and kernel chatter, not part of the lesson
+nb_merge_streams = True  # one block per cell for what a cell prints
+nb_ipywidgets_js = {}  # no widget scripts from a CDN (no tutorial uses widgets)
 
 # autodoc + napoleon: numpydoc sections, shapes in the types, no prefix soup.
 autodoc_default_options = {"members": True, "member-order": "bysource", "show-inheritance": False}
-autodoc_typehints = "none"          # the numpydoc types say more (shapes) than the annotations
+autodoc_typehints = "none"  # the numpydoc types say more (shapes) than the annotations
 add_module_names = False
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
-napoleon_use_ivar = True            # NamedTuple/dataclass "Attributes": fields, not duplicate objects
+napoleon_use_ivar = True  # NamedTuple/dataclass "Attributes": fields, not duplicate objects
 napoleon_use_rtype = False
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"numrnn {release}"
-html_static_path = ["_theme"]          # numrnn.css: a wider column for 100-character code
+html_static_path = ["_theme"]  # numrnn.css: a wider column for 100-character code
 html_css_files = ["numrnn.css"]
 html_show_sourcelink = False
-html_sidebars = {"**": ["globaltoc.html"]}   # every page: the whole contents, as in a textbook
+html_sidebars = {"**": ["globaltoc.html"]}  # every page: the whole contents, as in a textbook
 html_theme_options = {
     # Nothing from the network: no icon links (GitHub, PyPI ...), no analytics, no version
     # switcher JSON; the theme's fonts (FontAwesome) and scripts ship with the theme.

@@ -29,12 +29,26 @@ Around the maths: :mod:`numrnn.presets` (named architectures),
 module that imports matplotlib) and :mod:`numrnn.cli` (the ``numrnn`` command).
 """
 
-from ._version import __version__
 from . import diagnostics, gradcheck, layers, losses, presets, training
+from ._version import __version__
 from .config import LayerConfig, ModelConfig
 from .model import DeepRNN
 from .network import LossInfo
 from .training import Trainer, TrainingDiverged, train
 
-__all__ = ["DeepRNN", "LayerConfig", "ModelConfig", "LossInfo", "Trainer", "TrainingDiverged", "train",
-           "diagnostics", "gradcheck", "layers", "losses", "presets", "training", "__version__"]
+__all__ = [
+    "DeepRNN",
+    "LayerConfig",
+    "ModelConfig",
+    "LossInfo",
+    "Trainer",
+    "TrainingDiverged",
+    "train",
+    "diagnostics",
+    "gradcheck",
+    "layers",
+    "losses",
+    "presets",
+    "training",
+    "__version__",
+]

@@ -174,7 +174,9 @@ def _config_of(model) -> ModelConfig:
         return model
     config = getattr(model, "config", None)
     if not isinstance(config, ModelConfig):
-        raise TypeError(f"model must be a numrnn.DeepRNN (or a ModelConfig); got {type(model).__name__}")
+        raise TypeError(
+            f"model must be a numrnn.DeepRNN (or a ModelConfig); got {type(model).__name__}"
+        )
     return config
 
 
@@ -213,9 +215,9 @@ def parameter_counts(model) -> dict:
         size = int(np.prod(shape))
         if name.startswith(OUTPUT_PREFIX):
             counts["output"] += size
-        elif name.split(".", 1)[1].startswith(("W_x", "b_x")):        # W_x{j}, b_x{j}, W_xh
+        elif name.split(".", 1)[1].startswith(("W_x", "b_x")):  # W_x{j}, b_x{j}, W_xh
             counts["input"] += size
-        else:                                                          # W_h*, b_h*, S_h*
+        else:  # W_h*, b_h*, S_h*
             counts["transition"] += size
     counts["total"] = counts["input"] + counts["transition"] + counts["output"]
     return counts
@@ -251,7 +253,9 @@ def sequential_depth(config) -> SequentialDepth:
 def _as_norm_curve(norms, name: str = "norms") -> np.ndarray:
     """``norms`` as a float64 (T,) array of norms >= 0, no NaN, T >= 2."""
     if isinstance(norms, (str, bytes, dict)) or not hasattr(norms, "__len__"):
-        raise TypeError(f"{name} must be an array of shape (T,) of gradient norms; got {type(norms).__name__}")
+        raise TypeError(
+            f"{name} must be an array of shape (T,) of gradient norms; got {type(norms).__name__}"
+        )
     array = np.asarray(norms)
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise TypeError(f"{name} must hold real numbers; got dtype {array.dtype}")
@@ -295,7 +299,7 @@ def log_gradient_ratio(norms) -> float:
             f"norms[-1] (the gradient at step T) must be finite and > 0 for a ratio; got {last}"
         )
     with np.errstate(divide="ignore"):
-        return float(np.log(first) - np.log(last))                   # log(0) = -inf, log(inf) = inf
+        return float(np.log(first) - np.log(last))  # log(0) = -inf, log(inf) = inf
 
 
 def gradient_ratio(norms) -> float:
@@ -356,20 +360,24 @@ def decay_rate(norms) -> float:
     """
     norms = _as_norm_curve(norms)
     if np.isinf(norms).any():
-        raise ValueError(f"norms must be finite for a fit; got {int(np.isinf(norms).sum())} inf entries "
-                         "(the gradient overflowed: the flow is exploding)")
-    distance = np.arange(norms.size - 1, -1, -1, dtype=np.float64)     # T - t for t = 1..T
+        raise ValueError(
+            f"norms must be finite for a fit; got {int(np.isinf(norms).sum())} inf entries "
+            "(the gradient overflowed: the flow is exploding)"
+        )
+    distance = np.arange(norms.size - 1, -1, -1, dtype=np.float64)  # T - t for t = 1..T
     kept = norms > 0
     if kept.sum() < 2:
         if kept[-1]:
             return 0.0
-        raise ValueError(f"norms must have at least two entries > 0 for a fit; got {int(kept.sum())}")
-    slope = np.polyfit(distance[kept], np.log(norms[kept]), 1)[0]       # ln ‖dh‖ ≈ slope · (T - t) + c
+        raise ValueError(
+            f"norms must have at least two entries > 0 for a fit; got {int(kept.sum())}"
+        )
+    slope = np.polyfit(distance[kept], np.log(norms[kept]), 1)[0]  # ln ‖dh‖ ≈ slope · (T - t) + c
     return float(np.exp(slope))
 
 
 def flow_verdict(ratio, T) -> str:
-    """"vanishing", "stable" or "exploding", from the gradient ratio over T steps.
+    """ "vanishing", "stable" or "exploding", from the gradient ratio over T steps.
 
     The ratio is turned into the geometric mean factor per step,
     ``rate = ratio^(1 / (T - 1))``, so that one threshold serves every T:
@@ -400,7 +408,9 @@ def flow_verdict(ratio, T) -> str:
         If ``ratio`` is negative or NaN, or ``T < 2``.
     """
     if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real):
-        raise TypeError(f"ratio must be a real number; got {ratio!r} of type {type(ratio).__name__}")
+        raise TypeError(
+            f"ratio must be a real number; got {ratio!r} of type {type(ratio).__name__}"
+        )
     T = check_int(T, "T", minimum=2)
     if np.isnan(ratio) or ratio < 0:
         raise ValueError(f"ratio must be >= 0 (a ratio of norms); got {ratio!r}")
@@ -445,10 +455,10 @@ def last_step_problem(model, T, batch_size=8, seed=0):
     B = check_int(batch_size, "batch_size", minimum=1)
     rng = np.random.default_rng(check_int(seed, "seed", minimum=0))
     config = model.config
-    x = rng.standard_normal((T, B, config.input_size)).astype(model.dtype)          # (T, B, D)
+    x = rng.standard_normal((T, B, config.input_size)).astype(model.dtype)  # (T, B, D)
     targets = rng.standard_normal((T, B, config.output_size)).astype(model.dtype)  # (T, B, O)
     mask = np.zeros((T, B), dtype=model.dtype)
-    mask[-1] = 1                                                                    # scored at step T only
+    mask[-1] = 1  # scored at step T only
     return x, targets, mask
 
 
@@ -489,7 +499,7 @@ def gradient_flow(model, T=100, batch_size=8, seed=0, layer=-1) -> FlowSummary:
     ratio = gradient_ratio(row)
     try:
         rate = decay_rate(row)
-    except ValueError:                      # inf entries: the gradient overflowed, no fit
+    except ValueError:  # inf entries: the gradient overflowed, no fit
         rate = float("inf")
     return FlowSummary(grad_norms, ratio, rate, flow_verdict(ratio, T))
 
@@ -548,21 +558,21 @@ def span_norms(model, x, h0=None, layer=-1, log=False) -> np.ndarray:
     layer = _check_layer(layer, model.config.num_layers)
     if not isinstance(log, (bool, np.bool_)):
         raise TypeError(f"log must be True or False; got {log!r}")
-    jacobians = step_jacobians(model, x, h0)[layer]                  # (T, B, H, H), [s-1] = ∂h_s/∂h_{s-1}
+    jacobians = step_jacobians(model, x, h0)[layer]  # (T, B, H, H), [s-1] = ∂h_s/∂h_{s-1}
     T, B, H, _ = jacobians.shape
-    product = np.broadcast_to(np.eye(H), (B, H, H)).astype(np.float64)   # ∂h_T/∂h_T = I
-    log_scale = np.zeros(B)                                          # product = exp(log_scale) · (this array)
+    product = np.broadcast_to(np.eye(H), (B, H, H)).astype(np.float64)  # ∂h_T/∂h_T = I
+    log_scale = np.zeros(B)  # product = exp(log_scale) · (this array)
     log_norms = np.empty((T, B))
     for d in range(T):
         if d > 0:
-            product = product @ jacobians[T - d]                     # ∂h_T/∂h_{T-d} = ∂h_T/∂h_{T-d+1} J_{T-d+1}
-            size = np.linalg.norm(product, axis=(-2, -1))            # Frobenius norm, (B,)
-            size = np.where(size > 0, size, 1.0)                     # an exact 0 stays 0
+            product = product @ jacobians[T - d]  # ∂h_T/∂h_{T-d} = ∂h_T/∂h_{T-d+1} J_{T-d+1}
+            size = np.linalg.norm(product, axis=(-2, -1))  # Frobenius norm, (B,)
+            size = np.where(size > 0, size, 1.0)  # an exact 0 stays 0
             product = product / size[:, None, None]
             log_scale += np.log(size)
         with np.errstate(divide="ignore"):
             log_norms[d] = log_scale + np.log(np.linalg.norm(product, ord=2, axis=(-2, -1)))
-    top = log_norms.max(axis=1, keepdims=True)                       # mean over b in the log domain
+    top = log_norms.max(axis=1, keepdims=True)  # mean over b in the log domain
     finite_top = np.where(np.isfinite(top), top, 0.0)
     with np.errstate(divide="ignore"):
         log_mean = finite_top[:, 0] + np.log(np.exp(log_norms - finite_top).mean(axis=1))

@@ -39,12 +39,20 @@ import numpy as np
 from ._checks import check_choice, check_int, check_number
 from .losses import compute_loss
 
-__all__ = ["GradcheckPrecisionWarning", "GradcheckRow", "GradcheckReport", "check_gradients", "check_model",
-           "relative_error"]
+__all__ = [
+    "GradcheckPrecisionWarning",
+    "GradcheckRow",
+    "GradcheckReport",
+    "check_gradients",
+    "check_model",
+    "relative_error",
+]
 
 METHODS = ("auto", "full", "sampled", "directional")
-AUTO_FULL_LIMIT = 4000   # "auto" checks every entry up to this many, else samples
-PROGRESS_MIN_ENTRIES = 500  # progress=None shows a bar from this many checked entries (a few seconds)
+AUTO_FULL_LIMIT = 4000  # "auto" checks every entry up to this many, else samples
+PROGRESS_MIN_ENTRIES = (
+    500  # progress=None shows a bar from this many checked entries (a few seconds)
+)
 
 
 class GradcheckPrecisionWarning(UserWarning):
@@ -53,7 +61,10 @@ class GradcheckPrecisionWarning(UserWarning):
 
 def relative_error(analytic, numeric, tiny: float):
     """``|a − n| / max(|a| + |n|, tiny)``, element-wise (``docs/gradcheck.md``)."""
-    analytic, numeric = np.asarray(analytic, dtype=np.float64), np.asarray(numeric, dtype=np.float64)
+    analytic, numeric = (
+        np.asarray(analytic, dtype=np.float64),
+        np.asarray(numeric, dtype=np.float64),
+    )
     return np.abs(analytic - numeric) / np.maximum(np.abs(analytic) + np.abs(numeric), tiny)
 
 
@@ -115,21 +126,42 @@ class GradcheckReport:
 
     def __str__(self) -> str:
         head = ("parameter", "shape", "checked", "max rel. error", "verdict")
-        cells = [(row.name, str(row.shape), str(row.checked), f"{row.max_relative_error:.2e}",
-                  "ok" if row.passed else "FAIL") for row in self.rows]
+        cells = [
+            (
+                row.name,
+                str(row.shape),
+                str(row.checked),
+                f"{row.max_relative_error:.2e}",
+                "ok" if row.passed else "FAIL",
+            )
+            for row in self.rows
+        ]
         widths = [max(len(r[i]) for r in cells + [head]) for i in range(5)]
-        fmt = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        fmt = lambda r: "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))
+        )
         rule = "-" * len(fmt(head))
-        verdict = "PASS" if self.passed else f"FAIL ({len(self.failures())} of {len(self.rows)} arrays)"
-        lines = [f"{self.title}: {self.method} check in {self.dtype}, tolerance {self.tolerance:g}", rule, fmt(head),
-                 rule, *map(fmt, cells), rule, f"{verdict}: max relative error {self.max_relative_error:.2e}"]
+        verdict = (
+            "PASS" if self.passed else f"FAIL ({len(self.failures())} of {len(self.rows)} arrays)"
+        )
+        lines = [
+            f"{self.title}: {self.method} check in {self.dtype}, tolerance {self.tolerance:g}",
+            rule,
+            fmt(head),
+            rule,
+            *map(fmt, cells),
+            rule,
+            f"{verdict}: max relative error {self.max_relative_error:.2e}",
+        ]
         return "\n".join(lines)
 
 
-_STENCIL = ((3, 1), (2, -9), (1, 45), (-1, -45), (-2, 9), (-3, -1))   # (offset, weight) / 60ε
+_STENCIL = ((3, 1), (2, -9), (1, 45), (-1, -45), (-2, 9), (-3, -1))  # (offset, weight) / 60ε
 
 
-def _central_difference(g: Callable[[float], float], eps: float, machine_eps: float) -> tuple[float, float]:
+def _central_difference(
+    g: Callable[[float], float], eps: float, machine_eps: float
+) -> tuple[float, float]:
     """g'(0) by the sixth-order central difference, and a bound on its rounding error.
 
     Each g value carries a rounding error of about ``machine_eps · |g|``;
@@ -141,8 +173,14 @@ def _central_difference(g: Callable[[float], float], eps: float, machine_eps: fl
     return estimate, rounding
 
 
-def _numeric_derivative(g: Callable[[float], float], eps: float, machine_eps: float, analytic: float,
-                        tolerance: float, tiny: float) -> float:
+def _numeric_derivative(
+    g: Callable[[float], float],
+    eps: float,
+    machine_eps: float,
+    analytic: float,
+    tolerance: float,
+    tiny: float,
+) -> float:
     """g'(0) at step ε, refined at ε/4 when the step was too large for g's curvature.
 
     Only an entry that disagrees with its analytic value is refined, and the
@@ -168,6 +206,7 @@ def _along_entry(f, point, array, index):
             return float(f(point))
         finally:
             array[index] = original
+
     return g
 
 
@@ -181,12 +220,24 @@ def _along_direction(f, point, array, direction):
             return float(f(point))
         finally:
             np.copyto(array, original)
+
     return g
 
 
-def check_gradients(f: Callable, params: dict, grads: dict, *, method: str = "auto", tolerance: float = 1e-7,
-                    eps: float | None = None, tiny: float = 1e-4, num_samples: int = 20, seed: int = 0,
-                    title: str = "gradient check", progress: bool | None = None) -> GradcheckReport:
+def check_gradients(
+    f: Callable,
+    params: dict,
+    grads: dict,
+    *,
+    method: str = "auto",
+    tolerance: float = 1e-7,
+    eps: float | None = None,
+    tiny: float = 1e-4,
+    num_samples: int = 20,
+    seed: int = 0,
+    title: str = "gradient check",
+    progress: bool | None = None,
+) -> GradcheckReport:
     """Compare analytic gradients with finite differences of ``f``.
 
     Parameters
@@ -236,14 +287,20 @@ def check_gradients(f: Callable, params: dict, grads: dict, *, method: str = "au
     if not isinstance(params, dict) or not isinstance(grads, dict):
         raise TypeError("params and grads must both be dicts of str to ndarray")
     if set(params) != set(grads):
-        raise ValueError(f"grads must have the keys of params; missing {sorted(set(params) - set(grads))}, "
-                         f"extra {sorted(set(grads) - set(params))}")
+        raise ValueError(
+            f"grads must have the keys of params; missing {sorted(set(params) - set(grads))}, "
+            f"extra {sorted(set(grads) - set(params))}"
+        )
     dtypes = set()
     for name, value in params.items():
         if not isinstance(value, np.ndarray) or value.dtype not in (np.float32, np.float64):
-            raise TypeError(f"params[{name!r}] must be a float32 or float64 ndarray; got {getattr(value, 'dtype', type(value))}")
+            raise TypeError(
+                f"params[{name!r}] must be a float32 or float64 ndarray; got {getattr(value, 'dtype', type(value))}"
+            )
         if not isinstance(grads[name], np.ndarray) or grads[name].shape != value.shape:
-            raise ValueError(f"grads[{name!r}] must have shape {value.shape}; got {getattr(grads[name], 'shape', None)}")
+            raise ValueError(
+                f"grads[{name!r}] must have shape {value.shape}; got {getattr(grads[name], 'shape', None)}"
+            )
         dtypes.add(value.dtype)
     check_number(tolerance, "tolerance", positive=True)
     check_number(tiny, "tiny", positive=True)
@@ -256,7 +313,9 @@ def check_gradients(f: Callable, params: dict, grads: dict, *, method: str = "au
             "gradient check in float32: rounding in the loss (about 1e-7 relative) divided by the step makes "
             "finite differences accurate only to about 1e-3, so a correct gradient can fail and a wrong one can "
             "pass; check in float64 (dtype=np.float64) and train in float32",
-            GradcheckPrecisionWarning, stacklevel=2)
+            GradcheckPrecisionWarning,
+            stacklevel=2,
+        )
     machine_eps = float(np.finfo(dtype).eps)
     if eps is None:
         eps = 5e-2 if dtype == np.float32 else 2e-3
@@ -267,9 +326,11 @@ def check_gradients(f: Callable, params: dict, grads: dict, *, method: str = "au
     if progress is not None and not isinstance(progress, bool):
         raise TypeError(f"progress must be True, False or None; got {progress!r}")
 
-    point = {name: value.copy() for name, value in params.items()}   # perturbed in place, then restored
+    point = {
+        name: value.copy() for name, value in params.items()
+    }  # perturbed in place, then restored
     rng = np.random.default_rng(seed)
-    chosen = {}                                                      # name -> entries (or a direction)
+    chosen = {}  # name -> entries (or a direction)
     for name, value in point.items():
         if method == "directional":
             direction = rng.standard_normal(value.shape)
@@ -277,15 +338,20 @@ def check_gradients(f: Callable, params: dict, grads: dict, *, method: str = "au
         elif method == "full" or num_samples >= value.size:
             chosen[name] = list(np.ndindex(value.shape))
         else:
-            chosen[name] = [np.unravel_index(i, value.shape) for i in rng.choice(value.size, num_samples, replace=False)]
-    total = len(point) if method == "directional" else sum(len(entries) for entries in chosen.values())
+            chosen[name] = [
+                np.unravel_index(i, value.shape)
+                for i in rng.choice(value.size, num_samples, replace=False)
+            ]
+    total = (
+        len(point) if method == "directional" else sum(len(entries) for entries in chosen.values())
+    )
     bar = _progress_bar(progress, total)
     report = GradcheckReport(method=method, tolerance=tolerance, dtype=dtype, title=title)
     for name, value in point.items():
         analytic = np.asarray(grads[name], dtype=np.float64)
         if method == "directional":
             lines = [_along_direction(f, point, value, chosen[name])]
-            analytic = np.array([np.sum(analytic * chosen[name])])       # ⟨grad, v⟩
+            analytic = np.array([np.sum(analytic * chosen[name])])  # ⟨grad, v⟩
         else:
             lines = [_along_entry(f, point, value, index) for index in chosen[name]]
             analytic = np.array([analytic[index] for index in chosen[name]])
@@ -299,7 +365,9 @@ def check_gradients(f: Callable, params: dict, grads: dict, *, method: str = "au
         worst = float(errors.max()) if errors.size else 0.0
         worst_abs = float(np.abs(analytic - numeric).max()) if errors.size else 0.0
         passed = bool(worst <= tolerance) and all(math.isfinite(v) for v in numeric)
-        report.rows.append(GradcheckRow(name, value.shape, int(errors.size), worst, worst_abs, passed))
+        report.rows.append(
+            GradcheckRow(name, value.shape, int(errors.size), worst, worst_abs, passed)
+        )
     if bar is not None:
         bar.close()
     return report
@@ -312,18 +380,34 @@ def _progress_bar(progress: bool | None, total: int):
     if progress is None:
         try:
             progress = total >= PROGRESS_MIN_ENTRIES and sys.stderr.isatty()
-        except (AttributeError, ValueError):                   # no isatty, or a closed stream
+        except (AttributeError, ValueError):  # no isatty, or a closed stream
             progress = False
     if not progress:
         return None
-    from tqdm import tqdm                                      # imported only when a bar is wanted
+    from tqdm import tqdm  # imported only when a bar is wanted
 
-    return tqdm(total=total, desc="gradient check", unit="entry", leave=False, mininterval=0.5,
-                file=sys.stderr)
+    return tqdm(
+        total=total,
+        desc="gradient check",
+        unit="entry",
+        leave=False,
+        mininterval=0.5,
+        file=sys.stderr,
+    )
 
 
-def check_model(model, x, targets, *, loss: str = "xent", h0=None, mask=None, bptt_window=None,
-                include_inputs: bool = True, **options) -> GradcheckReport:
+def check_model(
+    model,
+    x,
+    targets,
+    *,
+    loss: str = "xent",
+    h0=None,
+    mask=None,
+    bptt_window=None,
+    include_inputs: bool = True,
+    **options,
+) -> GradcheckReport:
     """Check every gradient of a :class:`numrnn.DeepRNN`, and ``dx`` and ``dh0``.
 
     Parameters
@@ -353,9 +437,11 @@ def check_model(model, x, targets, *, loss: str = "xent", h0=None, mask=None, bp
     if bptt_window is not None and check_int(bptt_window, "bptt_window", minimum=1) < x.shape[0]:
         raise ValueError(
             f"bptt_window must be None or >= T={x.shape[0]} for a gradient check: a truncated gradient is not "
-            f"the gradient of the loss; got {bptt_window}")
-    value, grads, info = model.loss_and_grads(x, targets, loss=loss, h0=h0, mask=mask, bptt_window=bptt_window,
-                                              need_dx=True)
+            f"the gradient of the loss; got {bptt_window}"
+        )
+    value, grads, info = model.loss_and_grads(
+        x, targets, loss=loss, h0=h0, mask=mask, bptt_window=bptt_window, need_dx=True
+    )
     point, analytic = dict(model.params), dict(grads)
     if include_inputs:
         point["x"], analytic["x"] = x, info.dx

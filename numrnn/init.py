@@ -126,9 +126,16 @@ def residual_branch_weights(config: ModelConfig) -> list[str]:
     return names
 
 
-def init_params(config: ModelConfig, *, init: str = "xavier", spectral_radius: float | None = None,
-                bias: float = 0.0, residual_scale: float = RESIDUAL_SCALE, dtype=np.float64,
-                rng: np.random.Generator) -> dict[str, np.ndarray]:
+def init_params(
+    config: ModelConfig,
+    *,
+    init: str = "xavier",
+    spectral_radius: float | None = None,
+    bias: float = 0.0,
+    residual_scale: float = RESIDUAL_SCALE,
+    dtype=np.float64,
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
     """Create every parameter of a model.
 
     Parameters
@@ -166,7 +173,9 @@ def init_params(config: ModelConfig, *, init: str = "xavier", spectral_radius: f
     bias = check_number(bias, "bias")
     residual_scale = check_number(residual_scale, "residual_scale")
     if residual_scale < 0:
-        raise ValueError(f"residual_scale must be >= 0 (1 = the plain draw); got {residual_scale!r}")
+        raise ValueError(
+            f"residual_scale must be >= 0 (1 = the plain draw); got {residual_scale!r}"
+        )
     branch_ends = set(residual_branch_weights(config))
 
     groups = [
@@ -194,6 +203,6 @@ def init_params(config: ModelConfig, *, init: str = "xavier", spectral_radius: f
             if name == "W_hh" and prefix != OUTPUT_PREFIX and spectral_radius is not None:
                 value = scale_to_spectral_radius(value, spectral_radius)
             if prefix + name in branch_ends:
-                value = (value * residual_scale).astype(dtype)     # the branch starts near zero
+                value = (value * residual_scale).astype(dtype)  # the branch starts near zero
             params[prefix + name] = value
     return params

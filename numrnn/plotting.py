@@ -61,6 +61,7 @@ NORM_LABEL = r"$\Vert\partial\,\mathrm{loss}/\partial h_t^{(l)}\Vert$"
 
 # --------------------------------------------------------------------------- matplotlib, lazily
 
+
 def _pyplot():
     """``matplotlib.pyplot``, with the Agg backend unless a backend was already chosen."""
     if "matplotlib.pyplot" not in sys.modules:
@@ -76,9 +77,9 @@ def _pyplot():
 def _chosen_backend(matplotlib):
     """The backend the user chose (MPLBACKEND, matplotlibrc, matplotlib.use), or None if none was."""
     try:
-        return matplotlib.get_backend(auto_select=False)      # matplotlib >= 3.10
+        return matplotlib.get_backend(auto_select=False)  # matplotlib >= 3.10
     except TypeError:
-        return matplotlib.rcParams._get_backend_or_none()      # matplotlib 3.5 - 3.9
+        return matplotlib.rcParams._get_backend_or_none()  # matplotlib 3.5 - 3.9
 
 
 def _new_axes(ax):
@@ -94,6 +95,7 @@ def _new_axes(ax):
 
 
 # --------------------------------------------------------------------------- input checks
+
 
 def _as_norms(value, name: str, *, ndim: tuple = (1, 2)) -> np.ndarray:
     """``value`` as a float array of gradient norms: finite, >= 0, non-empty, ``ndim`` in ``ndim``."""
@@ -111,7 +113,9 @@ def _as_norms(value, name: str, *, ndim: tuple = (1, 2)) -> np.ndarray:
     if array.size == 0:
         raise ValueError(f"{name} must not be empty; got shape {array.shape}")
     if not np.isfinite(array).all():
-        raise ValueError(f"{name} must be finite; it has NaN or inf entries (did the gradient explode?)")
+        raise ValueError(
+            f"{name} must be finite; it has NaN or inf entries (did the gradient explode?)"
+        )
     if (array < 0).any():
         raise ValueError(f"{name} must be >= 0 (they are norms); got {array.min()}")
     return array.astype(np.float64, copy=False)
@@ -129,6 +133,7 @@ def _check_bool(value, name: str) -> bool:
 
 
 # --------------------------------------------------------------------------- gradient flow
+
 
 def _tiny(norms) -> float:
     """The smallest normal float of the dtype the norms were computed in (float32 or float64)."""
@@ -160,8 +165,17 @@ def _hatch_cells(ax, mask: np.ndarray, hatch: str, facecolor: str):
             start = step
             while step < T and line[step]:
                 step += 1
-            ax.add_patch(Rectangle((start + 0.5, row - 0.5), step - start, 1.0, facecolor=facecolor,
-                                   edgecolor="black", hatch=hatch, linewidth=0.0))
+            ax.add_patch(
+                Rectangle(
+                    (start + 0.5, row - 0.5),
+                    step - start,
+                    1.0,
+                    facecolor=facecolor,
+                    edgecolor="black",
+                    hatch=hatch,
+                    linewidth=0.0,
+                )
+            )
             cells += step - start
     return cells
 
@@ -220,25 +234,46 @@ def plot_gradient_norms(grad_norms, ax=None, log: bool = True, title: str | None
     if log:
         positive = norms[norms > 0]
         if positive.size == 0:
-            raise ValueError("grad_norms has no entry > 0, so it has no log colour scale; pass log=False")
+            raise ValueError(
+                "grad_norms has no entry > 0, so it has no log colour scale; pass log=False"
+            )
         low, high = positive.min(), positive.max()
         norm = LogNorm(vmin=low, vmax=high if high > low else low * 10)
     else:
         norm = Normalize(vmin=0.0, vmax=norms.max() if norms.max() > 0 else 1.0)
     ax = _new_axes(ax)
-    cmap = colormaps["viridis"].with_extremes(bad="white")     # zeros are also covered by hatched patches
-    image = ax.imshow(norms, aspect="auto", origin="lower", interpolation="nearest", cmap=cmap, norm=norm,
-                      extent=(0.5, T + 0.5, 0.5, L + 0.5))            # pixel centres at steps 1..T, layers 1..L
+    cmap = colormaps["viridis"].with_extremes(
+        bad="white"
+    )  # zeros are also covered by hatched patches
+    image = ax.imshow(
+        norms,
+        aspect="auto",
+        origin="lower",
+        interpolation="nearest",
+        cmap=cmap,
+        norm=norm,
+        extent=(0.5, T + 0.5, 0.5, L + 0.5),
+    )  # pixel centres at steps 1..T, layers 1..L
     ax.figure.colorbar(image, ax=ax, label=NORM_LABEL + " (batch, units)")
     zero, subnormal = _zero_and_subnormal(norms, tiny)
     handles = []
     count = _hatch_cells(ax, zero, "///", "white")
     if count:
-        handles.append(Patch(facecolor="white", edgecolor="black", hatch="///", label=f"{ZERO_LABEL} ({count})"))
+        handles.append(
+            Patch(
+                facecolor="white", edgecolor="black", hatch="///", label=f"{ZERO_LABEL} ({count})"
+            )
+        )
     count = _hatch_cells(ax, subnormal, "xx", "none")
     if count:
-        handles.append(Patch(facecolor="none", edgecolor="black", hatch="xx",
-                             label=f"{SUBNORMAL_LABEL} ({count})"))
+        handles.append(
+            Patch(
+                facecolor="none",
+                edgecolor="black",
+                hatch="xx",
+                label=f"{SUBNORMAL_LABEL} ({count})",
+            )
+        )
     if handles:
         ax.legend(handles=handles, loc="upper left", fontsize="small", framealpha=0.9)
     ax.set_xlabel("step t")
@@ -260,14 +295,30 @@ def _mark_underflow(ax, x, y, tiny: float, color, marked: dict) -> np.ndarray:
     if zero.any():
         label = None if marked.get("zero") else ZERO_LABEL + ", drawn on the bottom edge"
         marked["zero"] = True
-        ax.plot(x[zero], np.zeros(int(zero.sum())), linestyle="none", marker="v", color=color,
-                markeredgecolor="black", transform=ax.get_xaxis_transform(), clip_on=False, label=label,
-                gid="zero-marker")
+        ax.plot(
+            x[zero],
+            np.zeros(int(zero.sum())),
+            linestyle="none",
+            marker="v",
+            color=color,
+            markeredgecolor="black",
+            transform=ax.get_xaxis_transform(),
+            clip_on=False,
+            label=label,
+            gid="zero-marker",
+        )
     if subnormal.any():
         label = None if marked.get("subnormal") else SUBNORMAL_LABEL
         marked["subnormal"] = True
-        ax.plot(x[subnormal], y[subnormal], linestyle="none", marker="x", color=color, label=label,
-                gid="subnormal-marker")
+        ax.plot(
+            x[subnormal],
+            y[subnormal],
+            linestyle="none",
+            marker="x",
+            color=color,
+            label=label,
+            gid="subnormal-marker",
+        )
     return np.where(zero, np.nan, y)
 
 
@@ -307,7 +358,9 @@ def plot_gradient_norm_curves(grad_norms, ax=None, labels=None):
         labels = [f"layer {l}" for l in range(1, L + 1)]
     else:
         if isinstance(labels, str) or not hasattr(labels, "__len__"):
-            raise TypeError(f"labels must be a sequence of {L} strings (one per layer); got {labels!r}")
+            raise TypeError(
+                f"labels must be a sequence of {L} strings (one per layer); got {labels!r}"
+            )
         labels = list(labels)
         if len(labels) != L:
             raise ValueError(f"labels must have one entry per layer (L={L}); got {len(labels)}")
@@ -365,8 +418,10 @@ def compare_gradient_flow(named_grad_norms, ax=None, layer: int = -1, normalize:
     if normalize:
         for label, (norms, tiny) in curves.items():
             if norms[-1] == 0:
-                raise ValueError(f"normalize=True divides by the norm at the last step, which is 0 for "
-                                 f"named_grad_norms[{label!r}]")
+                raise ValueError(
+                    f"normalize=True divides by the norm at the last step, which is 0 for "
+                    f"named_grad_norms[{label!r}]"
+                )
             curves[label] = (norms / norms[-1], tiny)
     ax = _new_axes(ax)
     marked = {}
@@ -397,19 +452,26 @@ def _named_rows(named, name: str, layer) -> dict:
     for label, value in named.items():
         if not isinstance(label, str):
             raise TypeError(f"{name} keys must be strings (legend labels); got {label!r}")
-        tiny = _tiny(value) if hasattr(value, "__len__") and not isinstance(value, (str, bytes)) else 0.0
+        tiny = (
+            _tiny(value)
+            if hasattr(value, "__len__") and not isinstance(value, (str, bytes))
+            else 0.0
+        )
         norms = _as_norms(value, f"{name}[{label!r}]")
         if norms.ndim == 2:
             L = norms.shape[0]
             if not -L <= layer < L:
-                raise ValueError(f"layer must be in [-{L}, {L}) for {name}[{label!r}] with L={L} layers; "
-                                 f"got {layer}")
+                raise ValueError(
+                    f"layer must be in [-{L}, {L}) for {name}[{label!r}] with L={L} layers; "
+                    f"got {layer}"
+                )
             norms = norms[layer]
         curves[label] = (norms, tiny)
     return curves
 
 
 # --------------------------------------------------------------------------- training curves
+
 
 def plot_history(history, keys=("loss",), ax=None, log: bool = False):
     """Training curves: each of ``keys`` against the step.
@@ -448,9 +510,13 @@ def plot_history(history, keys=("loss",), ax=None, log: bool = False):
     if not isinstance(history, Mapping) and callable(getattr(history, "to_arrays", None)):
         history = history.to_arrays()
     if not isinstance(history, Mapping):
-        raise TypeError(f"history must be a dict of str to 1-D arrays (or have to_arrays()); "
-                        f"got {type(history).__name__}")
-    if isinstance(history.get("steps"), Mapping) and isinstance(history.get("evaluations"), Mapping):
+        raise TypeError(
+            f"history must be a dict of str to 1-D arrays (or have to_arrays()); "
+            f"got {type(history).__name__}"
+        )
+    if isinstance(history.get("steps"), Mapping) and isinstance(
+        history.get("evaluations"), Mapping
+    ):
         history = _flat_history_json(history)
     if isinstance(keys, str):
         keys = (keys,)
@@ -467,8 +533,10 @@ def plot_history(history, keys=("loss",), ax=None, log: bool = False):
             raise ValueError(f"history has no key {key!r}; it has {sorted(history)}")
         column = np.asarray(history[key])
         if column.ndim != 1 or not (column.size == 0 or np.issubdtype(column.dtype, np.number)):
-            raise ValueError(f"history[{key!r}] must be a 1-D array of numbers; got shape {column.shape}, "
-                             f"dtype {column.dtype}")
+            raise ValueError(
+                f"history[{key!r}] must be a 1-D array of numbers; got shape {column.shape}, "
+                f"dtype {column.dtype}"
+            )
         columns[key] = column.astype(np.float64)
     x_of = {key: _steps_of(key, columns) for key in keys}
     ax = _new_axes(ax)
@@ -512,15 +580,15 @@ def _steps_of(key: str, columns: dict) -> np.ndarray:
 # numrnn.presets.ARCHITECTURES, the same in every figure. Yellow (#F0E442) is left out: it is
 # hard to see on white.
 ARCHITECTURE_COLORS = {
-    "vanilla": "#000000",                              # black
-    "hierarchical": "#E69F00",                         # orange
-    "deep-transition": "#D55E00",                      # vermillion
-    "deep-transition-skip": "#0072B2",                 # blue
-    "deep-transition-shortcut": "#009E73",             # bluish green
-    "hierarchical-deep-transition-skip": "#CC79A7",    # reddish purple
+    "vanilla": "#000000",  # black
+    "hierarchical": "#E69F00",  # orange
+    "deep-transition": "#D55E00",  # vermillion
+    "deep-transition-skip": "#0072B2",  # blue
+    "deep-transition-shortcut": "#009E73",  # bluish green
+    "hierarchical-deep-transition-skip": "#CC79A7",  # reddish purple
 }
-_SPARE_COLOR = "#56B4E9"                               # sky blue: any other label
-BASELINE_COLOR = "0.45"                                # grey, dashed: trivial baselines
+_SPARE_COLOR = "#56B4E9"  # sky blue: any other label
+BASELINE_COLOR = "0.45"  # grey, dashed: trivial baselines
 
 
 def color_for(name: str) -> str:
@@ -551,8 +619,10 @@ def color_for(name: str) -> str:
 
 # --------------------------------------------------------------------------- comparison figures
 
-def plot_norm_vs_distance(named_norms, ax=None, order: str = "step", layer: int = -1,
-                          normalize: bool = False):
+
+def plot_norm_vs_distance(
+    named_norms, ax=None, order: str = "step", layer: int = -1, normalize: bool = False
+):
     """Gradient norm against the distance T − t it travelled, one line per architecture, log y.
 
     Parameters
@@ -591,15 +661,20 @@ def plot_norm_vs_distance(named_norms, ax=None, order: str = "step", layer: int 
         by_distance = norms[::-1] if order == "step" else norms
         if normalize:
             if by_distance[0] == 0:
-                raise ValueError(f"normalize=True divides by the norm at distance 0, which is 0 for "
-                                 f"named_norms[{label!r}]")
+                raise ValueError(
+                    f"normalize=True divides by the norm at distance 0, which is 0 for "
+                    f"named_norms[{label!r}]"
+                )
             by_distance = by_distance / by_distance[0]
         distance = np.arange(by_distance.size)
         (line,) = ax.plot(distance, by_distance, label=label, color=color_for(label))
         line.set_ydata(_mark_underflow(ax, distance, by_distance, tiny, line.get_color(), marked))
     ax.set_yscale("log")
     ax.set_xlabel("distance T − t (steps)")
-    ax.set_ylabel(r"$\Vert\partial\,\mathrm{loss}/\partial h_t\Vert$" + (" / value at t = T" if normalize else ""))
+    ax.set_ylabel(
+        r"$\Vert\partial\,\mathrm{loss}/\partial h_t\Vert$"
+        + (" / value at t = T" if normalize else "")
+    )
     ax.set_title("gradient norm vs distance travelled back in time")
     ax.legend(fontsize="small")
     return ax
@@ -611,19 +686,25 @@ def _spectrum_array(value, label: str, layer: int) -> np.ndarray:
         if not value:
             raise ValueError(f"named_spectra[{label!r}] must not be an empty list")
         if not -len(value) <= layer < len(value):
-            raise ValueError(f"layer must be in [-{len(value)}, {len(value)}) for named_spectra[{label!r}] "
-                             f"with {len(value)} layers; got {layer}")
+            raise ValueError(
+                f"layer must be in [-{len(value)}, {len(value)}) for named_spectra[{label!r}] "
+                f"with {len(value)} layers; got {layer}"
+            )
         value = value[layer]
     if not isinstance(value, np.ndarray):
-        raise TypeError(f"named_spectra[{label!r}] must be an array (..., H) of singular values or a list of "
-                        f"them per layer, as jacobian_spectra returns; got {type(value).__name__}")
+        raise TypeError(
+            f"named_spectra[{label!r}] must be an array (..., H) of singular values or a list of "
+            f"them per layer, as jacobian_spectra returns; got {type(value).__name__}"
+        )
     if value.ndim < 1 or value.size == 0 or not np.issubdtype(value.dtype, np.number):
-        raise ValueError(f"named_spectra[{label!r}] must be a non-empty numeric array (..., H); "
-                         f"got shape {value.shape}, dtype {value.dtype}")
+        raise ValueError(
+            f"named_spectra[{label!r}] must be a non-empty numeric array (..., H); "
+            f"got shape {value.shape}, dtype {value.dtype}"
+        )
     array = value.reshape(-1, value.shape[-1]).astype(np.float64)
     if not np.isfinite(array).all() or (array < 0).any():
         raise ValueError(f"named_spectra[{label!r}] must hold finite singular values >= 0")
-    return -np.sort(-array, axis=1)                                    # largest first
+    return -np.sort(-array, axis=1)  # largest first
 
 
 def plot_jacobian_spectra(named_spectra, ax=None, layer: int = -1):
@@ -654,10 +735,14 @@ def plot_jacobian_spectra(named_spectra, ax=None, layer: int = -1):
         For a bad argument, naming it.
     """
     if not isinstance(named_spectra, Mapping) or not named_spectra:
-        raise TypeError("named_spectra must be a non-empty dict of label to singular values (..., H); "
-                        f"got {named_spectra!r:.80}")
+        raise TypeError(
+            "named_spectra must be a non-empty dict of label to singular values (..., H); "
+            f"got {named_spectra!r:.80}"
+        )
     if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
-        raise TypeError(f"layer must be an integer layer index such as -1 (top layer); got {layer!r}")
+        raise TypeError(
+            f"layer must be an integer layer index such as -1 (top layer); got {layer!r}"
+        )
     spectra = {}
     for label, value in named_spectra.items():
         if not isinstance(label, str):
@@ -684,30 +769,43 @@ def _history_columns(history, label: str) -> dict:
     if not isinstance(history, Mapping) and callable(getattr(history, "to_arrays", None)):
         history = history.to_arrays()
     if not isinstance(history, Mapping):
-        raise TypeError(f"named_histories[{label!r}] must be a History, a dict of arrays or the dict of a "
-                        f"history.json; got {type(history).__name__}")
-    if "steps" in history and "evaluations" in history:                # the layout of history.json
+        raise TypeError(
+            f"named_histories[{label!r}] must be a History, a dict of arrays or the dict of a "
+            f"history.json; got {type(history).__name__}"
+        )
+    if "steps" in history and "evaluations" in history:  # the layout of history.json
         steps, evaluations = history["steps"], history["evaluations"]
-        history = {**steps, "eval_step": evaluations.get("step", []),
-                   **{key: value for key, value in evaluations.items() if key != "step"}}
+        history = {
+            **steps,
+            "eval_step": evaluations.get("step", []),
+            **{key: value for key, value in evaluations.items() if key != "step"},
+        }
     columns = {}
     for key in ("step", "loss", "grad_norm", "eval_step", "val_metric"):
         if key not in history:
             raise ValueError(f"named_histories[{label!r}] has no {key!r}; it has {sorted(history)}")
         column = np.asarray([np.nan if v is None else v for v in history[key]], dtype=np.float64)
         if column.ndim != 1:
-            raise ValueError(f"named_histories[{label!r}][{key!r}] must be 1-D; got shape {column.shape}")
+            raise ValueError(
+                f"named_histories[{label!r}][{key!r}] must be 1-D; got shape {column.shape}"
+            )
         columns[key] = column
     for x, ys in (("step", ("loss", "grad_norm")), ("eval_step", ("val_metric",))):
         for y in ys:
             if columns[y].size != columns[x].size:
-                raise ValueError(f"named_histories[{label!r}][{y!r}] must have one entry per {x} "
-                                 f"({columns[x].size}); got {columns[y].size}")
+                raise ValueError(
+                    f"named_histories[{label!r}][{y!r}] must have one entry per {x} "
+                    f"({columns[x].size}); got {columns[y].size}"
+                )
     return columns
 
 
-def plot_training_curves(named_histories, axes=None, metric_name: str = "validation metric",
-                         baseline: float | None = None):
+def plot_training_curves(
+    named_histories,
+    axes=None,
+    metric_name: str = "validation metric",
+    baseline: float | None = None,
+):
     """Training loss, validation metric and pre-clip gradient norm of several runs, side by side.
 
     Parameters
@@ -738,8 +836,10 @@ def plot_training_curves(named_histories, axes=None, metric_name: str = "validat
         For a bad argument, naming it.
     """
     if not isinstance(named_histories, Mapping) or not named_histories:
-        raise TypeError("named_histories must be a non-empty dict of label to History (or a list of them); "
-                        f"got {type(named_histories).__name__}")
+        raise TypeError(
+            "named_histories must be a non-empty dict of label to History (or a list of them); "
+            f"got {type(named_histories).__name__}"
+        )
     if not isinstance(metric_name, str):
         raise TypeError(f"metric_name must be a string; got {metric_name!r}")
     if baseline is not None and (isinstance(baseline, bool) or not np.isfinite(baseline)):
@@ -750,7 +850,9 @@ def plot_training_curves(named_histories, axes=None, metric_name: str = "validat
             raise TypeError(f"named_histories keys must be strings (legend labels); got {label!r}")
         values = list(value) if isinstance(value, (list, tuple)) else [value]
         if not values:
-            raise ValueError(f"named_histories[{label!r}] must hold at least one run; got an empty list")
+            raise ValueError(
+                f"named_histories[{label!r}] must hold at least one run; got an empty list"
+            )
         runs[label] = [_history_columns(history, label) for history in values]
     if axes is None:
         figure, axes = _pyplot().subplots(1, 3, figsize=(13, 3.8), layout="constrained")
@@ -758,32 +860,57 @@ def plot_training_curves(named_histories, axes=None, metric_name: str = "validat
         axes = list(axes) if hasattr(axes, "__len__") else axes
         from matplotlib.axes import Axes
 
-        if not isinstance(axes, list) or len(axes) != 3 or not all(isinstance(a, Axes) for a in axes):
-            raise TypeError(f"axes must be a sequence of 3 matplotlib Axes or None; got {axes!r:.80}")
+        if (
+            not isinstance(axes, list)
+            or len(axes) != 3
+            or not all(isinstance(a, Axes) for a in axes)
+        ):
+            raise TypeError(
+                f"axes must be a sequence of 3 matplotlib Axes or None; got {axes!r:.80}"
+            )
         figure = axes[0].figure
-    panels = (("step", "loss", "training loss (batch mean)", "training loss"),
-              ("eval_step", "val_metric", metric_name, f"{metric_name} on held-out data"),
-              ("step", "grad_norm", "global gradient norm before clipping", "gradient norm before clipping"))
+    panels = (
+        ("step", "loss", "training loss (batch mean)", "training loss"),
+        ("eval_step", "val_metric", metric_name, f"{metric_name} on held-out data"),
+        (
+            "step",
+            "grad_norm",
+            "global gradient norm before clipping",
+            "gradient norm before clipping",
+        ),
+    )
     for ax, (x, y, ylabel, title) in zip(axes, panels):
         for label, columns_list in runs.items():
             for seed, columns in enumerate(columns_list):
                 kept = np.isfinite(columns[y])
-                ax.plot(columns[x][kept], columns[y][kept], color=color_for(label),
-                        linewidth=1.5 if len(columns_list) == 1 else 0.9, alpha=1.0 if len(columns_list) == 1 else 0.7,
-                        label=label if seed == 0 else None)
+                ax.plot(
+                    columns[x][kept],
+                    columns[y][kept],
+                    color=color_for(label),
+                    linewidth=1.5 if len(columns_list) == 1 else 0.9,
+                    alpha=1.0 if len(columns_list) == 1 else 0.7,
+                    label=label if seed == 0 else None,
+                )
         ax.set_yscale("log")
         ax.set_xlabel("training step")
         ax.set_ylabel(ylabel)
         ax.set_title(title)
     if baseline is not None:
-        axes[1].axhline(float(baseline), color=BASELINE_COLOR, linestyle="--", linewidth=1,
-                        label="trivial baseline", gid="reference")
+        axes[1].axhline(
+            float(baseline),
+            color=BASELINE_COLOR,
+            linestyle="--",
+            linewidth=1,
+            label="trivial baseline",
+            gid="reference",
+        )
     axes[1].legend(fontsize="small")
     return figure
 
 
-def plot_depth_sweep(depths, named_values, ylabel: str, ax=None, baseline: float | None = None,
-                     log: bool = False):
+def plot_depth_sweep(
+    depths, named_values, ylabel: str, ax=None, baseline: float | None = None, log: bool = False
+):
     """A measurement against transition depth q, one line per architecture, mean ± std over seeds.
 
     Parameters
@@ -814,13 +941,19 @@ def plot_depth_sweep(depths, named_values, ylabel: str, ax=None, baseline: float
         For a bad argument, naming it.
     """
     depths_array = np.asarray(depths)
-    if depths_array.ndim != 1 or depths_array.size == 0 or not np.issubdtype(depths_array.dtype, np.integer):
+    if (
+        depths_array.ndim != 1
+        or depths_array.size == 0
+        or not np.issubdtype(depths_array.dtype, np.integer)
+    ):
         raise ValueError(f"depths must be a non-empty 1-D sequence of integers; got {depths!r}")
     if not isinstance(ylabel, str) or not ylabel:
         raise TypeError(f"ylabel must be a non-empty string naming the measurement; got {ylabel!r}")
     if not isinstance(named_values, Mapping) or not named_values:
-        raise TypeError("named_values must be a non-empty dict of label to values per depth; "
-                        f"got {type(named_values).__name__}")
+        raise TypeError(
+            "named_values must be a non-empty dict of label to values per depth; "
+            f"got {type(named_values).__name__}"
+        )
     if baseline is not None and (isinstance(baseline, bool) or not np.isfinite(baseline)):
         raise ValueError(f"baseline must be a finite number or None; got {baseline!r}")
     log = _check_bool(log, "log")
@@ -833,8 +966,10 @@ def plot_depth_sweep(depths, named_values, ylabel: str, ax=None, baseline: float
         if array.ndim == 1:
             array = array[:, None]
         if array.ndim != 2 or array.shape[0] != n:
-            raise ValueError(f"named_values[{label!r}] must have shape (n_depths,) or (n_depths, n_seeds) "
-                             f"with n_depths={n}; got {np.shape(value)}")
+            raise ValueError(
+                f"named_values[{label!r}] must have shape (n_depths,) or (n_depths, n_seeds) "
+                f"with n_depths={n}; got {np.shape(value)}"
+            )
         series[label] = array
     ax = _new_axes(ax)
     marked = {}
@@ -845,21 +980,38 @@ def plot_depth_sweep(depths, named_values, ylabel: str, ax=None, baseline: float
         counts = finite.sum(axis=1)
         safe = np.where(finite, array, 0.0)
         mean = np.where(counts > 0, safe.sum(axis=1) / np.maximum(counts, 1), np.nan)
-        spread = np.sqrt(np.where(finite, (safe - mean[:, None]) ** 2, 0.0).sum(axis=1) / np.maximum(counts, 1))
+        spread = np.sqrt(
+            np.where(finite, (safe - mean[:, None]) ** 2, 0.0).sum(axis=1) / np.maximum(counts, 1)
+        )
         (line,) = ax.plot(x, mean, marker="o", label=label, color=color)
         if array.shape[1] > 1:
             ax.fill_between(x, mean - spread, mean + spread, color=color, alpha=0.2, linewidth=0)
-        if log:                                          # a log axis cannot show a mean of 0: mark it
+        if log:  # a log axis cannot show a mean of 0: mark it
             line.set_ydata(_mark_underflow(ax, x, mean, 0.0, color, marked))
         missing = counts == 0
         if missing.any():
             text = None if marked.get("missing") else "not finite (diverged)"
             marked["missing"] = True
-            ax.plot(x[missing], np.ones(int(missing.sum())), linestyle="none", marker="x", color=color,
-                    transform=ax.get_xaxis_transform(), clip_on=False, label=text, gid="missing-marker")
+            ax.plot(
+                x[missing],
+                np.ones(int(missing.sum())),
+                linestyle="none",
+                marker="x",
+                color=color,
+                transform=ax.get_xaxis_transform(),
+                clip_on=False,
+                label=text,
+                gid="missing-marker",
+            )
     if baseline is not None:
-        ax.axhline(float(baseline), color=BASELINE_COLOR, linestyle="--", linewidth=1,
-                   label="trivial baseline", gid="reference")
+        ax.axhline(
+            float(baseline),
+            color=BASELINE_COLOR,
+            linestyle="--",
+            linewidth=1,
+            label="trivial baseline",
+            gid="reference",
+        )
     if log:
         ax.set_yscale("log")
     ax.set_xticks(depths_array)

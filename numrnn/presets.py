@@ -44,26 +44,52 @@ def hierarchical(input_size, hidden_size, output_size, num_layers=2, **kwargs) -
 
 def deep_transition(input_size, hidden_size, output_size, transition_depth=2, **kwargs) -> DeepRNN:
     """Deep transition RNN: ``h_t = φ(MLP_x(x_t) + MLP_h(h_{t-1}))`` with q >= 1 hidden layers in ``MLP_h``."""
-    return DeepRNN(input_size, hidden_size, output_size, transition_depth=transition_depth, **kwargs)
+    return DeepRNN(
+        input_size, hidden_size, output_size, transition_depth=transition_depth, **kwargs
+    )
 
 
-def deep_transition_skip(input_size, hidden_size, output_size, transition_depth=2, **kwargs) -> DeepRNN:
+def deep_transition_skip(
+    input_size, hidden_size, output_size, transition_depth=2, **kwargs
+) -> DeepRNN:
     """Deep transition with skip: ``h_t = h_{t-1} + φ(MLP_x(x_t) + MLP_h(h_{t-1}))``."""
-    return DeepRNN(input_size, hidden_size, output_size, transition_depth=transition_depth, skip="residual",
-                   **kwargs)
+    return DeepRNN(
+        input_size,
+        hidden_size,
+        output_size,
+        transition_depth=transition_depth,
+        skip="residual",
+        **kwargs,
+    )
 
 
-def deep_transition_shortcut(input_size, hidden_size, output_size, transition_depth=2, **kwargs) -> DeepRNN:
+def deep_transition_shortcut(
+    input_size, hidden_size, output_size, transition_depth=2, **kwargs
+) -> DeepRNN:
     """Pascanu et al.'s DT(S)-RNN: learned shortcuts ``h_{t-1} S_j`` into every transition layer above the first."""
-    return DeepRNN(input_size, hidden_size, output_size, transition_depth=transition_depth, skip="shortcut",
-                   **kwargs)
+    return DeepRNN(
+        input_size,
+        hidden_size,
+        output_size,
+        transition_depth=transition_depth,
+        skip="shortcut",
+        **kwargs,
+    )
 
 
-def hierarchical_deep_transition_skip(input_size, hidden_size, output_size, num_layers=2, transition_depth=2,
-                                      **kwargs) -> DeepRNN:
+def hierarchical_deep_transition_skip(
+    input_size, hidden_size, output_size, num_layers=2, transition_depth=2, **kwargs
+) -> DeepRNN:
     """A stack of residual deep-transition layers: depth across layers and within each step."""
-    return DeepRNN(input_size, hidden_size, output_size, num_layers=num_layers, transition_depth=transition_depth,
-                   skip="residual", **kwargs)
+    return DeepRNN(
+        input_size,
+        hidden_size,
+        output_size,
+        num_layers=num_layers,
+        transition_depth=transition_depth,
+        skip="residual",
+        **kwargs,
+    )
 
 
 ARCHITECTURES = {
@@ -93,5 +119,7 @@ def build(name: str, input_size: int, hidden_size: int, output_size: int, **kwar
     DeepRNN
     """
     if not isinstance(name, str) or name not in ARCHITECTURES:
-        raise ValueError(f"name must be an architecture, one of {list(ARCHITECTURES)}; got {name!r}")
+        raise ValueError(
+            f"name must be an architecture, one of {list(ARCHITECTURES)}; got {name!r}"
+        )
     return ARCHITECTURES[name](input_size, hidden_size, output_size, **kwargs)

@@ -31,10 +31,10 @@ class Setting(NamedTuple):
 
     input_size: int
     output_size: int
-    layers: tuple        # one DeepRNN per-layer dict per layer
+    layers: tuple  # one DeepRNN per-layer dict per layer
     output_depth: int
-    steps: int           # T
-    batch: int           # B
+    steps: int  # T
+    batch: int  # B
     loss: str
     use_mask: bool
     seed: int
@@ -50,7 +50,7 @@ def layer_settings(draw, *, max_depth: int = 3) -> dict:
         hidden_size=hidden,
         transition_depth=depth,
         input_depth=draw(st.integers(0, 2)),
-        mlp_width=draw(st.sampled_from([None, hidden + 1, hidden - 1])),   # None means M = H
+        mlp_width=draw(st.sampled_from([None, hidden + 1, hidden - 1])),  # None means M = H
         skip=skip,
         layer_skip=draw(st.booleans()),
         activation=draw(st.sampled_from(["tanh", "sigmoid"])),
@@ -79,9 +79,9 @@ class Problem(NamedTuple):
     """A model and one batch to evaluate it on."""
 
     model: numrnn.DeepRNN
-    x: np.ndarray          # (T, B, D)
-    h0: list               # (B, H_l) per layer
-    targets: np.ndarray    # int (T, B) for xent, float (T, B, O) otherwise
+    x: np.ndarray  # (T, B, D)
+    h0: list  # (B, H_l) per layer
+    targets: np.ndarray  # int (T, B) for xent, float (T, B, O) otherwise
     loss: str
     mask: np.ndarray | None
 
@@ -107,9 +107,16 @@ def random_targets(loss: str, T: int, B: int, O: int, rng: np.random.Generator, 
 def build_model(setting: Setting, *, dtype=np.float64) -> numrnn.DeepRNN:
     """The DeepRNN of a setting, with random non-zero biases."""
     first = setting.layers[0]
-    model = numrnn.DeepRNN(setting.input_size, first["hidden_size"], setting.output_size,
-                           layers=[dict(layer) for layer in setting.layers], output_depth=setting.output_depth,
-                           bias=0.1, dtype=dtype, seed=setting.seed)
+    model = numrnn.DeepRNN(
+        setting.input_size,
+        first["hidden_size"],
+        setting.output_size,
+        layers=[dict(layer) for layer in setting.layers],
+        output_depth=setting.output_depth,
+        bias=0.1,
+        dtype=dtype,
+        seed=setting.seed,
+    )
     randomize_biases(model, np.random.default_rng(setting.seed + 1))
     return model
 
@@ -120,24 +127,40 @@ def build_problem(setting: Setting, *, dtype=np.float64) -> Problem:
     rng = np.random.default_rng(setting.seed + 2)
     T, B = setting.steps, setting.batch
     x = rng.standard_normal((T, B, setting.input_size)).astype(dtype)
-    h0 = [(0.5 * rng.standard_normal((B, layer.hidden_size))).astype(dtype) for layer in model.config.layers]
+    h0 = [
+        (0.5 * rng.standard_normal((B, layer.hidden_size))).astype(dtype)
+        for layer in model.config.layers
+    ]
     targets = random_targets(setting.loss, T, B, setting.output_size, rng, dtype)
     mask = None
     if setting.use_mask:
         mask = rng.uniform(0.0, 2.0, size=(T, B)).astype(dtype)
-        mask[-1, 0] = 1.0                   # the entry xent always counts keeps a positive weight
+        mask[-1, 0] = 1.0  # the entry xent always counts keeps a positive weight
     return Problem(model, x, h0, targets, setting.loss, mask)
 
 
-def small_problem(loss: str = "xent", *, T: int = 5, B: int = 3, D: int = 3, H: int = 4, O: int = 3,
-                  seed: int = 0, dtype=np.float64, **model_kwargs) -> Problem:
+def small_problem(
+    loss: str = "xent",
+    *,
+    T: int = 5,
+    B: int = 3,
+    D: int = 3,
+    H: int = 4,
+    O: int = 3,
+    seed: int = 0,
+    dtype=np.float64,
+    **model_kwargs,
+) -> Problem:
     """A fixed small problem for the non-hypothesis tests; ``model_kwargs`` go to DeepRNN."""
     model_kwargs.setdefault("bias", 0.1)
     model = numrnn.DeepRNN(D, H, O, dtype=dtype, seed=seed, **model_kwargs)
     rng = np.random.default_rng(seed + 100)
     randomize_biases(model, rng)
     x = rng.standard_normal((T, B, D)).astype(dtype)
-    h0 = [(0.5 * rng.standard_normal((B, layer.hidden_size))).astype(dtype) for layer in model.config.layers]
+    h0 = [
+        (0.5 * rng.standard_normal((B, layer.hidden_size))).astype(dtype)
+        for layer in model.config.layers
+    ]
     targets = random_targets(loss, T, B, O, rng, dtype)
     return Problem(model, x, h0, targets, loss, None)
 

@@ -18,17 +18,49 @@ def test_gradcheck_of_one_architecture_passes_and_prints_its_table(capsys):
     """Catches a command that exits 0 without checking, or prints no per-parameter table."""
     assert cli.main(["gradcheck", "--arch", "vanilla"]) == 0
     out = capsys.readouterr().out
-    for name in ("layer1.W_xh", "layer1.W_hh", "layer1.b_h", "output.W_hy", "output.b_y", "x", "h0[0]"):
+    for name in (
+        "layer1.W_xh",
+        "layer1.W_hh",
+        "layer1.b_h",
+        "output.W_hy",
+        "output.b_y",
+        "x",
+        "h0[0]",
+    ):
         assert name in out
     assert "PASS" in out and "FAIL" not in out
     assert "1 passed, 0 failed" in out
 
 
-@pytest.mark.parametrize("argv", [
-    ["--arch", "deep-transition-shortcut", "--loss", "bce", "--method", "directional"],
-    ["--arch", "hierarchical", "--layers", "3", "--input-depth", "1", "--output-depth", "1", "--loss", "mse"],
-    ["--arch", "deep-transition-skip", "--depth", "3", "--layer-skip", "--steps", "3", "--batch", "1"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--arch", "deep-transition-shortcut", "--loss", "bce", "--method", "directional"],
+        [
+            "--arch",
+            "hierarchical",
+            "--layers",
+            "3",
+            "--input-depth",
+            "1",
+            "--output-depth",
+            "1",
+            "--loss",
+            "mse",
+        ],
+        [
+            "--arch",
+            "deep-transition-skip",
+            "--depth",
+            "3",
+            "--layer-skip",
+            "--steps",
+            "3",
+            "--batch",
+            "1",
+        ],
+    ],
+)
 def test_gradcheck_flags_reach_the_model(capsys, argv):
     """Catches flags that are parsed but not passed on (the table would show other parameters)."""
     assert cli.main(["gradcheck", *argv]) == 0
@@ -36,7 +68,7 @@ def test_gradcheck_flags_reach_the_model(capsys, argv):
     if "--layers" in argv:
         assert "layer3.W_hh" in out and "output.W_y1" in out and "layer1.W_x1" in out
     if "--depth" in argv:
-        assert "layer1.W_h3" in out and "(3, 1, 3)" in out          # x of shape (T, B, D) = (3, 1, 3)
+        assert "layer1.W_h3" in out and "(3, 1, 3)" in out  # x of shape (T, B, D) = (3, 1, 3)
     if "--method" in argv:
         assert "directional check" in out and "layer1.S_hh" in out
 
@@ -62,8 +94,10 @@ def test_gradcheck_reports_settings_an_architecture_cannot_take(capsys):
     assert cli.main(["gradcheck", "--arch", "deep-transition-shortcut", "--depth", "0"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err.strip() == ("numrnn gradcheck: error: --depth 0 contradicts --arch "
-                                    "deep-transition-shortcut, which has q >= 1")
+    assert captured.err.strip() == (
+        "numrnn gradcheck: error: --depth 0 contradicts --arch "
+        "deep-transition-shortcut, which has q >= 1"
+    )
 
 
 def test_an_unknown_architecture_is_an_argparse_error(capsys):
@@ -88,21 +122,29 @@ def test_version_flag(capsys):
 
 def test_python_dash_m_numrnn_gradcheck_runs_in_a_fresh_interpreter():
     """The real entry point (``python -m numrnn``), as a user runs it: exit status 0 and a PASS."""
-    result = subprocess.run([sys.executable, "-m", "numrnn", "gradcheck", "--arch", "deep-transition-skip"],
-                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "numrnn", "gradcheck", "--arch", "deep-transition-skip"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PASS" in result.stdout and "1 passed, 0 failed" in result.stdout
 
 
-@pytest.mark.parametrize("flag, value, rule", [
-    ("--tolerance", "0", "must be a positive finite number; got '0'"),
-    ("--steps", "0", "must be a positive integer (>= 1); got '0'"),
-    ("--batch", "0", "must be a positive integer (>= 1); got '0'"),
-    ("--hidden", "0", "must be a positive integer (>= 1); got '0'"),
-    ("--layers", "0", "must be a positive integer (>= 1); got '0'"),
-    ("--seed", "-1", "must be a non-negative integer (>= 0); got '-1'"),
-    ("--depth", "-1", "must be a non-negative integer (>= 0); got '-1'"),
-])
+@pytest.mark.parametrize(
+    "flag, value, rule",
+    [
+        ("--tolerance", "0", "must be a positive finite number; got '0'"),
+        ("--steps", "0", "must be a positive integer (>= 1); got '0'"),
+        ("--batch", "0", "must be a positive integer (>= 1); got '0'"),
+        ("--hidden", "0", "must be a positive integer (>= 1); got '0'"),
+        ("--layers", "0", "must be a positive integer (>= 1); got '0'"),
+        ("--seed", "-1", "must be a non-negative integer (>= 0); got '-1'"),
+        ("--depth", "-1", "must be a non-negative integer (>= 0); got '-1'"),
+    ],
+)
 def test_bad_sizes_are_usage_errors_not_failed_checks(capsys, flag, value, rule):
     """Before the fix these gave tracebacks, or '0 passed, 6 failed' as if gradients were wrong."""
     with pytest.raises(SystemExit) as exit_info:

@@ -11,9 +11,11 @@ from numrnn.training.clipping import clip_by_global_norm, clip_by_value, global_
 
 
 def random_grads(rng, scale=1.0, dtype=np.float64):
-    return {"layer1.W_hh": (scale * rng.standard_normal((4, 4))).astype(dtype),
-            "layer1.b_h": (scale * rng.standard_normal(4)).astype(dtype),
-            "output.W_hy": (scale * rng.standard_normal((4, 3))).astype(dtype)}
+    return {
+        "layer1.W_hh": (scale * rng.standard_normal((4, 4))).astype(dtype),
+        "layer1.b_h": (scale * rng.standard_normal(4)).astype(dtype),
+        "output.W_hy": (scale * rng.standard_normal((4, 3))).astype(dtype),
+    }
 
 
 def flat(grads):
@@ -22,7 +24,7 @@ def flat(grads):
 
 def test_global_norm_is_the_norm_of_all_entries():
     grads = {"a": np.array([3.0, 0.0]), "b": np.array([[4.0]])}
-    assert global_norm(grads) == 5.0                            # sqrt(9 + 16)
+    assert global_norm(grads) == 5.0  # sqrt(9 + 16)
 
 
 @settings(max_examples=40, deadline=None)
@@ -33,14 +35,18 @@ def test_clip_by_global_norm_keeps_direction_and_hits_the_threshold(seed, scale,
     norm_before = float(np.linalg.norm(before))
     returned = clip_by_global_norm(grads, max_norm)
     after = flat(grads)
-    assert returned == pytest.approx(norm_before, rel=1e-12)    # the pre-clip norm is reported
+    assert returned == pytest.approx(norm_before, rel=1e-12)  # the pre-clip norm is reported
     if norm_before > max_norm:
-        assert np.linalg.norm(after) == pytest.approx(max_norm, rel=1e-14, abs=0)   # exactly c, up to rounding
-        np.testing.assert_allclose(after, before * (max_norm / norm_before), rtol=1e-15)  # the same direction
+        assert np.linalg.norm(after) == pytest.approx(
+            max_norm, rel=1e-14, abs=0
+        )  # exactly c, up to rounding
+        np.testing.assert_allclose(
+            after, before * (max_norm / norm_before), rtol=1e-15
+        )  # the same direction
         cosine = after @ before / (np.linalg.norm(after) * norm_before)
         assert cosine == pytest.approx(1.0, abs=1e-14)
     else:
-        np.testing.assert_array_equal(after, before)            # below the threshold: untouched
+        np.testing.assert_array_equal(after, before)  # below the threshold: untouched
 
 
 def test_clip_by_global_norm_scales_in_place_float32():
@@ -73,7 +79,9 @@ def test_non_finite_gradients_are_reported_not_scaled():
 @pytest.mark.parametrize("bad", [0.0, -1.0, math.inf, math.nan])
 def test_bad_thresholds_are_named(bad):
     grads = {"a": np.ones(2)}
-    with pytest.raises(ValueError, match=rf"max_norm must be a positive finite number; got {bad!r}"):
+    with pytest.raises(
+        ValueError, match=rf"max_norm must be a positive finite number; got {bad!r}"
+    ):
         clip_by_global_norm(grads, bad)
     with pytest.raises(ValueError, match=rf"limit must be a positive finite number; got {bad!r}"):
         clip_by_value(grads, bad)
@@ -82,7 +90,11 @@ def test_bad_thresholds_are_named(bad):
 def test_bad_arguments_are_type_errors():
     with pytest.raises(TypeError, match=r"max_norm must be a real number; got '1' of type str"):
         clip_by_global_norm({"a": np.ones(2)}, "1")
-    with pytest.raises(TypeError, match=r"grads must be a non-empty dict of str to ndarray; got list"):
+    with pytest.raises(
+        TypeError, match=r"grads must be a non-empty dict of str to ndarray; got list"
+    ):
         global_norm([np.ones(2)])
-    with pytest.raises(TypeError, match=r"grads must be a non-empty dict of str to ndarray; got dict"):
+    with pytest.raises(
+        TypeError, match=r"grads must be a non-empty dict of str to ndarray; got dict"
+    ):
         clip_by_value({}, 5.0)

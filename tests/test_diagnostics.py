@@ -36,9 +36,9 @@ def test_step_jacobians_match_finite_differences(settings):
             plus, minus = cache.states[t].copy(), cache.states[t].copy()
             plus[:, k] += eps
             minus[:, k] -= eps
-            h_plus = core.layer_forward(x[t:t + 1], plus, params, config)[0][0]
-            h_minus = core.layer_forward(x[t:t + 1], minus, params, config)[0][0]
-            numeric = (h_plus - h_minus) / (2 * eps)              # (B, H): ∂h_t[:, i]/∂h_{t-1}[:, k]
+            h_plus = core.layer_forward(x[t : t + 1], plus, params, config)[0][0]
+            h_minus = core.layer_forward(x[t : t + 1], minus, params, config)[0][0]
+            numeric = (h_plus - h_minus) / (2 * eps)  # (B, H): ∂h_t[:, i]/∂h_{t-1}[:, k]
             np.testing.assert_allclose(jacobian[t, :, :, k], numeric, rtol=1e-7, atol=1e-9)
 
 
@@ -48,7 +48,9 @@ def test_vanilla_jacobian_is_diag_tanh_derivative_times_w_hh_transposed():
     model = numrnn.DeepRNN(3, 5, 2, seed=3, bias=0.2)
     x = rng.standard_normal((4, 2, 3))
     jacobian = diagnostics.step_jacobians(model, x)[0]
-    _, cache = core.layer_forward(x, np.zeros((2, 5)), layer_params(model.params, 1), model.config.layers[0])
+    _, cache = core.layer_forward(
+        x, np.zeros((2, 5)), layer_params(model.params, 1), model.config.layers[0]
+    )
     h = cache.states[1:]
     expected = (1 - h**2)[..., :, None] * model.params["layer1.W_hh"].T[None, None]
     np.testing.assert_allclose(jacobian, expected, rtol=1e-13, atol=1e-15)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import build_problem, model_settings, randomize_biases, small_problem
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,8 +23,6 @@ import numrnn
 from numrnn import layers, network, reference
 from numrnn.losses import compute_loss
 from numrnn.params import layer_params, output_params
-
-from conftest import build_problem, model_settings, randomize_biases, small_problem
 
 ATOL = 1e-12
 
@@ -44,8 +43,9 @@ def test_vectorized_core_equals_the_naive_per_step_reference(setting, window):
     loss, every gradient, dx, dh0 and the (L, T) gradient-norm map, with and without truncation."""
     problem = build_problem(setting)
     model, x, h0 = problem.model, problem.x, problem.h0
-    loss, grads, info = model.loss_and_grads(x, problem.targets, loss=problem.loss, h0=h0, mask=problem.mask,
-                                             bptt_window=window)
+    loss, grads, info = model.loss_and_grads(
+        x, problem.targets, loss=problem.loss, h0=h0, mask=problem.mask, bptt_window=window
+    )
 
     y_ref, final_ref, cache_ref = reference.model_forward(model.params, model.config, x, h0)
     loss_ref, dy_ref = compute_loss(problem.loss, y_ref, problem.targets, problem.mask)
@@ -88,21 +88,29 @@ def test_transition_depth_zero_is_the_vanilla_rnn_written_out_by_hand():
     y_hand = np.stack(ys)
     loss_hand = np.mean((y_hand - targets) ** 2)
 
-    dy = 2 * (y_hand - targets) / y_hand.size          # d mean((y - t)^2) / dy
-    g = {name: np.zeros_like(value) for name, value in (("W_xh", W_xh), ("W_hh", W_hh), ("b_h", b_h),
-                                                         ("W_hy", W_hy), ("b_y", b_y))}
+    dy = 2 * (y_hand - targets) / y_hand.size  # d mean((y - t)^2) / dy
+    g = {
+        name: np.zeros_like(value)
+        for name, value in (
+            ("W_xh", W_xh),
+            ("W_hh", W_hh),
+            ("b_h", b_h),
+            ("W_hy", W_hy),
+            ("b_y", b_y),
+        )
+    }
     dx_hand = np.zeros_like(x)
     dh_next = np.zeros_like(h0)
     for t in reversed(range(T)):
         g["W_hy"] += hs[t + 1].T @ dy[t]
         g["b_y"] += dy[t].sum(axis=0)
-        dh = dy[t] @ W_hy.T + dh_next                  # backprop into h_t
-        da = dh * (1 - hs[t + 1] ** 2)                 # backprop through tanh
+        dh = dy[t] @ W_hy.T + dh_next  # backprop into h_t
+        da = dh * (1 - hs[t + 1] ** 2)  # backprop through tanh
         g["W_xh"] += x[t].T @ da
         g["W_hh"] += hs[t].T @ da
         g["b_h"] += da.sum(axis=0)
         dx_hand[t] = da @ W_xh.T
-        dh_next = da @ W_hh.T                          # backprop into h_{t-1}
+        dh_next = da @ W_hh.T  # backprop into h_{t-1}
 
     y, state = model.forward(x, [h0])
     assert_close(y, y_hand, what="y")
@@ -123,7 +131,9 @@ def test_transition_depth_zero_is_the_vanilla_rnn_written_out_by_hand():
 def test_a_one_layer_model_equals_its_layer_run_alone():
     """Catches a model that does anything to a layer's states besides the output MLP (a stray
     activation, a transposed reshape of (T, B, H) to T·B rows)."""
-    problem = small_problem("xent", transition_depth=2, skip="residual", input_depth=1, layer_skip=True)
+    problem = small_problem(
+        "xent", transition_depth=2, skip="residual", input_depth=1, layer_skip=True
+    )
     model, x, h0 = problem.model, problem.x, problem.h0
     h, _ = layers.layer_forward(x, h0[0], layer_params(model.params, 1), model.config.layers[0])
     y, state = model.forward(x, h0)
@@ -134,11 +144,21 @@ def test_a_one_layer_model_equals_its_layer_run_alone():
 
 def _mixed_stack(seed=0):
     """A 3-layer stack whose layers all differ (kind, depths, widths, activations)."""
-    model = numrnn.DeepRNN(3, 4, 2, layers=[
-        dict(hidden_size=4, transition_depth=2, skip="residual", layer_skip=True),
-        dict(hidden_size=4, transition_depth=0, input_depth=1, mlp_width=3, activation="sigmoid"),
-        dict(hidden_size=3, transition_depth=2, skip="shortcut", mlp_width=5),
-    ], output_depth=1, bias=0.1, seed=seed)
+    model = numrnn.DeepRNN(
+        3,
+        4,
+        2,
+        layers=[
+            dict(hidden_size=4, transition_depth=2, skip="residual", layer_skip=True),
+            dict(
+                hidden_size=4, transition_depth=0, input_depth=1, mlp_width=3, activation="sigmoid"
+            ),
+            dict(hidden_size=3, transition_depth=2, skip="shortcut", mlp_width=5),
+        ],
+        output_depth=1,
+        bias=0.1,
+        seed=seed,
+    )
     rng = np.random.default_rng(seed + 1)
     randomize_biases(model, rng)
     T, B = 6, 3
@@ -187,11 +207,11 @@ def test_a_stack_backward_is_the_layers_backward_composed_by_hand():
         caches.append(cache)
     out = output_params(model.params)
     pre = below @ out["W_y1"] + out["b_y1"]
-    g1 = np.tanh(pre)                                            # output MLP, r = 1, ψ = tanh
+    g1 = np.tanh(pre)  # output MLP, r = 1, ψ = tanh
     y = g1 @ out["W_hy"] + out["b_y"]
     _, dy = compute_loss("mse", y, targets)
     dg1 = dy @ out["W_hy"].T
-    dh = (dg1 * (1 - g1 ** 2)) @ out["W_y1"].T                   # ∂loss/∂h^(3) from the output
+    dh = (dg1 * (1 - g1**2)) @ out["W_y1"].T  # ∂loss/∂h^(3) from the output
     for l in range(3, 0, -1):
         dh, dh0, layer_grads = layers.layer_backward(dh, caches[l - 1])
         for name, value in layer_grads.items():
@@ -204,16 +224,20 @@ def test_a_stack_backward_is_the_layers_backward_composed_by_hand():
 
 
 @pytest.mark.parametrize("depth, input_depth", [(0, 0), (2, 0), (1, 2)])
-def test_residual_layer_with_zero_transition_and_input_weights_carries_h_unchanged(depth, input_depth):
+def test_residual_layer_with_zero_transition_and_input_weights_carries_h_unchanged(
+    depth, input_depth
+):
     """Catches a residual path that is not the identity: h_t = h_{t-1} + φ(0) must be h_0 exactly
     (a stray scale on h_{t-1}, φ applied to the sum, the skip added twice)."""
     rng = np.random.default_rng(depth)
-    model = numrnn.DeepRNN(3, 4, 2, transition_depth=depth, input_depth=input_depth, skip="residual", seed=1)
+    model = numrnn.DeepRNN(
+        3, 4, 2, transition_depth=depth, input_depth=input_depth, skip="residual", seed=1
+    )
     randomize_biases(model, rng)
     params = {name: value.copy() for name, value in layer_params(model.params, 1).items()}
     for name in params:
         if name.startswith("W_h") or name == "W_xh" or name == "b_h":
-            params[name][...] = 0.0                          # every transition weight, the input map, a_t's bias
+            params[name][...] = 0.0  # every transition weight, the input map, a_t's bias
     x = rng.standard_normal((5, 2, 3))
     h0 = rng.standard_normal((2, 4))
     h, _ = layers.residual_forward(x, h0, params)
@@ -225,7 +249,9 @@ def test_residual_layer_with_zero_transition_weights_adds_phi_of_the_input(activ
     """With W_h*, W_hh = 0 the residual layer is h_t = h_{t-1} + φ(x_t W_xh + b_h): catches a
     residual update that reads φ(a_t) from the wrong step or forgets the input's bias."""
     rng = np.random.default_rng(5)
-    model = numrnn.DeepRNN(3, 4, 2, transition_depth=2, skip="residual", activation=activation, seed=2)
+    model = numrnn.DeepRNN(
+        3, 4, 2, transition_depth=2, skip="residual", activation=activation, seed=2
+    )
     randomize_biases(model, rng)
     params = {name: value.copy() for name, value in layer_params(model.params, 1).items()}
     for name in params:
@@ -304,7 +330,9 @@ def test_layer_skip_changes_nothing_where_no_widths_match():
 
 
 @pytest.mark.parametrize("depth", [1, 3])
-def test_shortcut_with_zero_shortcut_matrices_is_a_deep_transition_with_the_input_at_level_one(depth):
+def test_shortcut_with_zero_shortcut_matrices_is_a_deep_transition_with_the_input_at_level_one(
+    depth,
+):
     """DT(S) with S_h* = 0: g_1 = ψ(h_{t-1} W_h1 + x_t W_xh + b_h1), g_j = ψ(g_{j-1} W_hj + b_hj),
     h_t = φ(g_q W_hh + b_h). Catches the input joining the wrong level, a bias added twice at
     level 1, or a shortcut that leaks in when S = 0."""
@@ -351,8 +379,17 @@ def test_shortcut_matrices_enter_every_level_above_the_first():
 
 
 def _truncation_problem():
-    return small_problem("mse", T=7, B=3, num_layers=2, transition_depth=2, skip="residual", input_depth=1,
-                         output_depth=1, seed=9)
+    return small_problem(
+        "mse",
+        T=7,
+        B=3,
+        num_layers=2,
+        transition_depth=2,
+        skip="residual",
+        input_depth=1,
+        output_depth=1,
+        seed=9,
+    )
 
 
 @pytest.mark.parametrize("window", [7, 8, 1000])
@@ -380,14 +417,18 @@ def test_truncated_bptt_equals_running_the_windows_one_after_another(window):
     problem = _truncation_problem()
     model, x, targets = problem.model, problem.x, problem.targets
     T = x.shape[0]
-    loss, grads, info = model.loss_and_grads(x, targets, loss="mse", h0=problem.h0, bptt_window=window)
+    loss, grads, info = model.loss_and_grads(
+        x, targets, loss="mse", h0=problem.h0, bptt_window=window
+    )
 
     total_loss, total = 0.0, {name: np.zeros_like(value) for name, value in model.params.items()}
     dx, norms, ys, h0, dh0_first = [], [], [], problem.h0, None
     for start in range(0, T, window):
         stop = min(start + window, T)
         share = (stop - start) / T
-        loss_w, grads_w, info_w = model.loss_and_grads(x[start:stop], targets[start:stop], loss="mse", h0=h0)
+        loss_w, grads_w, info_w = model.loss_and_grads(
+            x[start:stop], targets[start:stop], loss="mse", h0=h0
+        )
         total_loss += share * loss_w
         for name in total:
             total[name] += share * grads_w[name]
@@ -396,7 +437,7 @@ def test_truncated_bptt_equals_running_the_windows_one_after_another(window):
         ys.append(info_w.y)
         if dh0_first is None:
             dh0_first = [share * d for d in info_w.dh0]
-        h0 = info_w.final_state                               # the state is carried across windows
+        h0 = info_w.final_state  # the state is carried across windows
     assert abs(loss - total_loss) <= ATOL
     for name in grads:
         assert_close(grads[name], total[name], what=name)
@@ -429,7 +470,9 @@ def test_truncated_gradient_norms_vanish_exactly_before_the_last_window(window):
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(setting=model_settings(), data=st.data())
-def test_changing_x_at_one_step_leaves_every_earlier_output_and_state_bitwise_unchanged(setting, data):
+def test_changing_x_at_one_step_leaves_every_earlier_output_and_state_bitwise_unchanged(
+    setting, data
+):
     """Causality: catches a vectorized input side or a time loop that reads x_{t'} (or h_{t'})
     before step t' (an off-by-one in the time index, a reversed sequence, a shared buffer)."""
     problem = build_problem(setting)
@@ -442,8 +485,10 @@ def test_changing_x_at_one_step_leaves_every_earlier_output_and_state_bitwise_un
     y2, _, cache2 = network.forward(model.params, model.config, x_changed, h0)
     assert np.array_equal(y[:t_changed], y2[:t_changed])
     for a, b in zip(cache.layer_caches, cache2.layer_caches):
-        assert np.array_equal(a.states[:t_changed + 1], b.states[:t_changed + 1])   # h_0 .. h_{t'-1}
-    assert not np.array_equal(y[t_changed:], y2[t_changed:])                        # and it does reach t'
+        assert np.array_equal(
+            a.states[: t_changed + 1], b.states[: t_changed + 1]
+        )  # h_0 .. h_{t'-1}
+    assert not np.array_equal(y[t_changed:], y2[t_changed:])  # and it does reach t'
 
 
 def _row_weight(loss, targets, mask, b):
@@ -460,8 +505,14 @@ def test_each_batch_row_is_computed_independently(setting):
     per-row gradients weighted by each row's share of the mean's denominator. Catches sums over
     the wrong axis, states shared across rows, and a loss normalised per row instead of overall."""
     problem = build_problem(setting)
-    model, x, h0, targets, mask, loss = (problem.model, problem.x, problem.h0, problem.targets,
-                                         problem.mask, problem.loss)
+    model, x, h0, targets, mask, loss = (
+        problem.model,
+        problem.x,
+        problem.h0,
+        problem.targets,
+        problem.mask,
+        problem.loss,
+    )
     _, grads, info = model.loss_and_grads(x, targets, loss=loss, h0=h0, mask=mask)
     B = x.shape[1]
     weights = [_row_weight(loss, targets, mask, b) for b in range(B)]
@@ -474,12 +525,16 @@ def test_each_batch_row_is_computed_independently(setting):
         for l, state in enumerate(state_b):
             assert_close(info.final_state[l][rows], state, what=f"state row {b}")
         if weights[b] == 0:
-            assert np.all(info.dx[:, rows] == 0)                # a row that counts nowhere gets no gradient
+            assert np.all(info.dx[:, rows] == 0)  # a row that counts nowhere gets no gradient
             continue
         share = weights[b] / total
-        _, grads_b, info_b = model.loss_and_grads(x[:, rows], targets[:, rows], loss=loss,
-                                                  h0=[h[rows] for h in h0],
-                                                  mask=None if mask is None else mask[:, rows])
+        _, grads_b, info_b = model.loss_and_grads(
+            x[:, rows],
+            targets[:, rows],
+            loss=loss,
+            h0=[h[rows] for h in h0],
+            mask=None if mask is None else mask[:, rows],
+        )
         for name in summed:
             summed[name] += share * grads_b[name]
         assert_close(info.dx[:, rows], share * info_b.dx, what=f"dx row {b}")

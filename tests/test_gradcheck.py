@@ -12,12 +12,11 @@ import dataclasses
 
 import numpy as np
 import pytest
+from conftest import small_problem
 
 import numrnn
 from numrnn import network
 from numrnn.gradcheck import GradcheckPrecisionWarning, check_gradients, check_model, relative_error
-
-from conftest import small_problem
 
 
 def plant_in_layer_backward(monkeypatch, mutate):
@@ -55,26 +54,32 @@ def test_check_gradients_passes_the_exact_gradient_of_a_known_function():
     W = rng.standard_normal((3, 4))
     v = rng.standard_normal(5)
     f = lambda p: np.sum(p["W"] ** 3) + np.sum(np.sin(p["v"]))
-    report = check_gradients(f, {"W": W, "v": v}, {"W": 3 * W ** 2, "v": np.cos(v)}, method="full")
+    report = check_gradients(f, {"W": W, "v": v}, {"W": 3 * W**2, "v": np.cos(v)}, method="full")
     assert report.passed, str(report)
     assert [row.checked for row in report.rows] == [12, 5]
     assert report.max_relative_error < 1e-9
 
 
-@pytest.mark.parametrize("method, wrong", [
-    (method, wrong) for method in ("full", "sampled", "directional") for wrong in ("2 W^2", "transposed")
-] + [("full", "one entry off by 1e-5")])
+@pytest.mark.parametrize(
+    "method, wrong",
+    [
+        (method, wrong)
+        for method in ("full", "sampled", "directional")
+        for wrong in ("2 W^2", "transposed")
+    ]
+    + [("full", "one entry off by 1e-5")],
+)
 def test_check_gradients_fails_a_wrong_gradient_of_a_known_function(method, wrong):
     """Catches a checker that passes wrong gradients, for every method: a wrong formula, a
     transposed matrix, a single entry off by 1e-5 relative (the full check must see it)."""
     rng = np.random.default_rng(1)
     W = rng.standard_normal((4, 4))
-    right = 3 * W ** 2
+    right = 3 * W**2
     if wrong == "2 W^2":
-        grad = 2 * W ** 2
+        grad = 2 * W**2
     elif wrong == "transposed":
         grad = right.T.copy()
-    else:                                             # only the full method is sure to see one entry
+    else:  # only the full method is sure to see one entry
         grad = right.copy()
         grad[2, 1] *= 1 + 1e-5
     f = lambda p: np.sum(p["W"] ** 3)
@@ -94,13 +99,15 @@ def test_check_gradients_never_changes_the_callers_arrays():
     check_gradients(f, {"W": W}, {"W": 2 * W}, method="full")
     check_gradients(f, {"W": W}, {"W": 2 * W}, method="directional")
     assert np.array_equal(W, before)
-    assert not any(seen)                              # f was given copies, never the caller's array
+    assert not any(seen)  # f was given copies, never the caller's array
 
 
 def test_relative_error_uses_the_tiny_floor_for_entries_that_are_zero_up_to_rounding():
     """|a - n| / max(|a| + |n|, tiny): catches a denominator without the floor (0/0 for exact
     zeros, huge errors for 1e-13 noise) or with the floor applied to large entries too."""
-    errors = relative_error(np.array([0.0, 1e-13, 2.0, 1.0]), np.array([0.0, 0.0, 1.0, 1.0 + 1e-9]), 1e-4)
+    errors = relative_error(
+        np.array([0.0, 1e-13, 2.0, 1.0]), np.array([0.0, 0.0, 1.0, 1.0 + 1e-9]), 1e-4
+    )
     assert errors[0] == 0.0
     assert errors[1] == pytest.approx(1e-13 / 1e-4, rel=1e-12)
     assert errors[2] == pytest.approx(1.0 / 3.0, rel=1e-12)
@@ -109,8 +116,11 @@ def test_relative_error_uses_the_tiny_floor_for_entries_that_are_zero_up_to_roun
 
 def test_a_gradient_that_is_exactly_zero_passes():
     """An array f does not depend on has gradient 0 and numeric derivative 0: catches a 0/0 NaN."""
-    report = check_gradients(lambda p: np.sum(p["a"] ** 2), {"a": np.ones(3), "unused": np.ones(2)},
-                             {"a": 2 * np.ones(3), "unused": np.zeros(2)})
+    report = check_gradients(
+        lambda p: np.sum(p["a"] ** 2),
+        {"a": np.ones(3), "unused": np.ones(2)},
+        {"a": 2 * np.ones(3), "unused": np.zeros(2)},
+    )
     assert report.passed, str(report)
 
 
@@ -131,6 +141,7 @@ def test_check_model_passes_the_correct_model(vanilla_problem):
 
 def test_check_model_catches_a_transposed_recurrent_weight_gradient(vanilla_problem, monkeypatch):
     """dW_hh (H, H) returned transposed: shapes still fit, so only the values can tell."""
+
     def transpose_W_hh(result):
         result.grads["W_hh"] = result.grads["W_hh"].T.copy()
         return result
@@ -143,7 +154,9 @@ def test_check_model_catches_a_transposed_recurrent_weight_gradient(vanilla_prob
 
 
 @pytest.mark.parametrize("name", ["output.b_y", "output.W_hy"])
-def test_check_model_catches_an_output_gradient_off_by_one_percent(vanilla_problem, monkeypatch, name):
+def test_check_model_catches_an_output_gradient_off_by_one_percent(
+    vanilla_problem, monkeypatch, name
+):
     """An output gradient scaled by 1.01 fails on that array and no other."""
     short = name.split(".")[1]
 
@@ -159,6 +172,7 @@ def test_check_model_catches_an_output_gradient_off_by_one_percent(vanilla_probl
 
 def test_check_model_catches_a_bias_gradient_off_by_1e_minus_5(vanilla_problem, monkeypatch):
     """The checker's resolution: a relative error of 1e-5 in db_h is 50 times its 1e-7 tolerance."""
+
     def scale(result):
         result.grads["b_h"] = result.grads["b_h"] * (1 + 1e-5)
         return result
@@ -179,17 +193,20 @@ def test_check_model_catches_a_dropped_residual_term(monkeypatch):
         return original(dh, no_skip, **kwargs)
 
     p = small_problem("mse", T=5, B=2, transition_depth=2, skip="residual")
-    assert check_model(p.model, p.x, p.targets, loss="mse", h0=p.h0).passed   # control
+    assert check_model(p.model, p.x, p.targets, loss="mse", h0=p.h0).passed  # control
     monkeypatch.setattr(network, "layer_backward", drop_residual)
     report = check_model(p.model, p.x, p.targets, loss="mse", h0=p.h0)
     failed = failing_names(report)
     assert "h0[0]" in failed and "layer1.W_hh" in failed and "layer1.W_h1" in failed
-    assert not any(name.startswith("output.") for name in failed)   # the output MLP is not in the loop
+    assert not any(
+        name.startswith("output.") for name in failed
+    )  # the output MLP is not in the loop
 
 
 @pytest.mark.parametrize("target", ["dx", "dh0"])
 def test_check_model_catches_a_wrong_dx_or_dh0(vanilla_problem, monkeypatch, target):
     """dx and dh0 are checked too (rows "x" and "h0[0]"): catches a wrong input gradient."""
+
     def scale(result):
         return result._replace(**{target: getattr(result, target) * 1.01})
 
@@ -211,7 +228,9 @@ def test_directional_and_sampled_checks_catch_planted_bugs(monkeypatch):
         return result
 
     for method in ("directional", "sampled"):
-        assert check_model(p.model, p.x, p.targets, h0=p.h0, method=method, num_samples=5).passed   # control
+        assert check_model(
+            p.model, p.x, p.targets, h0=p.h0, method=method, num_samples=5
+        ).passed  # control
     plant_in_layer_backward(monkeypatch, plant)
     directional = check_model(p.model, p.x, p.targets, h0=p.h0, method="directional")
     assert directional.method == "directional"

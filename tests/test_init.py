@@ -14,16 +14,22 @@ from numrnn.params import model_parameter_shapes
 
 def transition_matrices(model):
     """Every matrix that reads a state or a transition level: W_h{j}, W_hh, S_h{j}, S_hh of every layer."""
-    return {name: value for name, value in model.params.items()
-            if not name.startswith("output.") and name.split(".")[1].startswith(("W_h", "S_h"))}
+    return {
+        name: value
+        for name, value in model.params.items()
+        if not name.startswith("output.") and name.split(".")[1].startswith(("W_h", "S_h"))
+    }
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(),
-    dict(transition_depth=2, mlp_width=4),
-    dict(transition_depth=2, mlp_width=6),                       # (H, M) and (M, H): semi-orthogonal
-    dict(transition_depth=2, mlp_width=3, skip="shortcut", num_layers=2),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(),
+        dict(transition_depth=2, mlp_width=4),
+        dict(transition_depth=2, mlp_width=6),  # (H, M) and (M, H): semi-orthogonal
+        dict(transition_depth=2, mlp_width=3, skip="shortcut", num_layers=2),
+    ],
+)
 def test_orthogonal_init_gives_orthonormal_transition_matrices(kwargs):
     """W.T @ W = I (or W @ W.T = I when wide): catches a QR factor taken from the wrong side,
     a missing transpose for wide matrices, or a rescaling after the QR."""
@@ -64,8 +70,18 @@ def test_spectral_radius_sets_the_largest_absolute_eigenvalue_of_every_vanilla_W
 @pytest.mark.parametrize("bias", [0.0, 0.3, -1.5])
 def test_bias_sets_every_bias_and_only_the_biases(bias):
     """Catches a bias value that misses the input level's bias (b_h1 in DT(S)) or the output MLP's."""
-    model = numrnn.DeepRNN(3, 4, 2, transition_depth=2, input_depth=1, output_depth=1, skip="shortcut",
-                           num_layers=2, bias=bias, seed=0)
+    model = numrnn.DeepRNN(
+        3,
+        4,
+        2,
+        transition_depth=2,
+        input_depth=1,
+        output_depth=1,
+        skip="shortcut",
+        num_layers=2,
+        bias=bias,
+        seed=0,
+    )
     biases = {name: value for name, value in model.params.items() if value.ndim == 1}
     assert {name.split(".")[1] for name in biases} == {"b_x1", "b_h1", "b_h2", "b_h", "b_y1", "b_y"}
     assert all(np.all(value == bias) for value in biases.values())
@@ -75,7 +91,9 @@ def test_bias_sets_every_bias_and_only_the_biases(bias):
 def test_glorot_weights_lie_within_their_limit_and_fill_it():
     """U(-a, a) with a = sqrt(6 / (fan_in + fan_out)): catches a limit computed from the wrong fans
     (entries beyond a) or a scale that is far too small (entries nowhere near a)."""
-    model = numrnn.DeepRNN(5, 7, 3, transition_depth=1, input_depth=1, output_depth=1, mlp_width=9, seed=2)
+    model = numrnn.DeepRNN(
+        5, 7, 3, transition_depth=1, input_depth=1, output_depth=1, mlp_width=9, seed=2
+    )
     for name, W in model.params.items():
         if W.ndim == 2:
             limit = np.sqrt(6.0 / sum(W.shape))
@@ -89,7 +107,9 @@ def test_the_same_seed_gives_the_same_params_and_another_seed_other_params():
     a, b = numrnn.DeepRNN(3, 4, 2, seed=7, **kwargs), numrnn.DeepRNN(3, 4, 2, seed=7, **kwargs)
     c = numrnn.DeepRNN(3, 4, 2, seed=8, **kwargs)
     assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
-    assert all(not np.array_equal(a.params[k], c.params[k]) for k in a.params if a.params[k].ndim == 2)
+    assert all(
+        not np.array_equal(a.params[k], c.params[k]) for k in a.params if a.params[k].ndim == 2
+    )
 
 
 def test_an_rng_is_used_as_given_and_global_numpy_state_is_never_touched():
@@ -106,11 +126,14 @@ def test_an_rng_is_used_as_given_and_global_numpy_state_is_never_touched():
 
 
 @pytest.mark.parametrize("init", ["xavier", "orthogonal", "identity"])
-@pytest.mark.parametrize("kwargs", [
-    dict(transition_depth=2, skip="shortcut", input_depth=1, output_depth=1),
-    dict(transition_depth=2, mlp_width=6, num_layers=2),
-    dict(transition_depth=1, mlp_width=3, skip="shortcut"),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(transition_depth=2, skip="shortcut", input_depth=1, output_depth=1),
+        dict(transition_depth=2, mlp_width=6, num_layers=2),
+        dict(transition_depth=1, mlp_width=3, skip="shortcut"),
+    ],
+)
 def test_every_init_gives_every_parameter_its_documented_shape(init, kwargs):
     """Catches an init that returns a transposed (M, H) for an (H, M) matrix: a square-only test of
     orthogonality cannot see it, a forward pass can."""
@@ -126,6 +149,8 @@ def test_every_init_gives_every_parameter_its_documented_shape(init, kwargs):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_params_have_the_model_dtype(dtype):
-    model = numrnn.DeepRNN(3, 4, 2, transition_depth=1, init="orthogonal", spectral_radius=None, dtype=dtype, seed=0)
+    model = numrnn.DeepRNN(
+        3, 4, 2, transition_depth=1, init="orthogonal", spectral_radius=None, dtype=dtype, seed=0
+    )
     assert model.dtype == dtype
     assert all(value.dtype == dtype for value in model.params.values())

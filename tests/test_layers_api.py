@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import randomize_biases
 
 import numrnn
 from numrnn import layers, reference
 from numrnn.params import layer_params
-
-from conftest import randomize_biases
 
 KINDS = {
     "rnn": (layers.rnn_forward, dict()),
     "rnn with a deep input": (layers.rnn_forward, dict(input_depth=2, mlp_width=5)),
     "deep_transition": (layers.deep_transition_forward, dict(transition_depth=3, mlp_width=5)),
     "residual": (layers.residual_forward, dict(transition_depth=2, skip="residual")),
-    "shortcut": (layers.shortcut_forward, dict(transition_depth=2, skip="shortcut", mlp_width=3, input_depth=1)),
+    "shortcut": (
+        layers.shortcut_forward,
+        dict(transition_depth=2, skip="shortcut", mlp_width=3, input_depth=1),
+    ),
 }
 
 
@@ -38,8 +40,12 @@ def test_infer_layer_config_reads_depths_and_sizes_from_the_names(kind):
     forward, kwargs = KINDS[kind]
     params, config = _layer(kwargs)
     inferred = layers.infer_layer_config(params, skip=config.skip)
-    assert (inferred.input_size, inferred.hidden_size, inferred.transition_depth, inferred.input_depth) == (
-        config.input_size, config.hidden_size, config.transition_depth, config.input_depth)
+    assert (
+        inferred.input_size,
+        inferred.hidden_size,
+        inferred.transition_depth,
+        inferred.input_depth,
+    ) == (config.input_size, config.hidden_size, config.transition_depth, config.input_depth)
     assert inferred.width == config.width
 
 
@@ -71,7 +77,11 @@ def test_layer_backward_window_equals_the_reference_window(window):
     """Truncated BPTT at the layer level: catches a cut at the wrong step (t % k == 0, t > 0)."""
     params, config = _layer(dict(transition_depth=1, skip="residual"), seed=3)
     rng = np.random.default_rng(4)
-    x, h0, dh_up = rng.standard_normal((7, 2, 3)), rng.standard_normal((2, 4)), rng.standard_normal((7, 2, 4))
+    x, h0, dh_up = (
+        rng.standard_normal((7, 2, 3)),
+        rng.standard_normal((2, 4)),
+        rng.standard_normal((7, 2, 4)),
+    )
     _, cache = layers.residual_forward(x, h0, params)
     dx, dh0, grads = layers.layer_backward(dh_up, cache, window=window)
     _, caches_ref = reference.layer_forward(x, h0, params, config)
@@ -110,8 +120,13 @@ def test_forward_leaves_params_and_inputs_alone_and_h0_none_is_zeros():
 
 def test_every_kind_has_one_backward():
     """The cache knows its config, so one backward serves every kind."""
-    assert (layers.rnn_backward is layers.deep_transition_backward is layers.residual_backward
-            is layers.shortcut_backward is layers.layer_backward)
+    assert (
+        layers.rnn_backward
+        is layers.deep_transition_backward
+        is layers.residual_backward
+        is layers.shortcut_backward
+        is layers.layer_backward
+    )
 
 
 def test_a_float32_layer_stays_float32():

@@ -41,7 +41,10 @@ def test_xent_equals_the_naive_negative_log_softmax(rng):
     targets[0, 0] = 2
     mask = rng.uniform(0.2, 2.0, size=(4, 3))
     assert abs(losses.softmax_cross_entropy(y, targets)[0] - _naive_xent(y, targets)) <= ATOL
-    assert abs(losses.softmax_cross_entropy(y, targets, mask)[0] - _naive_xent(y, targets, mask)) <= ATOL
+    assert (
+        abs(losses.softmax_cross_entropy(y, targets, mask)[0] - _naive_xent(y, targets, mask))
+        <= ATOL
+    )
 
 
 def test_xent_ignores_entries_whose_target_is_minus_one(rng):
@@ -59,18 +62,21 @@ def test_xent_ignores_entries_whose_target_is_minus_one(rng):
     assert np.all(dy[1, 2] == 0) and np.all(dy[3, 0] == 0)
     assert np.array_equal(dy, dy_changed)
     kept = targets >= 0
-    assert abs(loss - losses.softmax_cross_entropy(y[kept][:, None], targets[kept][:, None])[0]) <= ATOL
+    assert (
+        abs(loss - losses.softmax_cross_entropy(y[kept][:, None], targets[kept][:, None])[0])
+        <= ATOL
+    )
 
 
 def test_xent_is_stable_at_logits_of_1e4():
     """exp(1e4) overflows: catches a softmax computed without the log-sum-exp shift. The loss
     of logits (c, c - 1) with target 1 is 1 + log(1 + e^-1) whatever c is."""
-    y = np.array([[[1e4, 1e4 - 1.0], [-1e4, -1e4 - 1.0]]])      # (T, B, O) = (1, 2, 2)
+    y = np.array([[[1e4, 1e4 - 1.0], [-1e4, -1e4 - 1.0]]])  # (T, B, O) = (1, 2, 2)
     loss, dy = losses.softmax_cross_entropy(y, np.array([[1, 1]]))
     expected = 1.0 + np.log1p(np.exp(-1.0))
     assert np.isfinite(loss) and np.all(np.isfinite(dy))
     assert abs(loss - expected) <= 1e-12
-    np.testing.assert_allclose(dy.sum(axis=-1), 0.0, atol=1e-15)    # softmax - onehot sums to 0
+    np.testing.assert_allclose(dy.sum(axis=-1), 0.0, atol=1e-15)  # softmax - onehot sums to 0
 
 
 def test_mse_and_its_mask_equal_the_naive_formula(rng):
@@ -116,8 +122,12 @@ def test_each_loss_gradient_matches_finite_differences(rng, name, use_mask):
         targets = rng.standard_normal(y.shape) if name == "mse" else rng.uniform(0, 1, size=y.shape)
     mask = rng.uniform(0.1, 2.0, size=(4, 3)) if use_mask else None
     _, dy = losses.compute_loss(name, y, targets, mask)
-    report = check_gradients(lambda p: losses.compute_loss(name, p["y"], targets, mask)[0], {"y": y}, {"y": dy},
-                             method="full")
+    report = check_gradients(
+        lambda p: losses.compute_loss(name, p["y"], targets, mask)[0],
+        {"y": y},
+        {"y": dy},
+        method="full",
+    )
     assert report.passed, str(report)
 
 
@@ -126,8 +136,9 @@ def test_a_mask_weight_of_two_counts_a_row_twice(rng, name):
     """A weight is a multiplicity: mask 2 on row 0 equals the batch with row 0 repeated. Catches a
     weighted numerator over an unweighted denominator."""
     y = _logits(rng, T=3, B=2, O=3)
-    targets = (rng.integers(0, 3, size=(3, 2)) if name == "xent"
-               else rng.uniform(0, 1, size=(3, 2, 3)))
+    targets = (
+        rng.integers(0, 3, size=(3, 2)) if name == "xent" else rng.uniform(0, 1, size=(3, 2, 3))
+    )
     mask = np.array([[2.0, 1.0]] * 3)
     loss, dy = losses.compute_loss(name, y, targets, mask)
     loss_rep, dy_rep = losses.compute_loss(name, y[:, [0, 0, 1]], targets[:, [0, 0, 1]])
@@ -155,8 +166,11 @@ def test_xent_mask_zero_is_the_same_as_target_minus_one(rng):
 def test_losses_keep_float32(rng, name):
     """Catches a loss or gradient upcast to float64 on a float32 model."""
     y = _logits(rng, O=3).astype(np.float32)
-    targets = (rng.integers(0, 3, size=(4, 3)) if name == "xent"
-               else rng.uniform(0, 1, size=y.shape).astype(np.float32))
+    targets = (
+        rng.integers(0, 3, size=(4, 3))
+        if name == "xent"
+        else rng.uniform(0, 1, size=y.shape).astype(np.float32)
+    )
     loss, dy = losses.compute_loss(name, y, targets, np.ones((4, 3)))
     assert np.asarray(loss).dtype == np.float32 and dy.dtype == np.float32
 
@@ -167,35 +181,46 @@ def _is_subnormal(a):
 
 @pytest.mark.parametrize("dtype, spread", [(np.float32, 120.0), (np.float64, 800.0)])
 @pytest.mark.parametrize("use_mask", [False, True])
-def test_xent_dy_holds_no_subnormal_and_stays_exact_when_the_softmax_underflows(rng, dtype, spread, use_mask):
+def test_xent_dy_holds_no_subnormal_and_stays_exact_when_the_softmax_underflows(
+    rng, dtype, spread, use_mask
+):
     """Catches subnormal floats in dy (they make the output layer's backward tens of times slower)
     and a cure that costs accuracy: probabilities far below the dtype's precision may move, but the
     loss and dy must equal an exact float64 log-sum-exp (or, at float64, a long-double one)."""
     T, B, O = 3, 4, 50
     y = rng.uniform(-spread, 0.0, size=(T, B, O))
-    y[..., 0] = 0.0                                      # one large logit per row: the rest underflow
+    y[..., 0] = 0.0  # one large logit per row: the rest underflow
     targets = rng.integers(0, O, size=(T, B))
     mask = rng.uniform(1e-3, 2.0, size=(T, B)).astype(dtype) if use_mask else None
     value, dy = losses.softmax_cross_entropy(y.astype(dtype), targets, mask)
     assert not _is_subnormal(dy).any()
 
-    exact = y.astype(np.longdouble)                      # the reference: no floor, more precision
+    exact = y.astype(np.longdouble)  # the reference: no floor, more precision
     w = np.ones((T, B), np.longdouble) if mask is None else mask.astype(np.longdouble)
-    log_norm = np.log(np.exp(exact).sum(axis=-1))        # max is 0 in every row
+    log_norm = np.log(np.exp(exact).sum(axis=-1))  # max is 0 in every row
     picked = np.take_along_axis(exact, targets[..., None], axis=-1)[..., 0]
     expected_loss = float((w * (log_norm - picked)).sum() / w.sum())
     expected_dy = np.exp(exact - log_norm[..., None]) * (w / w.sum())[..., None]
-    np.put_along_axis(expected_dy, targets[..., None], np.take_along_axis(expected_dy, targets[..., None], -1)
-                      - (w / w.sum())[..., None], axis=-1)
+    np.put_along_axis(
+        expected_dy,
+        targets[..., None],
+        np.take_along_axis(expected_dy, targets[..., None], -1) - (w / w.sum())[..., None],
+        axis=-1,
+    )
     eps = float(np.finfo(dtype).eps)
     assert float(value) == pytest.approx(expected_loss, rel=10 * eps)
-    np.testing.assert_allclose(dy, expected_dy.astype(np.float64), rtol=10 * eps, atol=10 * eps * float(np.abs(expected_dy).max()))
+    np.testing.assert_allclose(
+        dy,
+        expected_dy.astype(np.float64),
+        rtol=10 * eps,
+        atol=10 * eps * float(np.abs(expected_dy).max()),
+    )
 
 
 def test_mse_flushes_subnormal_gradients():
     """Catches an mse gradient that keeps subnormal entries: 2 (y - t) / N of a difference of 1e-37."""
     y = np.zeros((2, 3, 4), dtype=np.float32)
     targets = np.zeros_like(y)
-    targets[1, 1, 1] = np.float32(1e-37)                 # normal; 2 · 1e-37 / 24 is not
+    targets[1, 1, 1] = np.float32(1e-37)  # normal; 2 · 1e-37 / 24 is not
     _, dy = losses.mean_squared_error(y, targets)
     assert not _is_subnormal(dy).any() and dy[1, 1, 1] == 0

@@ -11,22 +11,27 @@ import json
 
 import numpy as np
 import pytest
+from conftest import random_targets, small_problem
 
 import numrnn
 from numrnn import presets
-
-from conftest import random_targets, small_problem
-
 
 # --------------------------------------------------------------------------- summary and counts
 
 
 def _rich_model():
-    return numrnn.DeepRNN(3, 4, 2, layers=[
-        dict(transition_depth=2, skip="residual", layer_skip=True),
-        dict(transition_depth=2, skip="shortcut", mlp_width=5),
-        dict(hidden_size=3, input_depth=1),
-    ], output_depth=1, seed=0)
+    return numrnn.DeepRNN(
+        3,
+        4,
+        2,
+        layers=[
+            dict(transition_depth=2, skip="residual", layer_skip=True),
+            dict(transition_depth=2, skip="shortcut", mlp_width=5),
+            dict(hidden_size=3, input_depth=1),
+        ],
+        output_depth=1,
+        seed=0,
+    )
 
 
 def test_summary_lists_every_parameter_with_its_shape_count_and_equation():
@@ -41,12 +46,15 @@ def test_summary_lists_every_parameter_with_its_shape_count_and_equation():
         count, equation = row[0].split(str(value.shape), 1)[1].split(maxsplit=1)
         assert count == str(value.size)
         assert "=" in equation
-        assert name.split(".")[1] in equation, (name, equation)      # the parameter appears in its equation
+        assert name.split(".")[1] in equation, (
+            name,
+            equation,
+        )  # the parameter appears in its equation
     text = model.summary()
     assert f"total parameters: {model.num_params()}" in text
-    assert "h_t = h_(t-1) + φ(a_t)" in text                       # layer 1 is residual ...
-    assert "g_1 = h_(t-1) + ψ(" in text                           # ... with a layer-skip at level 1
-    assert "h_(t-1) S_hh" in text                                  # layer 2 is DT(S)
+    assert "h_t = h_(t-1) + φ(a_t)" in text  # layer 1 is residual ...
+    assert "g_1 = h_(t-1) + ψ(" in text  # ... with a layer-skip at level 1
+    assert "h_(t-1) S_hh" in text  # layer 2 is DT(S)
     assert str(model) == text
 
 
@@ -55,7 +63,13 @@ def test_num_params_is_the_sum_of_sizes_and_the_vanilla_closed_form():
     D, H, O = 3, 5, 2
     model = numrnn.DeepRNN(D, H, O, seed=0)
     assert model.num_params() == D * H + H * H + H + H * O + O
-    assert list(model.params) == ["layer1.W_xh", "layer1.W_hh", "layer1.b_h", "output.W_hy", "output.b_y"]
+    assert list(model.params) == [
+        "layer1.W_xh",
+        "layer1.W_hh",
+        "layer1.b_h",
+        "output.W_hy",
+        "output.b_y",
+    ]
     rich = _rich_model()
     assert rich.num_params() == sum(value.size for value in rich.params.values())
 
@@ -96,8 +110,11 @@ def test_presets_build_the_documented_configurations(name):
     expected = PRESETS[name]
     assert model.config.num_layers == expected["num_layers"]
     for layer in model.config.layers:
-        assert (layer.transition_depth, layer.skip, layer.hidden_size) == (expected["transition_depth"],
-                                                                          expected["skip"], 4)
+        assert (layer.transition_depth, layer.skip, layer.hidden_size) == (
+            expected["transition_depth"],
+            expected["skip"],
+            4,
+        )
     assert model.config.input_size == 3 and model.config.output_size == 2
 
 
@@ -112,16 +129,43 @@ def test_preset_keywords_override_the_presets_own():
 
 def test_layers_list_builds_differing_layers_that_chain_their_sizes():
     """Catches per-layer overrides that are ignored, or layer l's input size not set to H_{l-1}."""
-    model = numrnn.DeepRNN(3, 8, 2, layers=[
-        dict(hidden_size=5, transition_depth=1, skip="residual"),
-        dict(hidden_size=4, transition_depth=2, skip="shortcut", mlp_width=6, activation="sigmoid"),
-        numrnn.LayerConfig(input_size=4, hidden_size=3),
-    ], seed=0)
+    model = numrnn.DeepRNN(
+        3,
+        8,
+        2,
+        layers=[
+            dict(hidden_size=5, transition_depth=1, skip="residual"),
+            dict(
+                hidden_size=4,
+                transition_depth=2,
+                skip="shortcut",
+                mlp_width=6,
+                activation="sigmoid",
+            ),
+            numrnn.LayerConfig(input_size=4, hidden_size=3),
+        ],
+        seed=0,
+    )
     first, second, third = model.config.layers
-    assert (first.input_size, first.hidden_size, first.transition_depth, first.skip) == (3, 5, 1, "residual")
-    assert (second.input_size, second.hidden_size, second.transition_depth, second.skip) == (5, 4, 2, "shortcut")
-    assert (second.width, second.activation, third.input_size, third.hidden_size) == (6, "sigmoid", 4, 3)
-    assert model.params["layer2.W_xh"].shape == (5, 6)         # DT(S): the input joins level 1, width M
+    assert (first.input_size, first.hidden_size, first.transition_depth, first.skip) == (
+        3,
+        5,
+        1,
+        "residual",
+    )
+    assert (second.input_size, second.hidden_size, second.transition_depth, second.skip) == (
+        5,
+        4,
+        2,
+        "shortcut",
+    )
+    assert (second.width, second.activation, third.input_size, third.hidden_size) == (
+        6,
+        "sigmoid",
+        4,
+        3,
+    )
+    assert model.params["layer2.W_xh"].shape == (5, 6)  # DT(S): the input joins level 1, width M
     assert model.params["layer3.W_xh"].shape == (4, 3)
     assert model.params["output.W_hy"].shape == (3, 2)
     y, state = model.forward(np.zeros((4, 2, 3)))
@@ -142,7 +186,9 @@ def test_model_config_round_trips_through_a_dict_and_json():
 def test_from_config_rebuilds_the_same_model_around_the_same_arrays():
     """Catches from_config copying or re-initialising the params, or building another config."""
     model = _rich_model()
-    clone = numrnn.DeepRNN.from_config(numrnn.ModelConfig.from_dict(model.config.to_dict()), model.params)
+    clone = numrnn.DeepRNN.from_config(
+        numrnn.ModelConfig.from_dict(model.config.to_dict()), model.params
+    )
     assert clone.params is model.params and clone.dtype == model.dtype
     x = np.random.default_rng(0).standard_normal((4, 2, 3))
     assert np.array_equal(model.forward(x)[0], clone.forward(x)[0])
@@ -156,18 +202,32 @@ def test_a_float32_model_computes_in_float32_end_to_end(loss):
     """y, states, loss, every gradient, dx, dh0 and grad_norms stay float32: catches a float64
     constant or buffer that silently upcasts (then memory and speed double)."""
     rng = np.random.default_rng(1)
-    model = numrnn.DeepRNN(3, 4, 2, num_layers=2, transition_depth=2, skip="residual", input_depth=1,
-                           output_depth=1, layer_skip=True, dtype=np.float32, seed=0, bias=0.1)
+    model = numrnn.DeepRNN(
+        3,
+        4,
+        2,
+        num_layers=2,
+        transition_depth=2,
+        skip="residual",
+        input_depth=1,
+        output_depth=1,
+        layer_skip=True,
+        dtype=np.float32,
+        seed=0,
+        bias=0.1,
+    )
     x = rng.standard_normal((5, 3, 3)).astype(np.float32)
     targets = random_targets(loss, 5, 3, 2, rng, np.float32)
-    mask = rng.uniform(0.5, 1.5, size=(5, 3))                   # a float64 mask is weights, cast once
+    mask = rng.uniform(0.5, 1.5, size=(5, 3))  # a float64 mask is weights, cast once
     y, state = model.forward(x)
     assert y.dtype == np.float32 and all(s.dtype == np.float32 for s in state)
     value, grads, info = model.loss_and_grads(x, targets, loss=loss, mask=mask, bptt_window=2)
     assert np.asarray(value).dtype == np.float32
     assert all(g.dtype == np.float32 for g in grads.values())
     assert info.y.dtype == info.dx.dtype == info.grad_norms.dtype == np.float32
-    assert all(d.dtype == np.float32 for d in info.dh0) and all(s.dtype == np.float32 for s in info.final_state)
+    assert all(d.dtype == np.float32 for d in info.dh0) and all(
+        s.dtype == np.float32 for s in info.final_state
+    )
 
 
 def test_a_float32_model_agrees_with_its_float64_twin():
@@ -175,10 +235,13 @@ def test_a_float32_model_agrees_with_its_float64_twin():
     path that differs in maths, not just rounding."""
     problem = small_problem("xent", num_layers=2, transition_depth=1, skip="residual")
     model64 = problem.model
-    model32 = numrnn.DeepRNN.from_config(model64.config, {k: v.astype(np.float32) for k, v in model64.params.items()})
+    model32 = numrnn.DeepRNN.from_config(
+        model64.config, {k: v.astype(np.float32) for k, v in model64.params.items()}
+    )
     loss64, grads64, _ = model64.loss_and_grads(problem.x, problem.targets, h0=problem.h0)
-    loss32, grads32, _ = model32.loss_and_grads(problem.x.astype(np.float32), problem.targets,
-                                                h0=[h.astype(np.float32) for h in problem.h0])
+    loss32, grads32, _ = model32.loss_and_grads(
+        problem.x.astype(np.float32), problem.targets, h0=[h.astype(np.float32) for h in problem.h0]
+    )
     assert abs(float(loss32) - loss64) <= 1e-5 * abs(loss64)
     for name in grads64:
         np.testing.assert_allclose(grads32[name], grads64[name], rtol=0, atol=1e-5, err_msg=name)
@@ -194,7 +257,7 @@ def test_calls_have_no_side_effects_and_do_not_depend_on_order():
     model, x, h0, targets = problem.model, problem.x, problem.h0, problem.targets
     saved = (x.copy(), [h.copy() for h in h0], {k: v.copy() for k, v in model.params.items()})
     loss1, grads1, info1 = model.loss_and_grads(x, targets, loss="mse", h0=h0)
-    model.forward(2 * x)                                       # an unrelated call in between
+    model.forward(2 * x)  # an unrelated call in between
     model.loss_and_grads(x[:2], targets[:2], loss="mse")
     loss2, grads2, info2 = model.loss_and_grads(x, targets, loss="mse", h0=h0)
     assert loss1 == loss2
@@ -210,7 +273,7 @@ def test_grads_are_fresh_arrays_not_views_of_params_or_each_other():
     _, grads, _ = problem.model.loss_and_grads(problem.x, problem.targets, h0=problem.h0)
     arrays = list(grads.values()) + list(problem.model.params.values())
     for i, a in enumerate(arrays):
-        for b in arrays[i + 1:]:
+        for b in arrays[i + 1 :]:
             assert not np.shares_memory(a, b)
 
 
@@ -264,8 +327,10 @@ def test_strided_fortran_and_read_only_inputs_give_the_same_results():
     """Catches a core that assumes C-contiguous inputs (np.dot with out=, reshape views) or writes
     into x or h0: a strided, read-only x and a transposed h0 must give bitwise the same results."""
     rng = np.random.default_rng(3)
-    model = numrnn.DeepRNN(3, 4, 2, num_layers=2, transition_depth=1, skip="shortcut", input_depth=1, seed=0)
-    x = rng.standard_normal((10, 4, 6))[::2, ::2, ::2]             # (5, 2, 3), no axis contiguous
+    model = numrnn.DeepRNN(
+        3, 4, 2, num_layers=2, transition_depth=1, skip="shortcut", input_depth=1, seed=0
+    )
+    x = rng.standard_normal((10, 4, 6))[::2, ::2, ::2]  # (5, 2, 3), no axis contiguous
     x.flags.writeable = False
     x_c = np.ascontiguousarray(x)
     h0 = [np.asfortranarray(rng.standard_normal((2, 4))), rng.standard_normal((4, 2)).T]
@@ -274,5 +339,9 @@ def test_strided_fortran_and_read_only_inputs_give_the_same_results():
     for x_variant in (x, np.asfortranarray(x_c)):
         loss_a, grads_a, info_a = model.loss_and_grads(x_variant, targets, h0=h0)
         loss_b, grads_b, info_b = model.loss_and_grads(x_c, targets, h0=h0_c)
-        assert loss_a == loss_b and np.array_equal(info_a.y, info_b.y) and np.array_equal(info_a.dx, info_b.dx)
+        assert (
+            loss_a == loss_b
+            and np.array_equal(info_a.y, info_b.y)
+            and np.array_equal(info_a.dx, info_b.dx)
+        )
         assert all(np.array_equal(grads_a[k], grads_b[k]) for k in grads_a)

@@ -61,8 +61,10 @@ def test_adagrad_by_hand():
     # G₁ = g₁² = (0.25, 1);  θ₁ = θ₀ − 0.1 g₁ / (√G₁ + ε) = (1 − 0.1·0.5/0.5, −2 + 0.1·1/1)
     expected_one = [1 - 0.1 * 0.5 / (0.5 + EPS), -2 + 0.1 * 1 / (1 + EPS)]
     # G₂ = G₁ + g₂² = (0.3125, 5);  θ₂ = θ₁ − 0.1 g₂ / (√G₂ + ε)
-    expected_two = [expected_one[0] + 0.1 * 0.25 / (math.sqrt(0.3125) + EPS),
-                    expected_one[1] - 0.1 * 2 / (math.sqrt(5) + EPS)]
+    expected_two = [
+        expected_one[0] + 0.1 * 0.25 / (math.sqrt(0.3125) + EPS),
+        expected_one[1] - 0.1 * 2 / (math.sqrt(5) + EPS),
+    ]
     np.testing.assert_allclose(one, expected_one, rtol=1e-15)
     np.testing.assert_allclose(two, expected_two, rtol=1e-14)
     np.testing.assert_allclose(state["G/w"], [0.3125, 5.0], rtol=1e-15)
@@ -73,8 +75,10 @@ def test_rmsprop_by_hand():
     # s₁ = 0.1 g₁² = (0.025, 0.1);  θ₁ = θ₀ − 0.1 g₁ / (√s₁ + ε)
     expected_one = [1 - 0.1 * 0.5 / (math.sqrt(0.025) + EPS), -2 + 0.1 * 1 / (math.sqrt(0.1) + EPS)]
     # s₂ = 0.9 s₁ + 0.1 g₂² = (0.0225 + 0.00625, 0.09 + 0.4) = (0.02875, 0.49)
-    expected_two = [expected_one[0] + 0.1 * 0.25 / (math.sqrt(0.02875) + EPS),
-                    expected_one[1] - 0.1 * 2 / (0.7 + EPS)]
+    expected_two = [
+        expected_one[0] + 0.1 * 0.25 / (math.sqrt(0.02875) + EPS),
+        expected_one[1] - 0.1 * 2 / (0.7 + EPS),
+    ]
     np.testing.assert_allclose(one, expected_one, rtol=1e-14)
     np.testing.assert_allclose(two, expected_two, rtol=1e-14)
     np.testing.assert_allclose(state["s/w"], [0.02875, 0.49], rtol=1e-14)
@@ -101,7 +105,9 @@ def test_adam_by_hand():
 def test_adamw_by_hand():
     one, _, _ = two_steps(optim.AdamW(lr=0.1, weight_decay=0.1, eps=EPS))
     # θ₁ = θ₀ − η λ θ₀ − η m̂/(√v̂ + ε) = 0.99 θ₀ − 0.1 sign(g₁) = (0.99 − 0.1, −1.98 + 0.1)
-    np.testing.assert_allclose(one, [0.99 - 0.1 * 0.5 / (0.5 + EPS), -1.98 + 0.1 * 1 / (1 + EPS)], rtol=1e-15)
+    np.testing.assert_allclose(
+        one, [0.99 - 0.1 * 0.5 / (0.5 + EPS), -1.98 + 0.1 * 1 / (1 + EPS)], rtol=1e-15
+    )
 
 
 def test_adamw_with_zero_decay_is_adam():
@@ -128,7 +134,7 @@ def test_updates_in_place_and_keeps_float32(name):
     grads = {"a": np.full((2, 3), 0.5, dtype=np.float32), "b": np.full(3, -0.5, dtype=np.float32)}
     opt.step(params, grads, state)
     for key in params:
-        assert params[key] is arrays[key]                       # same array, new values
+        assert params[key] is arrays[key]  # same array, new values
         assert params[key].dtype == np.float32
     for key, value in state.items():
         if key != "step":
@@ -146,9 +152,14 @@ def test_zero_gradient_leaves_params_unchanged(name):
 
 
 @settings(max_examples=30, deadline=None)
-@given(arrays(np.float64, array_shapes(max_dims=2, max_side=5),
-              elements=st.floats(1e-3, 1e3).flatmap(lambda v: st.sampled_from([v, -v]))),
-       st.floats(1e-4, 1.0))
+@given(
+    arrays(
+        np.float64,
+        array_shapes(max_dims=2, max_side=5),
+        elements=st.floats(1e-3, 1e3).flatmap(lambda v: st.sampled_from([v, -v])),
+    ),
+    st.floats(1e-4, 1.0),
+)
 def test_first_adam_step_has_length_lr_per_entry(g, lr):
     # m̂₁ = g and v̂₁ = g², so every entry moves by lr·|g|/(|g| + ε) ≈ lr against the sign of g.
     params = {"w": np.zeros_like(g)}
@@ -160,8 +171,11 @@ def test_first_adam_step_has_length_lr_per_entry(g, lr):
 
 
 @settings(max_examples=30, deadline=None)
-@given(arrays(np.float64, array_shapes(max_dims=3, max_side=4), elements=st.floats(-10, 10)),
-       arrays(np.float64, 1, elements=st.floats(-10, 10)), st.floats(1e-4, 1.0))
+@given(
+    arrays(np.float64, array_shapes(max_dims=3, max_side=4), elements=st.floats(-10, 10)),
+    arrays(np.float64, 1, elements=st.floats(-10, 10)),
+    st.floats(1e-4, 1.0),
+)
 def test_sgd_is_theta_minus_lr_g(theta, g_scalar, lr):
     g = np.full_like(theta, g_scalar[0])
     params = {"w": theta.copy()}
@@ -177,17 +191,26 @@ def test_step_lr_overrides_the_default():
     np.testing.assert_array_equal(params["w"], [0.75])
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda: optim.SGD(lr=0.0), r"lr must be a finite number in \(0.0, inf\); got 0.0"),
-    (lambda: optim.Adam(lr=-1e-3), r"lr must be a finite number in \(0.0, inf\); got -0.001"),
-    (lambda: optim.Adam(lr=float("nan")), r"lr must be a finite number .* got nan"),
-    (lambda: optim.Momentum(momentum=1.0), r"momentum must be a finite number in \[0.0, 1.0\); got 1.0"),
-    (lambda: optim.Adam(beta1=1.5), r"beta1 must be a finite number in \[0.0, 1.0\); got 1.5"),
-    (lambda: optim.Adam(beta2=-0.1), r"beta2 must be .* got -0.1"),
-    (lambda: optim.RMSProp(rho=1.0), r"rho must be .* got 1.0"),
-    (lambda: optim.Adagrad(eps=0.0), r"eps must be a finite number in \(0.0, inf\); got 0.0"),
-    (lambda: optim.AdamW(weight_decay=-0.01), r"weight_decay must be a finite number in \[0.0, inf\); got -0.01"),
-])
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: optim.SGD(lr=0.0), r"lr must be a finite number in \(0.0, inf\); got 0.0"),
+        (lambda: optim.Adam(lr=-1e-3), r"lr must be a finite number in \(0.0, inf\); got -0.001"),
+        (lambda: optim.Adam(lr=float("nan")), r"lr must be a finite number .* got nan"),
+        (
+            lambda: optim.Momentum(momentum=1.0),
+            r"momentum must be a finite number in \[0.0, 1.0\); got 1.0",
+        ),
+        (lambda: optim.Adam(beta1=1.5), r"beta1 must be a finite number in \[0.0, 1.0\); got 1.5"),
+        (lambda: optim.Adam(beta2=-0.1), r"beta2 must be .* got -0.1"),
+        (lambda: optim.RMSProp(rho=1.0), r"rho must be .* got 1.0"),
+        (lambda: optim.Adagrad(eps=0.0), r"eps must be a finite number in \(0.0, inf\); got 0.0"),
+        (
+            lambda: optim.AdamW(weight_decay=-0.01),
+            r"weight_decay must be a finite number in \[0.0, inf\); got -0.01",
+        ),
+    ],
+)
 def test_bad_hyperparameters_are_named(make, match):
     with pytest.raises(ValueError, match=match):
         make()
@@ -206,7 +229,9 @@ def test_step_checks_grads_and_state():
     state = opt.init(params)
     with pytest.raises(ValueError, match=r"grads must have the keys of params; missing \['b'\]"):
         opt.step(params, {"a": np.zeros(2)}, state)
-    with pytest.raises(ValueError, match=r"grads\['b'\] must have shape \(3,\) \(the parameter's\); got \(2,\)"):
+    with pytest.raises(
+        ValueError, match=r"grads\['b'\] must have shape \(3,\) \(the parameter's\); got \(2,\)"
+    ):
         opt.step(params, {"a": np.zeros(2), "b": np.zeros(2)}, state)
     with pytest.raises(ValueError, match=r"state does not belong to Adam over these params"):
         opt.step(params, {"a": np.zeros(2), "b": np.zeros(3)}, optim.Momentum().init(params))
@@ -219,7 +244,10 @@ def test_check_state_catches_a_wrong_shape():
     opt = optim.Momentum()
     state = opt.init(params)
     state["v/a"] = np.zeros(3)
-    with pytest.raises(ValueError, match=r"state\['v/a'\] must be an array of shape \(2,\) and dtype float64; got \(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"state\['v/a'\] must be an array of shape \(2,\) and dtype float64; got \(3,\)",
+    ):
         opt.check_state(params, state)
 
 
@@ -229,13 +257,18 @@ def test_make_optimizer_and_round_trip():
     assert optim.optimizer_from_dict(opt.to_dict()) == opt
     for name, cls in optim.OPTIMIZERS.items():
         assert optim.optimizer_from_dict(cls().to_dict()) == cls()
-    with pytest.raises(ValueError, match=r"optimizer must be one of \['sgd', .*'adamw'\]; got 'lbfgs'"):
+    with pytest.raises(
+        ValueError, match=r"optimizer must be one of \['sgd', .*'adamw'\]; got 'lbfgs'"
+    ):
         optim.make_optimizer("lbfgs")
-    with pytest.raises(ValueError, match=r"unknown hyperparameters \['beta1'\] for optimizer 'sgd'"):
+    with pytest.raises(
+        ValueError, match=r"unknown hyperparameters \['beta1'\] for optimizer 'sgd'"
+    ):
         optim.optimizer_from_dict({"name": "sgd", "lr": 0.1, "beta1": 0.9})
 
 
 # ------------------------------------------------------------------ schedules
+
 
 def test_constant_and_step_decay():
     assert optim.Constant(0.5)(0) == optim.Constant(0.5)(10_000) == 0.5
@@ -247,7 +280,14 @@ def test_constant_and_step_decay():
 def test_cosine_by_hand():
     cosine = optim.Cosine(1.0, total_steps=4, min_lr=0.2)
     # η_t = 0.2 + 0.8 (1 + cos(π t / 4)) / 2
-    expected = [1.0, 0.2 + 0.4 * (1 + math.cos(math.pi / 4)), 0.6, 0.2 + 0.4 * (1 + math.cos(3 * math.pi / 4)), 0.2, 0.2]
+    expected = [
+        1.0,
+        0.2 + 0.4 * (1 + math.cos(math.pi / 4)),
+        0.6,
+        0.2 + 0.4 * (1 + math.cos(3 * math.pi / 4)),
+        0.2,
+        0.2,
+    ]
     np.testing.assert_allclose(cosine.values(6), expected, rtol=1e-15)
 
 
@@ -256,8 +296,8 @@ def test_warmup_ramps_linearly_then_follows():
     # η_t = (t + 1)/4 for t < 4, then 1
     np.testing.assert_allclose(schedule.values(6), [0.25, 0.5, 0.75, 1.0, 1.0, 1.0], rtol=1e-15)
     composed = optim.Warmup(optim.Cosine(1.0, total_steps=8), steps=2)
-    assert composed(0) == pytest.approx(0.5 * 1.0)                               # half of cos(0)
-    assert composed(4) == pytest.approx(optim.Cosine(1.0, total_steps=8)(4))     # warm-up over
+    assert composed(0) == pytest.approx(0.5 * 1.0)  # half of cos(0)
+    assert composed(4) == pytest.approx(optim.Cosine(1.0, total_steps=8)(4))  # warm-up over
 
 
 def test_make_schedule_and_round_trip():
@@ -266,17 +306,34 @@ def test_make_schedule_and_round_trip():
     assert optim.schedule_from_dict(schedule.to_dict()) == schedule
     assert optim.make_schedule("step", 1.0, 90) == optim.StepDecay(1.0, every=30, factor=0.1)
     assert optim.make_schedule("constant", 0.1, 5) == optim.Constant(0.1)
-    with pytest.raises(ValueError, match=r"schedule must be one of \['constant', 'step', 'cosine'\]; got 'exp'"):
+    with pytest.raises(
+        ValueError, match=r"schedule must be one of \['constant', 'step', 'cosine'\]; got 'exp'"
+    ):
         optim.make_schedule("exp", 0.1, 5)
 
 
-@pytest.mark.parametrize("make, error, match", [
-    (lambda: optim.StepDecay(0.1, every=0), ValueError, r"every must be >= 1; got 0"),
-    (lambda: optim.StepDecay(0.1, every=5, factor=1.5), ValueError, r"factor must be .* got 1.5"),
-    (lambda: optim.Cosine(0.1, total_steps=10, min_lr=0.2), ValueError, r"min_lr must be .*\[0.0, 0.1\]; got 0.2"),
-    (lambda: optim.Warmup(0.1, steps=3), TypeError, r"after must be a Schedule .*; got float"),
-    (lambda: optim.Warmup(optim.Constant(0.1), steps=0), ValueError, r"steps must be >= 1; got 0"),
-])
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda: optim.StepDecay(0.1, every=0), ValueError, r"every must be >= 1; got 0"),
+        (
+            lambda: optim.StepDecay(0.1, every=5, factor=1.5),
+            ValueError,
+            r"factor must be .* got 1.5",
+        ),
+        (
+            lambda: optim.Cosine(0.1, total_steps=10, min_lr=0.2),
+            ValueError,
+            r"min_lr must be .*\[0.0, 0.1\]; got 0.2",
+        ),
+        (lambda: optim.Warmup(0.1, steps=3), TypeError, r"after must be a Schedule .*; got float"),
+        (
+            lambda: optim.Warmup(optim.Constant(0.1), steps=0),
+            ValueError,
+            r"steps must be >= 1; got 0",
+        ),
+    ],
+)
 def test_bad_schedules_are_named(make, error, match):
     with pytest.raises(error, match=match):
         make()

@@ -19,14 +19,18 @@ def test_same_seed_same_text_other_seed_other_text():
     first = sample(model, VOCAB, 60, seed=5)
     assert first == sample(model, VOCAB, 60, seed=5)
     assert first != sample(model, VOCAB, 60, seed=6)
-    assert len(first) == 61 and set(first) <= set(VOCAB.chars)   # a random first character + 60 sampled
+    assert len(first) == 61 and set(first) <= set(
+        VOCAB.chars
+    )  # a random first character + 60 sampled
 
 
 def test_model_sample_delegates_and_keeps_the_prime():
     model = char_model("deep-transition-skip")
     text = sample(model, VOCAB, 25, temperature=0.7, seed=3, prime="bad cafe")
     assert text.startswith("bad cafe") and len(text) == len("bad cafe") + 25
-    assert text == sample(model, VOCAB.chars, 25, temperature=0.7, seed=3, prime="bad cafe")  # vocab as a string
+    assert text == sample(
+        model, VOCAB.chars, 25, temperature=0.7, seed=3, prime="bad cafe"
+    )  # vocab as a string
 
 
 @pytest.mark.parametrize("arch", ["vanilla", "hierarchical-deep-transition-skip"])
@@ -38,10 +42,10 @@ def test_near_zero_temperature_is_greedy_decoding_of_one_continuous_sequence(arc
     prime = "hag"
     text = sample(model, VOCAB, 30, temperature=1e-4, seed=0, prime=prime)
     ids = VOCAB.encode(text)
-    x = np.eye(len(VOCAB))[ids[:-1]][:, None, :]                   # (T, 1, V)
+    x = np.eye(len(VOCAB))[ids[:-1]][:, None, :]  # (T, 1, V)
     y, _ = model.forward(x)
     predicted = y[:, 0].argmax(axis=-1)
-    np.testing.assert_array_equal(predicted[len(prime) - 1:], ids[len(prime):])
+    np.testing.assert_array_equal(predicted[len(prime) - 1 :], ids[len(prime) :])
 
 
 def test_high_temperature_spreads_the_choices():
@@ -49,7 +53,7 @@ def test_high_temperature_spreads_the_choices():
     cold = sample(model, VOCAB, 300, temperature=0.05, seed=1, prime="a")
     hot = sample(model, VOCAB, 300, temperature=5.0, seed=1, prime="a")
     assert len(set(hot)) > len(set(cold))
-    assert len(set(hot)) == len(VOCAB)                             # nearly uniform: every character shows up
+    assert len(set(hot)) == len(VOCAB)  # nearly uniform: every character shows up
 
 
 def test_float32_model():
@@ -57,14 +61,25 @@ def test_float32_model():
     assert len(text) == 22
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(temperature=0.0), ValueError, r"temperature must be a positive finite number; got 0.0"),
-    (dict(temperature=float("inf")), ValueError, r"temperature must be a positive finite number; got inf"),
-    (dict(length=-1), ValueError, r"length must be >= 0; got -1"),
-    (dict(prime="xyz"), ValueError, r"characters \['x', 'y', 'z'\] are not in the vocabulary"),
-    (dict(seed=-3), ValueError, r"seed must be >= 0; got -3"),
-    (dict(prime=5), TypeError, r"prime must be a string; got int"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (
+            dict(temperature=0.0),
+            ValueError,
+            r"temperature must be a positive finite number; got 0.0",
+        ),
+        (
+            dict(temperature=float("inf")),
+            ValueError,
+            r"temperature must be a positive finite number; got inf",
+        ),
+        (dict(length=-1), ValueError, r"length must be >= 0; got -1"),
+        (dict(prime="xyz"), ValueError, r"characters \['x', 'y', 'z'\] are not in the vocabulary"),
+        (dict(seed=-3), ValueError, r"seed must be >= 0; got -3"),
+        (dict(prime=5), TypeError, r"prime must be a string; got int"),
+    ],
+)
 def test_bad_arguments_are_named(kwargs, error, match):
     arguments = dict(length=5, temperature=1.0, seed=0, prime="")
     arguments.update(kwargs)
@@ -74,8 +89,14 @@ def test_bad_arguments_are_named(kwargs, error, match):
 
 def test_model_and_vocabulary_must_agree():
     model = presets.build("vanilla", 4, 5, 4, seed=0)
-    with pytest.raises(ValueError, match=r"model must have input_size = output_size = len\(vocab\) = 9 to sample "
-                                         r"characters; got input_size=4, output_size=4"):
+    with pytest.raises(
+        ValueError,
+        match=r"model must have input_size = output_size = len\(vocab\) = 9 to sample "
+        r"characters; got input_size=4, output_size=4",
+    ):
         sample(model, VOCAB, 5)
-    with pytest.raises(TypeError, match=r"vocab must be a numrnn.training.tasks.Vocabulary or a string of its characters; got list"):
+    with pytest.raises(
+        TypeError,
+        match=r"vocab must be a numrnn.training.tasks.Vocabulary or a string of its characters; got list",
+    ):
         sample(model, list("abcd"), 5)

@@ -27,16 +27,16 @@ from numrnn.config import LayerConfig
 from numrnn.gradcheck import check_gradients
 
 rng = np.random.default_rng(0)
-T, B, D, H = 6, 3, 4, 5                        # steps, batch, input size, hidden size
+T, B, D, H = 6, 3, 4, 5  # steps, batch, input size, hidden size
 
 params = {
     "W_xh": 0.5 * rng.standard_normal((D, H)),  # (D, H)
     "W_hh": 0.5 * rng.standard_normal((H, H)),  # (H, H)
-    "b_h": 0.1 * rng.standard_normal(H),        # (H,)  non-zero, so a missing bias would show
+    "b_h": 0.1 * rng.standard_normal(H),  # (H,)  non-zero, so a missing bias would show
 }
-config = LayerConfig(input_size=D, hidden_size=H)   # a vanilla layer: q = p = 0, tanh
-x = rng.standard_normal((T, B, D))                 # (T, B, D), time-major
-h0 = 0.5 * rng.standard_normal((B, H))             # (B, H)
+config = LayerConfig(input_size=D, hidden_size=H)  # a vanilla layer: q = p = 0, tanh
+x = rng.standard_normal((T, B, D))  # (T, B, D), time-major
+h0 = 0.5 * rng.standard_normal((B, H))  # (B, H)
 
 # %% [markdown]
 # ## One step forward
@@ -45,7 +45,7 @@ h0 = 0.5 * rng.standard_normal((B, H))             # (B, H)
 # `reference.step_forward` returns the state and a named cache of what the backward pass needs.
 
 # %%
-a1 = x[0] @ params["W_xh"] + h0 @ params["W_hh"] + params["b_h"]   # (B, H)
+a1 = x[0] @ params["W_xh"] + h0 @ params["W_hh"] + params["b_h"]  # (B, H)
 h1_by_hand = np.tanh(a1)
 
 h1, cache = reference.step_forward(x[0], h0, params, config)
@@ -64,15 +64,15 @@ np.testing.assert_allclose(h1_by_hand, h1, rtol=0, atol=1e-14)
 # * the inputs: $dx_1 = da\, W_{xh}^\top$ and $dh_0 = da\, W_{hh}^\top$ (R.8).
 
 # %%
-dh1 = rng.standard_normal((B, H))                  # a random upstream gradient
-da = dh1 * (1 - h1_by_hand**2)                     # backprop through tanh
+dh1 = rng.standard_normal((B, H))  # a random upstream gradient
+da = dh1 * (1 - h1_by_hand**2)  # backprop through tanh
 by_hand = {
-    "W_xh": x[0].T @ da,                           # (D, H)
-    "W_hh": h0.T @ da,                             # (H, H)
-    "b_h": da.sum(axis=0),                         # (H,)
+    "W_xh": x[0].T @ da,  # (D, H)
+    "W_hh": h0.T @ da,  # (H, H)
+    "b_h": da.sum(axis=0),  # (H,)
 }
-dx1_by_hand = da @ params["W_xh"].T                # (B, D)
-dh0_by_hand = da @ params["W_hh"].T                # (B, H)
+dx1_by_hand = da @ params["W_xh"].T  # (B, D)
+dh0_by_hand = da @ params["W_hh"].T  # (B, H)
 
 dx1, dh0_step, step_grads = reference.step_backward(dh1, cache)
 worst = max(np.abs(by_hand[name] - step_grads[name]).max() for name in params)
@@ -90,7 +90,7 @@ assert worst < 1e-13
 # (R.5).
 
 # %%
-G = rng.standard_normal((T, B, H))                 # dH: ∂loss/∂h_t from above, every step
+G = rng.standard_normal((T, B, H))  # dH: ∂loss/∂h_t from above, every step
 
 
 def my_rnn_forward(x, h0, params):
@@ -108,13 +108,13 @@ def my_rnn_backward(dH, x, states, params):
     dx = np.zeros_like(x)
     dh_next = np.zeros_like(states[0])
     for t in reversed(range(x.shape[0])):
-        dh = dH[t] + dh_next                       # (R.5) from above + from step t+1
-        da = dh * (1 - states[t + 1] ** 2)         # (R.6) through tanh
-        grads["W_xh"] += x[t].T @ da               # shared weights: sum over steps
-        grads["W_hh"] += states[t].T @ da          # states[t] is h_{t-1}
+        dh = dH[t] + dh_next  # (R.5) from above + from step t+1
+        da = dh * (1 - states[t + 1] ** 2)  # (R.6) through tanh
+        grads["W_xh"] += x[t].T @ da  # shared weights: sum over steps
+        grads["W_hh"] += states[t].T @ da  # states[t] is h_{t-1}
         grads["b_h"] += da.sum(axis=0)
         dx[t] = da @ params["W_xh"].T
-        dh_next = da @ params["W_hh"].T            # (R.8) into h_{t-1}
+        dh_next = da @ params["W_hh"].T  # (R.8) into h_{t-1}
     return grads, dx, dh_next
 
 
@@ -132,9 +132,15 @@ grads_mine, dx_mine, dh0_mine = my_rnn_backward(G, x, states, params)
 h_core, core_cache = numrnn.layers.rnn_forward(x, h0, params)
 dx_core, dh0_core, grads_core = numrnn.layers.rnn_backward(G, core_cache)
 
-differences = [np.abs(h_core - h_mine).max(), np.abs(dx_core - dx_mine).max(), np.abs(dh0_core - dh0_mine).max()]
+differences = [
+    np.abs(h_core - h_mine).max(),
+    np.abs(dx_core - dx_mine).max(),
+    np.abs(dh0_core - dh0_mine).max(),
+]
 differences += [np.abs(grads_core[name] - grads_mine[name]).max() for name in params]
-print(f"vectorized core agrees with the step-by-step loop: max |difference| = {max(differences):.1e}")
+print(
+    f"vectorized core agrees with the step-by-step loop: max |difference| = {max(differences):.1e}"
+)
 assert max(differences) < 1e-12
 
 # %% [markdown]

@@ -18,9 +18,9 @@ import numpy as np
 import numrnn
 from numrnn.presets import ARCHITECTURES
 
-D, H, O = 3, 16, 5                          # input size, hidden size, output size
-T, B = 20, 4                                # steps, batch
-x = np.random.default_rng(0).standard_normal((T, B, D))   # (T, B, D), float64 like the models
+D, H, O = 3, 16, 5  # input size, hidden size, output size
+T, B = 20, 4  # steps, batch
+x = np.random.default_rng(0).standard_normal((T, B, D))  # (T, B, D), float64 like the models
 
 # %% [markdown]
 # ## Every preset, by name
@@ -36,8 +36,10 @@ print(f"{'architecture':36s} {'layers':>6s} {'q':>3s} {'skip':>9s} {'parameters'
 for name, model in models.items():
     y, state = model.forward(x)
     layer = model.config.layers[0]
-    print(f"{name:36s} {model.config.num_layers:6d} {layer.transition_depth:3d} {layer.skip:>9s} "
-          f"{model.num_params():10d}  {y.shape}")
+    print(
+        f"{name:36s} {model.config.num_layers:6d} {layer.transition_depth:3d} {layer.skip:>9s} "
+        f"{model.num_params():10d}  {y.shape}"
+    )
 
 # %% [markdown]
 # The vanilla layer has $D H + H H + H$ parameters plus the output's $H O + O$. Each transition
@@ -72,7 +74,10 @@ print(models["deep-transition-shortcut"].summary())
 shallow = numrnn.presets.deep_transition(D, H, O, transition_depth=0, seed=0)
 one_layer = numrnn.presets.hierarchical(D, H, O, num_layers=1, seed=0)
 y_vanilla, _ = models["vanilla"].forward(x)
-for label, model in [("deep transition with q = 0", shallow), ("hierarchical with L = 1", one_layer)]:
+for label, model in [
+    ("deep transition with q = 0", shallow),
+    ("hierarchical with L = 1", one_layer),
+]:
     y, _ = model.forward(x)
     print(f"{label} equals vanilla: max |difference| = {np.abs(y - y_vanilla).max():.1e}")
     assert np.array_equal(y, y_vanilla)
@@ -85,11 +90,18 @@ for label, model in [("deep transition with q = 0", shallow), ("hierarchical wit
 # `hierarchical-deep-transition-skip`; `layers=` gives each layer its own settings:
 
 # %%
-mixed = numrnn.DeepRNN(D, 32, O, layers=[
-    dict(hidden_size=32),                                        # a wide vanilla layer
-    dict(hidden_size=16, transition_depth=2, skip="residual"),   # a residual deep transition
-    dict(hidden_size=16, transition_depth=2, skip="shortcut"),   # a DT(S) layer
-], output_depth=1, seed=0)
+mixed = numrnn.DeepRNN(
+    D,
+    32,
+    O,
+    layers=[
+        dict(hidden_size=32),  # a wide vanilla layer
+        dict(hidden_size=16, transition_depth=2, skip="residual"),  # a residual deep transition
+        dict(hidden_size=16, transition_depth=2, skip="shortcut"),  # a DT(S) layer
+    ],
+    output_depth=1,
+    seed=0,
+)
 y, state = mixed.forward(x)
 print(repr(mixed))
 print("layers:", [layer.architecture for layer in mixed.config.layers])

@@ -20,8 +20,10 @@ import numpy as np
 import numrnn
 import numrnn.plotting
 
-T, B, D, H, O = 50, 8, 3, 16, 4         # steps, batch, input, hidden, output (classes)
-out_dir = Path(os.environ.get("NUMRNN_TUTORIAL_OUTPUT") or tempfile.mkdtemp(prefix="numrnn-tutorial-"))
+T, B, D, H, O = 50, 8, 3, 16, 4  # steps, batch, input, hidden, output (classes)
+out_dir = Path(
+    os.environ.get("NUMRNN_TUTORIAL_OUTPUT") or tempfile.mkdtemp(prefix="numrnn-tutorial-")
+)
 out_dir.mkdir(parents=True, exist_ok=True)
 
 # %% [markdown]
@@ -32,9 +34,9 @@ out_dir.mkdir(parents=True, exist_ok=True)
 
 # %%
 rng = np.random.default_rng(0)
-x = rng.standard_normal((T, B, D))            # (T, B, D)
-targets = np.full((T, B), -1)                 # -1: not counted ...
-targets[-1] = rng.integers(0, O, size=B)      # ... except at the last step
+x = rng.standard_normal((T, B, D))  # (T, B, D)
+targets = np.full((T, B), -1)  # -1: not counted ...
+targets[-1] = rng.integers(0, O, size=B)  # ... except at the last step
 
 
 def last_step_grad_norms(name):
@@ -83,7 +85,9 @@ print(f"the skip connection keeps {skip / vanilla:.1e} times more of the gradien
 # they all end at 1.
 
 # %%
-ax = numrnn.plotting.plot_gradient_norms(norms["hierarchical"], title="hierarchical, loss on step T")
+ax = numrnn.plotting.plot_gradient_norms(
+    norms["hierarchical"], title="hierarchical, loss on step T"
+)
 ax.figure.savefig(out_dir / "gradient_norm_map.png", dpi=80)
 
 ax = numrnn.plotting.compare_gradient_flow(norms, normalize=True)

@@ -19,17 +19,17 @@ import numrnn
 from numrnn.gradcheck import check_gradients
 
 rng = np.random.default_rng(1)
-T, B, D, H = 7, 3, 4, 5                    # steps, batch, input size, hidden size
-ALPHA = 0.3                                # leak rate
+T, B, D, H = 7, 3, 4, 5  # steps, batch, input size, hidden size
+ALPHA = 0.3  # leak rate
 
 params = {
     "W_xh": 0.5 * rng.standard_normal((D, H)),
     "W_hh": 0.5 * rng.standard_normal((H, H)),
-    "b_h": 0.1 * rng.standard_normal(H),   # non-zero, so a missing bias term would show
+    "b_h": 0.1 * rng.standard_normal(H),  # non-zero, so a missing bias term would show
 }
-x = rng.standard_normal((T, B, D))         # (T, B, D)
-h0 = 0.5 * rng.standard_normal((B, H))     # (B, H), non-zero for the same reason
-G = rng.standard_normal((T, B, H))         # a random upstream gradient ∂loss/∂h_t
+x = rng.standard_normal((T, B, D))  # (T, B, D)
+h0 = 0.5 * rng.standard_normal((B, H))  # (B, H), non-zero for the same reason
+G = rng.standard_normal((T, B, H))  # a random upstream gradient ∂loss/∂h_t
 
 # %% [markdown]
 # ## Forward
@@ -38,13 +38,14 @@ G = rng.standard_normal((T, B, H))         # a random upstream gradient ∂loss/
 # named cache: the inputs, every state (`states[t]` is $h_t$, `states[0]` is $h_0$) and every
 # $\tanh$ output, from which $\tanh' = 1 - \tanh^2$ follows.
 
+
 # %%
 class LeakyCache(NamedTuple):
     """What leaky_backward needs from leaky_forward."""
 
-    x: np.ndarray          # (T, B, D)
-    states: np.ndarray     # (T + 1, B, H): h_0 .. h_T
-    c: np.ndarray          # (T, B, H): tanh(a_t)
+    x: np.ndarray  # (T, B, D)
+    states: np.ndarray  # (T + 1, B, H): h_0 .. h_T
+    c: np.ndarray  # (T, B, H): tanh(a_t)
     params: dict
     alpha: float
 
@@ -56,7 +57,7 @@ def leaky_forward(x, h0, params, alpha):
     c = np.empty((T,) + h0.shape)
     states[0] = h0
     for t in range(T):
-        a = x[t] @ params["W_xh"] + states[t] @ params["W_hh"] + params["b_h"]   # (B, H)
+        a = x[t] @ params["W_xh"] + states[t] @ params["W_hh"] + params["b_h"]  # (B, H)
         c[t] = np.tanh(a)
         states[t + 1] = (1 - alpha) * states[t] + alpha * c[t]
     return states[1:], LeakyCache(x, states, c, params, alpha)
@@ -75,6 +76,7 @@ def leaky_forward(x, h0, params, alpha):
 # * inputs: $dx_t = da_t W_{xh}^\top$ and
 #   $dh_{\text{next}} = (1 - \alpha)\, dh_t + da_t W_{hh}^\top$.
 
+
 # %%
 def leaky_backward(dH, cache, *, planted_bug=False):
     """BPTT through leaky_forward: returns dx (T, B, D), dh0 (B, H) and the grads dict."""
@@ -83,14 +85,14 @@ def leaky_backward(dH, cache, *, planted_bug=False):
     dx = np.empty_like(x)
     dh_next = np.zeros_like(states[0])
     for t in reversed(range(x.shape[0])):
-        dh = dH[t] + dh_next                             # from above + from step t+1
-        da = alpha * dh * (1 - c[t] ** 2)                # through α tanh(a_t)
+        dh = dH[t] + dh_next  # from above + from step t+1
+        da = alpha * dh * (1 - c[t] ** 2)  # through α tanh(a_t)
         grads["W_xh"] += x[t].T @ da
-        grads["W_hh"] += states[t].T @ da                # states[t] is h_{t-1}
+        grads["W_hh"] += states[t].T @ da  # states[t] is h_{t-1}
         grads["b_h"] += da.sum(axis=0)
         dx[t] = da @ params["W_xh"].T
         if planted_bug:
-            dh_next = dh + da @ params["W_hh"].T         # BUG: forgot the (1 - α) on the leak path
+            dh_next = dh + da @ params["W_hh"].T  # BUG: forgot the (1 - α) on the leak path
         else:
             dh_next = (1 - alpha) * dh + da @ params["W_hh"].T
     return dx, dh_next, grads
@@ -103,6 +105,7 @@ def leaky_backward(dH, cache, *, planted_bug=False):
 # Then $\partial\,\mathrm{loss}/\partial h_t = G_t$ is what `leaky_backward` receives. Checking
 # `x` and `h0` as well as the weights checks `dx` and `dh0`.
 
+
 # %%
 def loss(p):
     """Σ h ⊙ G for the leaky layer at the point p (weights, x and h0)."""
@@ -112,8 +115,9 @@ def loss(p):
 
 h, cache = leaky_forward(x, h0, params, ALPHA)
 dx, dh0, grads = leaky_backward(G, cache)
-report = check_gradients(loss, dict(params, x=x, h0=h0), dict(grads, x=dx, h0=dh0),
-                         title="leaky RNN")
+report = check_gradients(
+    loss, dict(params, x=x, h0=h0), dict(grads, x=dx, h0=dh0), title="leaky RNN"
+)
 print(report)
 assert report.passed
 
@@ -126,8 +130,12 @@ assert report.passed
 
 # %%
 dx_bad, dh0_bad, grads_bad = leaky_backward(G, cache, planted_bug=True)
-bad_report = check_gradients(loss, dict(params, x=x, h0=h0), dict(grads_bad, x=dx_bad, h0=dh0_bad),
-                             title="leaky RNN with a planted bug")
+bad_report = check_gradients(
+    loss,
+    dict(params, x=x, h0=h0),
+    dict(grads_bad, x=dx_bad, h0=dh0_bad),
+    title="leaky RNN with a planted bug",
+)
 print(bad_report)
 print("arrays caught:", ", ".join(row.name for row in bad_report.failures()))
 assert not bad_report.passed
@@ -147,8 +155,12 @@ h1, cache1 = leaky_forward(x, h0, params, 1.0)
 dx1, dh01, grads1 = leaky_backward(G, cache1)
 h_ref, cache_ref = numrnn.layers.rnn_forward(x, h0, params)
 dx_ref, dh0_ref, grads_ref = numrnn.layers.rnn_backward(G, cache_ref)
-worst = max(np.abs(h1 - h_ref).max(), np.abs(dx1 - dx_ref).max(), np.abs(dh01 - dh0_ref).max(),
-            *(np.abs(grads1[name] - grads_ref[name]).max() for name in params))
+worst = max(
+    np.abs(h1 - h_ref).max(),
+    np.abs(dx1 - dx_ref).max(),
+    np.abs(dh01 - dh0_ref).max(),
+    *(np.abs(grads1[name] - grads_ref[name]).max() for name in params),
+)
 print(f"α = 1 equals numrnn's vanilla layer: max |difference| = {worst:.1e}")
 assert worst < 1e-12
 
@@ -161,6 +173,11 @@ assert worst < 1e-12
 # trade-offs, and why the check must run in float64.
 
 # %%
-quick = check_gradients(loss, dict(params, x=x, h0=h0), dict(grads, x=dx, h0=dh0),
-                        method="directional", title="leaky RNN, directional")
+quick = check_gradients(
+    loss,
+    dict(params, x=x, h0=h0),
+    dict(grads, x=dx, h0=dh0),
+    method="directional",
+    title="leaky RNN, directional",
+)
 print(quick)

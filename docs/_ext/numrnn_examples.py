@@ -25,21 +25,28 @@ from pathlib import Path
 
 import numpy as np
 
-ARCHITECTURES = ("vanilla", "hierarchical", "deep-transition", "deep-transition-skip", "deep-transition-shortcut")
+ARCHITECTURES = (
+    "vanilla",
+    "hierarchical",
+    "deep-transition",
+    "deep-transition-skip",
+    "deep-transition-shortcut",
+)
 
 
-def last_step_grad_norms(name: str, T: int = 50, B: int = 8, D: int = 3, H: int = 16, O: int = 4,
-                         seed: int = 0) -> np.ndarray:
+def last_step_grad_norms(
+    name: str, T: int = 50, B: int = 8, D: int = 3, H: int = 16, O: int = 4, seed: int = 0
+) -> np.ndarray:
     """The (L, T) map ‖∂loss/∂h_t^(l)‖ of a preset, with the loss on the last step only."""
     import numrnn
 
     model = numrnn.presets.build(name, D, H, O, seed=seed)
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((T, B, D))                 # (T, B, D)
-    targets = np.full((T, B), -1)                      # -1: not counted ...
-    targets[-1] = rng.integers(0, O, size=B)           # ... except at the last step
+    x = rng.standard_normal((T, B, D))  # (T, B, D)
+    targets = np.full((T, B), -1)  # -1: not counted ...
+    targets[-1] = rng.integers(0, O, size=B)  # ... except at the last step
     loss, grads, info = model.loss_and_grads(x, targets, loss="xent")
-    return info.grad_norms                             # (L, T)
+    return info.grad_norms  # (L, T)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -74,7 +81,9 @@ def gradient_flow(out: Path) -> None:
 
     norms = {name: last_step_grad_norms(name) for name in ARCHITECTURES}
 
-    ax = numrnn.plotting.plot_gradient_norms(norms["hierarchical"], title="hierarchical (L = 2), loss on step T = 50")
+    ax = numrnn.plotting.plot_gradient_norms(
+        norms["hierarchical"], title="hierarchical (L = 2), loss on step T = 50"
+    )
     _save_figure(ax.figure, out / "gradient_flow_map.png")
     plt.close(ax.figure)
 
@@ -83,7 +92,10 @@ def gradient_flow(out: Path) -> None:
     _save_figure(ax.figure, out / "gradient_flow_compare.png")
     plt.close(ax.figure)
 
-    rows = ["| architecture | ‖∂L/∂h_1‖ | ‖∂L/∂h_T‖ | ratio ‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ |", "| --- | --- | --- | --- |"]
+    rows = [
+        "| architecture | ‖∂L/∂h_1‖ | ‖∂L/∂h_T‖ | ratio ‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ |",
+        "| --- | --- | --- | --- |",
+    ]
     for name, value in norms.items():
         first, last = value[-1, 0], value[-1, -1]
         rows.append(f"| `{name}` | {first:.2e} | {last:.2e} | {first / last:.2e} |")
@@ -109,26 +121,29 @@ def gradcheck_cli(out: Path) -> None:
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
         status = command.run(parser.parse_args(["--arch", "deep-transition-skip"]))
-    _write_text(out / "gradcheck_cli.txt", f"$ numrnn gradcheck --arch deep-transition-skip\n{buffer.getvalue()}"
-                f"$ echo $?\n{status}\n")
+    _write_text(
+        out / "gradcheck_cli.txt",
+        f"$ numrnn gradcheck --arch deep-transition-skip\n{buffer.getvalue()}$ echo $?\n{status}\n",
+    )
 
 
 def planted_bug() -> None:
     """A gradient with one entry 0.1 % wrong, and the report that catches it (shown in docs/gradcheck.md)."""
     # [planted-bug-start]
     import numpy as np
+
     from numrnn.gradcheck import check_gradients
 
     rng = np.random.default_rng(0)
     params = {"W": rng.standard_normal((3, 4)), "b": rng.standard_normal(4)}
-    v = rng.standard_normal((5, 3))                      # 5 rows of input
+    v = rng.standard_normal((5, 3))  # 5 rows of input
 
-    def f(p):                                            # loss = Σ tanh(v W + b)
+    def f(p):  # loss = Σ tanh(v W + b)
         return np.tanh(v @ p["W"] + p["b"]).sum()
 
     d = 1 - np.tanh(v @ params["W"] + params["b"]) ** 2  # ∂loss/∂(v W + b), (5, 4)
-    grads = {"W": v.T @ d, "b": d.sum(axis=0)}           # the affine rule
-    grads["W"][1, 2] *= 1.001                            # the planted bug
+    grads = {"W": v.T @ d, "b": d.sum(axis=0)}  # the affine rule
+    grads["W"][1, 2] *= 1.001  # the planted bug
     report = check_gradients(f, params, grads, title="tanh layer with a planted bug")
     print(report)
     # [planted-bug-end]

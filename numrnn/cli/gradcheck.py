@@ -56,33 +56,73 @@ def _integer(text: str, *, minimum: int, rule: str) -> int:
 FIXED = {
     "vanilla": {"layers": (lambda L: L == 1, "L = 1"), "depth": (lambda q: q == 0, "q = 0")},
     "hierarchical": {"layers": (lambda L: L >= 2, "L >= 2"), "depth": (lambda q: q == 0, "q = 0")},
-    "deep-transition": {"layers": (lambda L: L == 1, "L = 1"), "depth": (lambda q: q >= 1, "q >= 1")},
-    "deep-transition-skip": {"layers": (lambda L: L == 1, "L = 1"), "depth": (lambda q: q >= 1, "q >= 1")},
-    "deep-transition-shortcut": {"layers": (lambda L: L == 1, "L = 1"), "depth": (lambda q: q >= 1, "q >= 1")},
-    "hierarchical-deep-transition-skip": {"layers": (lambda L: L >= 2, "L >= 2"),
-                                          "depth": (lambda q: q >= 1, "q >= 1")},
+    "deep-transition": {
+        "layers": (lambda L: L == 1, "L = 1"),
+        "depth": (lambda q: q >= 1, "q >= 1"),
+    },
+    "deep-transition-skip": {
+        "layers": (lambda L: L == 1, "L = 1"),
+        "depth": (lambda q: q >= 1, "q >= 1"),
+    },
+    "deep-transition-shortcut": {
+        "layers": (lambda L: L == 1, "L = 1"),
+        "depth": (lambda q: q >= 1, "q >= 1"),
+    },
+    "hierarchical-deep-transition-skip": {
+        "layers": (lambda L: L >= 2, "L >= 2"),
+        "depth": (lambda q: q >= 1, "q >= 1"),
+    },
 }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``numrnn gradcheck``; every value is checked here, at parse time."""
-    parser.add_argument("--arch", default="all", choices=["all", *ARCHITECTURES],
-                        help="architecture to check, or all of them")
-    parser.add_argument("--layers", type=positive_int, default=None,
-                        help="stacked layers L, for one --arch that allows it (default: the preset's)")
-    parser.add_argument("--depth", type=non_negative_int, default=None,
-                        help="transition depth q, for one --arch that allows it (default: the preset's)")
-    parser.add_argument("--input-depth", type=non_negative_int, default=0, help="hidden layers p of the input MLP")
-    parser.add_argument("--output-depth", type=non_negative_int, default=0, help="hidden layers r of the output MLP")
+    parser.add_argument(
+        "--arch",
+        default="all",
+        choices=["all", *ARCHITECTURES],
+        help="architecture to check, or all of them",
+    )
+    parser.add_argument(
+        "--layers",
+        type=positive_int,
+        default=None,
+        help="stacked layers L, for one --arch that allows it (default: the preset's)",
+    )
+    parser.add_argument(
+        "--depth",
+        type=non_negative_int,
+        default=None,
+        help="transition depth q, for one --arch that allows it (default: the preset's)",
+    )
+    parser.add_argument(
+        "--input-depth", type=non_negative_int, default=0, help="hidden layers p of the input MLP"
+    )
+    parser.add_argument(
+        "--output-depth", type=non_negative_int, default=0, help="hidden layers r of the output MLP"
+    )
     parser.add_argument("--layer-skip", action="store_true", help="layer-skips inside the MLPs")
-    parser.add_argument("--loss", default="xent", choices=["xent", "mse", "bce"], help="loss to check through")
+    parser.add_argument(
+        "--loss", default="xent", choices=["xent", "mse", "bce"], help="loss to check through"
+    )
     parser.add_argument("--hidden", type=positive_int, default=4, help="hidden size H")
     parser.add_argument("--steps", type=positive_int, default=5, help="sequence length T")
     parser.add_argument("--batch", type=positive_int, default=2, help="batch size B")
-    parser.add_argument("--method", default="auto", choices=["auto", "full", "sampled", "directional"],
-                        help="which entries to check")
-    parser.add_argument("--tolerance", type=positive_float, default=1e-7, help="largest relative error that passes")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed for weights, data and sampled entries")
+    parser.add_argument(
+        "--method",
+        default="auto",
+        choices=["auto", "full", "sampled", "directional"],
+        help="which entries to check",
+    )
+    parser.add_argument(
+        "--tolerance", type=positive_float, default=1e-7, help="largest relative error that passes"
+    )
+    parser.add_argument(
+        "--seed",
+        type=non_negative_int,
+        default=0,
+        help="seed for weights, data and sampled entries",
+    )
 
 
 def _contradiction(args: argparse.Namespace) -> str | None:
@@ -92,8 +132,10 @@ def _contradiction(args: argparse.Namespace) -> str | None:
         if value is None:
             continue
         if args.arch == "all":
-            return (f"--{flag} {value} changes what an architecture is, so it needs one --arch "
-                    f"(with --arch all it would contradict e.g. vanilla, whose {FIXED['vanilla'][flag][1]})")
+            return (
+                f"--{flag} {value} changes what an architecture is, so it needs one --arch "
+                f"(with --arch all it would contradict e.g. vanilla, whose {FIXED['vanilla'][flag][1]})"
+            )
         allowed, rule = FIXED[args.arch][flag]
         if not allowed(value):
             return f"--{flag} {value} contradicts --arch {args.arch}, which has {rule}"
@@ -113,7 +155,7 @@ def _problem(model, loss: str, T: int, B: int, rng: np.random.Generator):
     h0 = [0.5 * rng.standard_normal((B, layer.hidden_size)) for layer in model.config.layers]
     if loss == "xent":
         targets = rng.integers(-1, O, size=(T, B))
-        targets[-1] = rng.integers(0, O, size=B)          # at least one counted entry
+        targets[-1] = rng.integers(0, O, size=B)  # at least one counted entry
     elif loss == "mse":
         targets = rng.standard_normal((T, B, O))
     else:
@@ -127,26 +169,42 @@ def run(args: argparse.Namespace) -> int:
     if contradiction:
         return _usage_error(contradiction)
     names = list(ARCHITECTURES) if args.arch == "all" else [args.arch]
-    overrides = dict(input_depth=args.input_depth, output_depth=args.output_depth, layer_skip=args.layer_skip)
+    overrides = dict(
+        input_depth=args.input_depth, output_depth=args.output_depth, layer_skip=args.layer_skip
+    )
     if args.layers is not None:
         overrides["num_layers"] = args.layers
     if args.depth is not None:
         overrides["transition_depth"] = args.depth
     models = {}
-    for name in names:                     # build every model before checking any: bad settings fail fast
+    for name in names:  # build every model before checking any: bad settings fail fast
         try:
-            models[name] = build(name, 3, args.hidden, 3, bias=0.1, seed=args.seed, dtype=np.float64, **overrides)
+            models[name] = build(
+                name, 3, args.hidden, 3, bias=0.1, seed=args.seed, dtype=np.float64, **overrides
+            )
         except (TypeError, ValueError) as error:
             return _usage_error(f"--arch {name} cannot be built with these settings: {error}")
     rng = np.random.default_rng(args.seed)
     failed = []
     for name, model in models.items():
         x, h0, targets = _problem(model, args.loss, args.steps, args.batch, rng)
-        report = check_model(model, x, targets, loss=args.loss, h0=h0, method=args.method,
-                             tolerance=args.tolerance, seed=args.seed, title=f"{name} ({model.num_params()} parameters)")
+        report = check_model(
+            model,
+            x,
+            targets,
+            loss=args.loss,
+            h0=h0,
+            method=args.method,
+            tolerance=args.tolerance,
+            seed=args.seed,
+            title=f"{name} ({model.num_params()} parameters)",
+        )
         print(report, end="\n\n")
         if not report.passed:
             failed.append(name)
     checked = len(names)
-    print(f"{checked - len(failed)} passed, {len(failed)} failed" + (f": {', '.join(failed)}" if failed else ""))
+    print(
+        f"{checked - len(failed)} passed, {len(failed)} failed"
+        + (f": {', '.join(failed)}" if failed else "")
+    )
     return 1 if failed else 0

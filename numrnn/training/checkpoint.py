@@ -51,10 +51,17 @@ import numpy as np
 from .._version import __version__
 from ..config import ModelConfig
 from ..model import DeepRNN
-from .optim import Optimizer, optimizer_from_dict
 from ..params import check_params, model_parameter_shapes
+from .optim import Optimizer, optimizer_from_dict
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "Checkpoint", "save_checkpoint", "load_checkpoint", "atomic_write"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "Checkpoint",
+    "save_checkpoint",
+    "load_checkpoint",
+    "atomic_write",
+]
 
 FORMAT = "numrnn-checkpoint"
 FORMAT_VERSION = 1
@@ -65,7 +72,7 @@ def _file_mode(path: str) -> int:
     try:
         return stat.S_IMODE(os.stat(path).st_mode)
     except FileNotFoundError:
-        umask = os.umask(0)                                    # read the umask (it can only be read by setting it)
+        umask = os.umask(0)  # read the umask (it can only be read by setting it)
         os.umask(umask)
         return 0o666 & ~umask
 
@@ -89,11 +96,13 @@ def atomic_write(path, write, *, binary: bool = False) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     try:
-        with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="")) as handle:
+        with (
+            os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="")
+        ) as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temp, _file_mode(path))                       # mkstemp makes it private (0600)
+        os.chmod(temp, _file_mode(path))  # mkstemp makes it private (0600)
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -150,9 +159,18 @@ def _json(value) -> np.ndarray:
     return np.array(json.dumps(value))
 
 
-def save_checkpoint(path, model: DeepRNN, *, step: int = 0, optimizer: Optimizer | None = None,
-                    optimizer_state: dict | None = None, rng: np.random.Generator | None = None,
-                    carry: list | None = None, history: dict | None = None, meta: dict | None = None) -> str:
+def save_checkpoint(
+    path,
+    model: DeepRNN,
+    *,
+    step: int = 0,
+    optimizer: Optimizer | None = None,
+    optimizer_state: dict | None = None,
+    rng: np.random.Generator | None = None,
+    carry: list | None = None,
+    history: dict | None = None,
+    meta: dict | None = None,
+) -> str:
     """Write a checkpoint atomically; the previous file at ``path`` survives any failure.
 
     Parameters
@@ -194,7 +212,9 @@ def save_checkpoint(path, model: DeepRNN, *, step: int = 0, optimizer: Optimizer
         "meta": _json(meta or {}),
     }
     arrays.update({f"params/{name}": value for name, value in model.params.items()})
-    arrays.update({f"optimizer_state/{key}": value for key, value in (optimizer_state or {}).items()})
+    arrays.update(
+        {f"optimizer_state/{key}": value for key, value in (optimizer_state or {}).items()}
+    )
     arrays.update({f"carry/{l}": state for l, state in enumerate(carry or [])})
     arrays.update({f"history/{name}": np.asarray(value) for name, value in (history or {}).items()})
     atomic_write(path, lambda handle: _write_npz(handle, arrays), binary=True)
@@ -210,8 +230,8 @@ class _Unreadable(Exception):
     """Internal: an entry is missing or malformed."""
 
 
-_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")   # a zip file (an .npz archive), or an empty one
-_NPY_MAGIC = b"\x93NUMPY"                      # a single .npy array
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip file (an .npz archive), or an empty one
+_NPY_MAGIC = b"\x93NUMPY"  # a single .npy array
 
 
 def _reason(error: BaseException) -> str:
@@ -227,35 +247,49 @@ def _read_entries(path: str) -> dict:
     file it does not recognise for a pickle and answers with a hint to load it
     unsafely, which a checkpoint loader must never pass on.
     """
-    with open(path, "rb") as handle:       # FileNotFoundError, IsADirectoryError, PermissionError go to the caller
+    with open(
+        path, "rb"
+    ) as handle:  # FileNotFoundError, IsADirectoryError, PermissionError go to the caller
         magic = handle.read(len(_NPY_MAGIC))
     if magic.startswith(_NPY_MAGIC):
-        raise ValueError(f"{path!r} is not a numrnn checkpoint: it holds a single .npy array, not an .npz archive")
+        raise ValueError(
+            f"{path!r} is not a numrnn checkpoint: it holds a single .npy array, not an .npz archive"
+        )
     if not magic.startswith(_ZIP_MAGIC):
-        raise ValueError(f"{path!r} is not a numrnn checkpoint: it is not an .npz archive "
-                         f"(truncated, corrupt or another kind of file; it starts with {magic!r})")
+        raise ValueError(
+            f"{path!r} is not a numrnn checkpoint: it is not an .npz archive "
+            f"(truncated, corrupt or another kind of file; it starts with {magic!r})"
+        )
     try:
         archive = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         if isinstance(error, (FileNotFoundError, IsADirectoryError, PermissionError)):
             raise
-        raise ValueError(f"{path!r} is not a numrnn checkpoint: it is not a readable .npz archive "
-                         f"(truncated, corrupt or another kind of file: {_reason(error)})") from None
+        raise ValueError(
+            f"{path!r} is not a numrnn checkpoint: it is not a readable .npz archive "
+            f"(truncated, corrupt or another kind of file: {_reason(error)})"
+        ) from None
     entries = {}
     with archive:
         for name in archive.files:
             try:
                 entries[name] = archive[name]
             except ValueError as error:
-                if "allow_pickle" not in str(error):   # NumPy's refusal of an object array
-                    raise ValueError(f"{path!r} is a corrupt or truncated checkpoint: entry {name!r} cannot be "
-                                     f"read ({_reason(error)})") from None
-                raise ValueError(f"{path!r} holds a pickled object, refused: entry {name!r} is an object array, "
-                                 "and loading it could run code (numrnn checkpoints hold only numbers and "
-                                 "text)") from None
+                if "allow_pickle" not in str(error):  # NumPy's refusal of an object array
+                    raise ValueError(
+                        f"{path!r} is a corrupt or truncated checkpoint: entry {name!r} cannot be "
+                        f"read ({_reason(error)})"
+                    ) from None
+                raise ValueError(
+                    f"{path!r} holds a pickled object, refused: entry {name!r} is an object array, "
+                    "and loading it could run code (numrnn checkpoints hold only numbers and "
+                    "text)"
+                ) from None
             except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
-                raise ValueError(f"{path!r} is a corrupt or truncated checkpoint: entry {name!r} cannot be "
-                                 f"read ({_reason(error)})") from None
+                raise ValueError(
+                    f"{path!r} is a corrupt or truncated checkpoint: entry {name!r} cannot be "
+                    f"read ({_reason(error)})"
+                ) from None
     return entries
 
 
@@ -274,7 +308,9 @@ def _decode(entries: dict, name: str):
 
 
 def _group(entries: dict, prefix: str) -> dict:
-    return {name[len(prefix):]: value for name, value in entries.items() if name.startswith(prefix)}
+    return {
+        name[len(prefix) :]: value for name, value in entries.items() if name.startswith(prefix)
+    }
 
 
 def load_checkpoint(path, *, check_version: bool = True) -> Checkpoint:
@@ -303,30 +339,44 @@ def load_checkpoint(path, *, check_version: bool = True) -> Checkpoint:
     path = os.fspath(path)
     entries = _read_entries(path)
     if "format" not in entries:
-        raise ValueError(f"{path!r} is an .npz archive but not a numrnn checkpoint: it has no 'format' marker "
-                         f"(entries: {sorted(entries)[:6]})")
+        raise ValueError(
+            f"{path!r} is an .npz archive but not a numrnn checkpoint: it has no 'format' marker "
+            f"(entries: {sorted(entries)[:6]})"
+        )
     try:
         if _text(entries, "format") != FORMAT:
-            raise ValueError(f"{path!r} is not a numrnn checkpoint: its format marker is "
-                             f"{str(entries['format'])!r}, expected {FORMAT!r}")
+            raise ValueError(
+                f"{path!r} is not a numrnn checkpoint: its format marker is "
+                f"{str(entries['format'])!r}, expected {FORMAT!r}"
+            )
         written_by = _text(entries, "numrnn_version")
         version = entries.get("format_version")
         if version is None or version.shape != () or version.dtype.kind not in "iu":
             raise _Unreadable("entry 'format_version' is missing or not an integer")
         if int(version) != FORMAT_VERSION:
-            raise ValueError(f"{path!r} has checkpoint format version {int(version)} (written by numrnn "
-                             f"{written_by}); this numrnn {__version__} reads version {FORMAT_VERSION}")
+            raise ValueError(
+                f"{path!r} has checkpoint format version {int(version)} (written by numrnn "
+                f"{written_by}); this numrnn {__version__} reads version {FORMAT_VERSION}"
+            )
         if check_version and written_by != __version__:
-            raise ValueError(f"{path!r} was written by numrnn {written_by}, but this is numrnn {__version__}; "
-                             "pass check_version=False to load it anyway")
+            raise ValueError(
+                f"{path!r} was written by numrnn {written_by}, but this is numrnn {__version__}; "
+                "pass check_version=False to load it anyway"
+            )
         step = entries.get("step")
         if step is None or step.shape != () or step.dtype.kind not in "iu" or int(step) < 0:
             raise _Unreadable("entry 'step' is missing or not an integer >= 0")
         config = ModelConfig.from_dict(_decode(entries, "config"))
         params = _group(entries, "params/")
-        check_params(params, model_parameter_shapes(config), next(iter(params.values())).dtype if params else
-                     np.dtype(np.float64), "params")
-        params = {name: params[name] for name in model_parameter_shapes(config)}     # the canonical order
+        check_params(
+            params,
+            model_parameter_shapes(config),
+            next(iter(params.values())).dtype if params else np.dtype(np.float64),
+            "params",
+        )
+        params = {
+            name: params[name] for name in model_parameter_shapes(config)
+        }  # the canonical order
         optimizer_spec = _decode(entries, "optimizer")
         optimizer = None if optimizer_spec is None else optimizer_from_dict(optimizer_spec)
         optimizer_state = _group(entries, "optimizer_state/") or None
@@ -335,13 +385,21 @@ def load_checkpoint(path, *, check_version: bool = True) -> Checkpoint:
                 raise _Unreadable("it has optimizer state but no optimizer")
             optimizer.check_state(params, optimizer_state)
         rng_state = _decode(entries, "rng_state")
-        if rng_state is not None and (not isinstance(rng_state, dict) or
-                                      not hasattr(np.random, str(rng_state.get("bit_generator")))):
-            raise _Unreadable(f"entry 'rng_state' is not a numpy bit-generator state: {rng_state!r}")
+        if rng_state is not None and (
+            not isinstance(rng_state, dict)
+            or not hasattr(np.random, str(rng_state.get("bit_generator")))
+        ):
+            raise _Unreadable(
+                f"entry 'rng_state' is not a numpy bit-generator state: {rng_state!r}"
+            )
         carry_entries = _group(entries, "carry/")
-        carry = [carry_entries[str(l)] for l in range(len(carry_entries))] if carry_entries else None
+        carry = (
+            [carry_entries[str(l)] for l in range(len(carry_entries))] if carry_entries else None
+        )
         if carry is not None and len(carry) != config.num_layers:
-            raise _Unreadable(f"it carries {len(carry)} states for a model of {config.num_layers} layers")
+            raise _Unreadable(
+                f"it carries {len(carry)} states for a model of {config.num_layers} layers"
+            )
         meta = _decode(entries, "meta")
         if not isinstance(meta, dict):
             raise _Unreadable("entry 'meta' is not a JSON object")
@@ -351,5 +409,16 @@ def load_checkpoint(path, *, check_version: bool = True) -> Checkpoint:
         if str(error).startswith(repr(path)):
             raise
         raise ValueError(f"{path!r} is a damaged numrnn checkpoint: {error}") from None
-    return Checkpoint(path, config, params, int(step), optimizer, optimizer_state, rng_state, carry,
-                      _group(entries, "history/"), meta, written_by)
+    return Checkpoint(
+        path,
+        config,
+        params,
+        int(step),
+        optimizer,
+        optimizer_state,
+        rng_state,
+        carry,
+        _group(entries, "history/"),
+        meta,
+        written_by,
+    )

@@ -31,7 +31,9 @@ __all__ = ["global_norm", "clip_by_global_norm", "clip_by_value"]
 
 def _check_grads(grads) -> None:
     if not isinstance(grads, dict) or not grads:
-        raise TypeError(f"grads must be a non-empty dict of str to ndarray; got {type(grads).__name__}")
+        raise TypeError(
+            f"grads must be a non-empty dict of str to ndarray; got {type(grads).__name__}"
+        )
 
 
 def global_norm(grads: dict) -> float:
@@ -52,14 +54,14 @@ def global_norm(grads: dict) -> float:
     _check_grads(grads)
     total, floor = 0.0, 0.0
     count = sum(g.size for g in grads.values())
-    with np.errstate(over="ignore", under="ignore"):           # both are caught just below
+    with np.errstate(over="ignore", under="ignore"):  # both are caught just below
         for g in grads.values():
             flat = g.ravel()
-            total += float(np.dot(flat, flat))                 # Σ g² of this array
+            total += float(np.dot(flat, flat))  # Σ g² of this array
             floor = max(floor, reliable_squares_floor(count, flat.dtype))
     if floor <= total < math.inf:
         return math.sqrt(total)
-    return scaled_norm(*grads.values())                        # under/overflowed: redo by scaling
+    return scaled_norm(*grads.values())  # under/overflowed: redo by scaling
 
 
 def clip_by_global_norm(grads: dict, max_norm: float) -> float:
@@ -86,7 +88,7 @@ def clip_by_global_norm(grads: dict, max_norm: float) -> float:
     if math.isfinite(norm) and norm > max_norm:
         scale = max_norm / norm
         for g in grads.values():
-            g *= scale                                         # g ← g · c / ‖g‖
+            g *= scale  # g ← g · c / ‖g‖
     return norm
 
 
@@ -107,5 +109,5 @@ def clip_by_value(grads: dict, limit: float) -> float:
     limit = check_number(limit, "limit", positive=True)
     norm = global_norm(grads)
     for g in grads.values():
-        np.clip(g, -limit, limit, out=g)                       # g ← max(−c, min(c, g))
+        np.clip(g, -limit, limit, out=g)  # g ← max(−c, min(c, g))
     return norm

@@ -45,13 +45,30 @@ import numpy as np
 from .._checks import check_int, check_number
 
 __all__ = [
-    "Optimizer", "SGD", "Momentum", "Nesterov", "Adagrad", "RMSProp", "Adam", "AdamW",
-    "OPTIMIZERS", "make_optimizer", "optimizer_from_dict",
-    "Schedule", "Constant", "StepDecay", "Cosine", "Warmup", "SCHEDULES", "make_schedule", "schedule_from_dict",
+    "Optimizer",
+    "SGD",
+    "Momentum",
+    "Nesterov",
+    "Adagrad",
+    "RMSProp",
+    "Adam",
+    "AdamW",
+    "OPTIMIZERS",
+    "make_optimizer",
+    "optimizer_from_dict",
+    "Schedule",
+    "Constant",
+    "StepDecay",
+    "Cosine",
+    "Warmup",
+    "SCHEDULES",
+    "make_schedule",
+    "schedule_from_dict",
 ]
 
 
 # ---------------------------------------------------------------- optimizers
+
 
 @dataclass(frozen=True)
 class Optimizer:
@@ -89,7 +106,9 @@ class Optimizer:
             shape and dtype of ``params[name]``.
         """
         if not isinstance(params, dict) or not params:
-            raise TypeError(f"params must be a non-empty dict of str to ndarray; got {type(params).__name__}")
+            raise TypeError(
+                f"params must be a non-empty dict of str to ndarray; got {type(params).__name__}"
+            )
         state = {"step": np.array(0, dtype=np.int64)}
         for slot in self.slots:
             for name, value in params.items():
@@ -99,7 +118,9 @@ class Optimizer:
     def check_state(self, params: dict, state: dict) -> None:
         """Raise ValueError unless ``state`` is this optimizer's state for ``params``."""
         if not isinstance(state, dict):
-            raise TypeError(f"state must be the dict returned by {type(self).__name__}.init; got {type(state).__name__}")
+            raise TypeError(
+                f"state must be the dict returned by {type(self).__name__}.init; got {type(state).__name__}"
+            )
         expected = {"step"} | {f"{slot}/{name}" for slot in self.slots for name in params}
         if set(state) != expected:
             missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
@@ -111,9 +132,15 @@ class Optimizer:
         for key, value in state.items():
             if key != "step":
                 param = params[key.split("/", 1)[1]]
-                if not isinstance(value, np.ndarray) or value.shape != param.shape or value.dtype != param.dtype:
-                    raise ValueError(f"state[{key!r}] must be an array of shape {param.shape} and dtype "
-                                     f"{param.dtype}; got {getattr(value, 'shape', type(value).__name__)}")
+                if (
+                    not isinstance(value, np.ndarray)
+                    or value.shape != param.shape
+                    or value.dtype != param.dtype
+                ):
+                    raise ValueError(
+                        f"state[{key!r}] must be an array of shape {param.shape} and dtype "
+                        f"{param.dtype}; got {getattr(value, 'shape', type(value).__name__)}"
+                    )
 
     def step(self, params: dict, grads: dict, state: dict, lr: float | None = None) -> None:
         """One update of every parameter, in place (``params`` and ``state`` are modified).
@@ -129,18 +156,24 @@ class Optimizer:
         lr : float >= 0, optional
             η for this step (a schedule's value, which may reach 0); default ``self.lr``.
         """
-        lr = self.lr if lr is None else check_number(lr, "lr", low=0.0, low_open=False)   # a schedule may end at 0
+        lr = (
+            self.lr if lr is None else check_number(lr, "lr", low=0.0, low_open=False)
+        )  # a schedule may end at 0
         if grads.keys() != params.keys():
-            raise ValueError(f"grads must have the keys of params; missing {sorted(params.keys() - grads.keys())}, "
-                             f"unexpected {sorted(grads.keys() - params.keys())}")
+            raise ValueError(
+                f"grads must have the keys of params; missing {sorted(params.keys() - grads.keys())}, "
+                f"unexpected {sorted(grads.keys() - params.keys())}"
+            )
         if len(state) != 1 + len(self.slots) * len(params) or "step" not in state:
-            self.check_state(params, state)                      # raises with the details
+            self.check_state(params, state)  # raises with the details
         t = int(state["step"]) + 1
         state["step"] = np.array(t, dtype=np.int64)
         for name, theta in params.items():
             g = grads[name]
             if g.shape != theta.shape:
-                raise ValueError(f"grads[{name!r}] must have shape {theta.shape} (the parameter's); got {g.shape}")
+                raise ValueError(
+                    f"grads[{name!r}] must have shape {theta.shape} (the parameter's); got {g.shape}"
+                )
             self.update(theta, g, [state[f"{slot}/{name}"] for slot in self.slots], lr, t)
 
     def update(self, theta: np.ndarray, g: np.ndarray, buffers: list, lr: float, t: int) -> None:
@@ -162,7 +195,7 @@ class SGD(Optimizer):
     name = "sgd"
 
     def update(self, theta, g, buffers, lr, t):
-        theta -= lr * g                                        # θ ← θ − η g
+        theta -= lr * g  # θ ← θ − η g
 
 
 @dataclass(frozen=True)
@@ -188,8 +221,8 @@ class Momentum(Optimizer):
     def update(self, theta, g, buffers, lr, t):
         (v,) = buffers
         v *= self.momentum
-        v += g                                                 # v ← μ v + g
-        theta -= lr * v                                        # θ ← θ − η v
+        v += g  # v ← μ v + g
+        theta -= lr * v  # θ ← θ − η v
 
 
 @dataclass(frozen=True)
@@ -213,8 +246,8 @@ class Nesterov(Momentum):
     def update(self, theta, g, buffers, lr, t):
         (v,) = buffers
         v *= self.momentum
-        v += g                                                 # v ← μ v + g
-        theta -= lr * (g + self.momentum * v)                  # θ ← θ − η (g + μ v)
+        v += g  # v ← μ v + g
+        theta -= lr * (g + self.momentum * v)  # θ ← θ − η (g + μ v)
 
 
 @dataclass(frozen=True)
@@ -242,8 +275,8 @@ class Adagrad(Optimizer):
 
     def update(self, theta, g, buffers, lr, t):
         (G,) = buffers
-        G += g * g                                             # G ← G + g⊙g
-        theta -= lr * g / (np.sqrt(G) + self.eps)              # θ ← θ − η g / (√G + ε)
+        G += g * g  # G ← G + g⊙g
+        theta -= lr * g / (np.sqrt(G) + self.eps)  # θ ← θ − η g / (√G + ε)
 
 
 @dataclass(frozen=True)
@@ -273,8 +306,8 @@ class RMSProp(Optimizer):
     def update(self, theta, g, buffers, lr, t):
         (s,) = buffers
         s *= self.rho
-        s += (1 - self.rho) * g * g                            # s ← ρ s + (1 − ρ) g⊙g
-        theta -= lr * g / (np.sqrt(s) + self.eps)              # θ ← θ − η g / (√s + ε)
+        s += (1 - self.rho) * g * g  # s ← ρ s + (1 − ρ) g⊙g
+        theta -= lr * g / (np.sqrt(s) + self.eps)  # θ ← θ − η g / (√s + ε)
 
 
 @dataclass(frozen=True)
@@ -307,12 +340,12 @@ class Adam(Optimizer):
     def update(self, theta, g, buffers, lr, t):
         m, v = buffers
         m *= self.beta1
-        m += (1 - self.beta1) * g                              # m ← β₁ m + (1 − β₁) g
+        m += (1 - self.beta1) * g  # m ← β₁ m + (1 − β₁) g
         v *= self.beta2
-        v += (1 - self.beta2) * g * g                          # v ← β₂ v + (1 − β₂) g⊙g
-        m_hat = m / (1 - self.beta1 ** t)                      # bias corrections
-        v_hat = v / (1 - self.beta2 ** t)
-        theta -= lr * m_hat / (np.sqrt(v_hat) + self.eps)      # θ ← θ − η m̂ / (√v̂ + ε)
+        v += (1 - self.beta2) * g * g  # v ← β₂ v + (1 − β₂) g⊙g
+        m_hat = m / (1 - self.beta1**t)  # bias corrections
+        v_hat = v / (1 - self.beta2**t)
+        theta -= lr * m_hat / (np.sqrt(v_hat) + self.eps)  # θ ← θ − η m̂ / (√v̂ + ε)
 
 
 @dataclass(frozen=True)
@@ -339,7 +372,7 @@ class AdamW(Adam):
         check_number(self.weight_decay, "weight_decay", low=0.0, low_open=False)
 
     def update(self, theta, g, buffers, lr, t):
-        theta -= lr * self.weight_decay * theta                # θ ← θ − η λ θ   (decoupled)
+        theta -= lr * self.weight_decay * theta  # θ ← θ − η λ θ   (decoupled)
         super().update(theta, g, buffers, lr, t)
 
 
@@ -365,22 +398,33 @@ def make_optimizer(name: str, **hyperparameters) -> Optimizer:
         raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}; got {name!r}")
     cls = OPTIMIZERS[name]
     known = {f.name for f in fields(cls)}
-    return cls(**{key: value for key, value in hyperparameters.items() if key in known and value is not None})
+    return cls(
+        **{
+            key: value
+            for key, value in hyperparameters.items()
+            if key in known and value is not None
+        }
+    )
 
 
 def optimizer_from_dict(data: dict) -> Optimizer:
     """Rebuild an optimizer written by :meth:`Optimizer.to_dict`."""
     if not isinstance(data, dict) or data.get("name") not in OPTIMIZERS:
-        raise ValueError(f"an optimizer spec must be a dict with 'name' one of {list(OPTIMIZERS)}; got {data!r}")
+        raise ValueError(
+            f"an optimizer spec must be a dict with 'name' one of {list(OPTIMIZERS)}; got {data!r}"
+        )
     cls = OPTIMIZERS[data["name"]]
     known = {f.name for f in fields(cls)}
     unknown = set(data) - known - {"name"}
     if unknown:
-        raise ValueError(f"unknown hyperparameters {sorted(unknown)} for optimizer {data['name']!r}")
+        raise ValueError(
+            f"unknown hyperparameters {sorted(unknown)} for optimizer {data['name']!r}"
+        )
     return cls(**{key: value for key, value in data.items() if key != "name"})
 
 
 # ----------------------------------------------------------------- schedules
+
 
 class Schedule:
     """A learning-rate schedule: ``schedule(step) -> lr`` for the 0-based step index."""
@@ -474,7 +518,9 @@ class Warmup(Schedule):
 
     def __post_init__(self):
         if not isinstance(self.after, Schedule):
-            raise TypeError(f"after must be a Schedule (e.g. Constant(1e-3)); got {type(self.after).__name__}")
+            raise TypeError(
+                f"after must be a Schedule (e.g. Constant(1e-3)); got {type(self.after).__name__}"
+            )
         check_int(self.steps, "steps", minimum=1)
 
     def __call__(self, step: int) -> float:
@@ -492,15 +538,25 @@ def schedule_from_dict(data: dict) -> Schedule:
     """Rebuild a schedule written by :meth:`Schedule.to_dict`."""
     kinds = {cls.kind: cls for cls in (Constant, StepDecay, Cosine, Warmup)}
     if not isinstance(data, dict) or data.get("kind") not in kinds:
-        raise ValueError(f"a schedule spec must be a dict with 'kind' one of {list(kinds)}; got {data!r}")
+        raise ValueError(
+            f"a schedule spec must be a dict with 'kind' one of {list(kinds)}; got {data!r}"
+        )
     settings = {key: value for key, value in data.items() if key != "kind"}
     if data["kind"] == "warmup":
         settings["after"] = schedule_from_dict(settings.get("after"))
     return kinds[data["kind"]](**settings)
 
 
-def make_schedule(name: str, lr: float, total_steps: int, *, warmup: int = 0, decay_every: int | None = None,
-                  decay_factor: float = 0.1, min_lr: float = 0.0) -> Schedule:
+def make_schedule(
+    name: str,
+    lr: float,
+    total_steps: int,
+    *,
+    warmup: int = 0,
+    decay_every: int | None = None,
+    decay_factor: float = 0.1,
+    min_lr: float = 0.0,
+) -> Schedule:
     """A schedule by name, as the command line builds it.
 
     Parameters

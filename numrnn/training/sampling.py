@@ -13,7 +13,6 @@ Shape legend: V vocabulary size (the model's D and O), H_l hidden size of layer 
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from .._checks import check_int, check_number
@@ -27,11 +26,20 @@ def _vocabulary(vocab) -> Vocabulary:
         return vocab
     if isinstance(vocab, str):
         return Vocabulary(vocab)
-    raise TypeError(f"vocab must be a numrnn.training.tasks.Vocabulary or a string of its characters; got {type(vocab).__name__}")
+    raise TypeError(
+        f"vocab must be a numrnn.training.tasks.Vocabulary or a string of its characters; got {type(vocab).__name__}"
+    )
 
 
-def sample(model, vocab, length: int, temperature: float = 1.0, seed: int | None = None, prime: str = "",
-           rng: np.random.Generator | None = None) -> str:
+def sample(
+    model,
+    vocab,
+    length: int,
+    temperature: float = 1.0,
+    seed: int | None = None,
+    prime: str = "",
+    rng: np.random.Generator | None = None,
+) -> str:
     """Generate ``length`` characters from a character model.
 
     Parameters
@@ -60,8 +68,10 @@ def sample(model, vocab, length: int, temperature: float = 1.0, seed: int | None
     vocab = _vocabulary(vocab)
     V = len(vocab)
     if (model.config.input_size, model.config.output_size) != (V, V):
-        raise ValueError(f"model must have input_size = output_size = len(vocab) = {V} to sample characters; "
-                         f"got input_size={model.config.input_size}, output_size={model.config.output_size}")
+        raise ValueError(
+            f"model must have input_size = output_size = len(vocab) = {V} to sample characters; "
+            f"got input_size={model.config.input_size}, output_size={model.config.output_size}"
+        )
     length = check_int(length, "length", minimum=0)
     check_number(temperature, "temperature", positive=True)
     if not isinstance(prime, str):
@@ -73,16 +83,16 @@ def sample(model, vocab, length: int, temperature: float = 1.0, seed: int | None
 
     ids = list(vocab.encode(prime)) if prime else [int(rng.integers(0, V))]
     eye = np.eye(V, dtype=model.dtype)
-    x = eye[np.array(ids)][:, None, :]                           # (len(ids), 1, V): the prime, batch of one
-    y, state = model.forward(x)                                   # warm the state up on the prime
-    logits = y[-1, 0]                                             # (V,) scores of the next character
+    x = eye[np.array(ids)][:, None, :]  # (len(ids), 1, V): the prime, batch of one
+    y, state = model.forward(x)  # warm the state up on the prime
+    logits = y[-1, 0]  # (V,) scores of the next character
     generated = []
     for _ in range(length):
         scaled = logits.astype(np.float64) / temperature
-        p = np.exp(scaled - scaled.max())                         # softmax(y / temperature), stable
+        p = np.exp(scaled - scaled.max())  # softmax(y / temperature), stable
         p /= p.sum()
         next_id = int(rng.choice(V, p=p))
         generated.append(next_id)
-        y, state = model.forward(eye[next_id][None, None, :], state)   # one step, state carried
+        y, state = model.forward(eye[next_id][None, None, :], state)  # one step, state carried
         logits = y[0, 0]
     return vocab.decode(ids) + vocab.decode(generated)

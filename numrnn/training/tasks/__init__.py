@@ -27,9 +27,24 @@ from .chorales import ChoralesTask
 from .reber import ReberTask
 from .synthetic import AddingTask, CopyTask, SineTask, TemporalOrderTask
 
-__all__ = ["TASKS", "make_task", "Task", "SyntheticTask", "Batch", "Baseline", "one_hot", "AddingTask",
-           "CopyTask", "TemporalOrderTask", "SineTask", "ReberTask", "CharLMTask", "Vocabulary", "builtin_text",
-           "ChoralesTask"]
+__all__ = [
+    "TASKS",
+    "make_task",
+    "Task",
+    "SyntheticTask",
+    "Batch",
+    "Baseline",
+    "one_hot",
+    "AddingTask",
+    "CopyTask",
+    "TemporalOrderTask",
+    "SineTask",
+    "ReberTask",
+    "CharLMTask",
+    "Vocabulary",
+    "builtin_text",
+    "ChoralesTask",
+]
 
 TASKS = {
     "adding": AddingTask,

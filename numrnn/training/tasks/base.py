@@ -129,7 +129,9 @@ class SyntheticTask(Task):
     dtype : np.float32 or np.float64
     """
 
-    def __init__(self, seq_len: int, *, seed: int = 0, validation_size: int = 256, dtype=np.float64):
+    def __init__(
+        self, seq_len: int, *, seed: int = 0, validation_size: int = 256, dtype=np.float64
+    ):
         super().__init__(seq_len, dtype=dtype)
         self.seed = check_int(seed, "seed", minimum=0)
         self.validation_size = check_int(validation_size, "validation_size", minimum=1)
@@ -144,7 +146,9 @@ class SyntheticTask(Task):
 
     def validation_batches(self, batch_size: int | None = None) -> list:
         if self._validation is None:
-            self._validation = [self.generate(self.validation_size, np.random.default_rng(self.seed))]
+            self._validation = [
+                self.generate(self.validation_size, np.random.default_rng(self.seed))
+            ]
         return self._validation
 
     def _settings(self) -> dict:

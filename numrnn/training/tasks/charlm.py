@@ -62,7 +62,9 @@ class Vocabulary:
 
     def __init__(self, chars: str):
         if not isinstance(chars, str) or not chars:
-            raise ValueError(f"chars must be a non-empty string of distinct characters; got {chars!r}")
+            raise ValueError(
+                f"chars must be a non-empty string of distinct characters; got {chars!r}"
+            )
         if len(set(chars)) != len(chars):
             raise ValueError("chars must not repeat a character")
         self.chars = chars
@@ -99,15 +101,17 @@ class Vocabulary:
 def _streams(ids: np.ndarray, batch_size: int, seq_len: int) -> tuple:
     """Cut ``ids`` into B streams: the (B, N) array, and the number W = (N − 1) // T of whole windows."""
     N = len(ids) // batch_size
-    streams = ids[:N * batch_size].reshape(batch_size, N)       # (B, N), stream b is one contiguous piece
+    streams = ids[: N * batch_size].reshape(
+        batch_size, N
+    )  # (B, N), stream b is one contiguous piece
     return streams, (N - 1) // seq_len
 
 
 def _window(streams: np.ndarray, k: int, seq_len: int, vocab_size: int, dtype) -> Batch:
     """Batch k: characters [kT, kT + T) of every stream and the ones after them."""
     start = k * seq_len
-    inputs = streams[:, start:start + seq_len].T                # (T, B)
-    targets = streams[:, start + 1:start + seq_len + 1].T       # (T, B), the next characters
+    inputs = streams[:, start : start + seq_len].T  # (T, B)
+    targets = streams[:, start + 1 : start + seq_len + 1].T  # (T, B), the next characters
     return Batch(one_hot(inputs, vocab_size, dtype), np.ascontiguousarray(targets), None, k > 0)
 
 
@@ -131,19 +135,28 @@ class CharLMTask(Task):
     loss = "xent"
     metric_name = "bpc"
 
-    def __init__(self, path=None, *, text: str | None = None, seq_len: int = 64, validation_fraction: float = 0.1,
-                 dtype=np.float64):
+    def __init__(
+        self,
+        path=None,
+        *,
+        text: str | None = None,
+        seq_len: int = 64,
+        validation_fraction: float = 0.1,
+        dtype=np.float64,
+    ):
         super().__init__(seq_len, dtype=dtype)
         if path is not None and text is not None:
             raise ValueError("give path or text, not both")
         self.path = None if path is None else os.fspath(path)
-        self.text_given = text                                  # kept so that to_dict can rebuild the task
+        self.text_given = text  # kept so that to_dict can rebuild the task
         if text is None:
             text = builtin_text() if path is None else read_text(path)
         if not isinstance(text, str):
             raise TypeError(f"text must be a string; got {type(text).__name__}")
         if not (isinstance(validation_fraction, float) and 0 < validation_fraction < 1):
-            raise ValueError(f"validation_fraction must be a float in (0, 1); got {validation_fraction!r}")
+            raise ValueError(
+                f"validation_fraction must be a float in (0, 1); got {validation_fraction!r}"
+            )
         self.validation_fraction = validation_fraction
         source = self.path or "the built-in text"
         split = int(round(len(text) * (1 - validation_fraction)))
@@ -187,7 +200,10 @@ class CharLMTask(Task):
         if self._validation is None:
             streams_count = max(1, min(8, len(self.validation_ids) // (self.seq_len + 1)))
             streams, windows = _streams(self.validation_ids, streams_count, self.seq_len)
-            self._validation = [_window(streams, k, self.seq_len, len(self.vocab), self.dtype) for k in range(windows)]
+            self._validation = [
+                _window(streams, k, self.seq_len, len(self.vocab), self.dtype)
+                for k in range(windows)
+            ]
         return self._validation
 
     def metric(self, loss):
@@ -196,17 +212,26 @@ class CharLMTask(Task):
 
     @property
     def baseline(self):
-        counts = np.bincount(self.train_ids, minlength=len(self.vocab)) + 1.0      # add-one smoothing
+        counts = np.bincount(self.train_ids, minlength=len(self.vocab)) + 1.0  # add-one smoothing
         log2_p = np.log2(counts / counts.sum())
         scored = np.concatenate([batch.targets.ravel() for batch in self.validation_batches()])
-        return Baseline(float(-log2_p[scored].mean()), "unigram character frequencies of the training text")
+        return Baseline(
+            float(-log2_p[scored].mean()), "unigram character frequencies of the training text"
+        )
 
     def describe(self):
         source = self.path or "built-in text"
-        return (f"charlm on {source} ({len(self.train_ids)} training / {len(self.validation_ids)} validation "
-                f"characters, V={len(self.vocab)}, T={self.seq_len})")
+        return (
+            f"charlm on {source} ({len(self.train_ids)} training / {len(self.validation_ids)} validation "
+            f"characters, V={len(self.vocab)}, T={self.seq_len})"
+        )
 
     def to_dict(self):
         """The settings, with the text itself only when it was given as ``text=`` (not as a file)."""
         source = {"path": self.path} if self.text_given is None else {"text": self.text_given}
-        return {"name": self.name, **source, "seq_len": self.seq_len, "validation_fraction": self.validation_fraction}
+        return {
+            "name": self.name,
+            **source,
+            "seq_len": self.seq_len,
+            "validation_fraction": self.validation_fraction,
+        }

@@ -83,11 +83,13 @@ class ReberTask(SyntheticTask):
     output_size = len(SYMBOLS)
 
     def __init__(self, seq_len: int = 30, *, embedded: bool = True, **kwargs):
-        shortest = 8 if embedded else 4                         # B T B T X S E T E and B T X S E, minus one
+        shortest = 8 if embedded else 4  # B T B T X S E T E and B T X S E, minus one
         seq_len = check_int(seq_len, "seq_len", minimum=1)
         if seq_len < shortest:
-            raise ValueError(f"seq_len must be >= {shortest} to hold the shortest "
-                             f"{'embedded ' if embedded else ''}Reber string; got {seq_len}")
+            raise ValueError(
+                f"seq_len must be >= {shortest} to hold the shortest "
+                f"{'embedded ' if embedded else ''}Reber string; got {seq_len}"
+            )
         if not isinstance(embedded, bool):
             raise TypeError(f"embedded must be True or False; got {embedded!r}")
         super().__init__(seq_len, **kwargs)
@@ -108,12 +110,12 @@ class ReberTask(SyntheticTask):
     def _batch(self, strings: list) -> Batch:
         T, B = self.seq_len, len(strings)
         index = {symbol: i for i, symbol in enumerate(SYMBOLS)}
-        ids = np.full((T + 1, B), -1, dtype=np.int64)           # -1 = past the end of the string
+        ids = np.full((T + 1, B), -1, dtype=np.int64)  # -1 = past the end of the string
         for b, string in enumerate(strings):
-            ids[:len(string), b] = [index[symbol] for symbol in string]
+            ids[: len(string), b] = [index[symbol] for symbol in string]
         x = one_hot(np.maximum(ids[:-1], 0), len(SYMBOLS), self.dtype)
-        x[ids[:-1] < 0] = 0.0                                   # no input after the end
-        targets = ids[1:].copy()                                # next symbol; -1 after the end
+        x[ids[:-1] < 0] = 0.0  # no input after the end
+        targets = ids[1:].copy()  # next symbol; -1 after the end
         targets[ids[:-1] < 0] = -1
         return Batch(x, targets)
 
@@ -133,7 +135,7 @@ class ReberTask(SyntheticTask):
         counted = targets[targets >= 0]
         frequencies = np.bincount(counted, minlength=len(SYMBOLS)) / counted.size
         present = frequencies[frequencies > 0]
-        entropy = float(-(present * np.log(present)).sum())     # xent of the best constant prediction
+        entropy = float(-(present * np.log(present)).sum())  # xent of the best constant prediction
         return Baseline(entropy, "unigram: the validation set's symbol frequencies")
 
     @property

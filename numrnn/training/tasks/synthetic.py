@@ -60,8 +60,8 @@ class AddingTask(SyntheticTask):
     def generate(self, batch_size, rng):
         T, B = self.seq_len, batch_size
         values = rng.uniform(0.0, 1.0, size=(T, B))
-        first = rng.integers(0, T // 2, size=B)                 # a marker in the first half
-        second = rng.integers(T // 2, T, size=B)                # and one in the second half
+        first = rng.integers(0, T // 2, size=B)  # a marker in the first half
+        second = rng.integers(T // 2, T, size=B)  # and one in the second half
         columns = np.arange(B)
         x = np.zeros((T, B, 2), dtype=self.dtype)
         x[:, :, 0] = values
@@ -70,7 +70,7 @@ class AddingTask(SyntheticTask):
         targets = np.zeros((T, B, 1), dtype=self.dtype)
         targets[-1, :, 0] = values[first, columns] + values[second, columns]
         mask = np.zeros((T, B), dtype=self.dtype)
-        mask[-1] = 1.0                                          # scored on the last step only
+        mask[-1] = 1.0  # scored on the last step only
         return Batch(x, targets, mask)
 
     @property
@@ -112,8 +112,10 @@ class CopyTask(SyntheticTask):
         self.num_symbols = check_int(num_symbols, "num_symbols", minimum=2)
         seq_len = check_int(seq_len, "seq_len", minimum=1)
         if seq_len < 2 * self.length + 1:
-            raise ValueError(f"seq_len must be >= 2 * length + 1 = {2 * self.length + 1} for the copy task "
-                             f"(K symbols, a go marker, K recall steps); got {seq_len}")
+            raise ValueError(
+                f"seq_len must be >= 2 * length + 1 = {2 * self.length + 1} for the copy task "
+                f"(K symbols, a go marker, K recall steps); got {seq_len}"
+            )
         super().__init__(seq_len, **kwargs)
         self.input_size = self.num_symbols + 2
         self.output_size = self.num_symbols
@@ -123,15 +125,17 @@ class CopyTask(SyntheticTask):
         blank, go = A, A + 1
         symbols = rng.integers(0, A, size=(K, B))
         ids = np.full((T, B), blank)
-        ids[:K] = symbols                                       # the symbols to remember
-        ids[T - K - 1] = go                                     # "now repeat them"
+        ids[:K] = symbols  # the symbols to remember
+        ids[T - K - 1] = go  # "now repeat them"
         targets = np.full((T, B), -1, dtype=np.int64)
-        targets[T - K:] = symbols                               # scored on the last K steps
+        targets[T - K :] = symbols  # scored on the last K steps
         return Batch(one_hot(ids, A + 2, self.dtype), targets)
 
     @property
     def baseline(self):
-        return Baseline(math.log(self.num_symbols), f"uniform guess over A={self.num_symbols} symbols (ln A)")
+        return Baseline(
+            math.log(self.num_symbols), f"uniform guess over A={self.num_symbols} symbols (ln A)"
+        )
 
     def _settings(self):
         return {**super()._settings(), "length": self.length, "num_symbols": self.num_symbols}
@@ -169,7 +173,7 @@ class TemporalOrderTask(SyntheticTask):
     def generate(self, batch_size, rng):
         T, B = self.seq_len, batch_size
         X, Y, begin, end = 4, 5, 6, 7
-        ids = rng.integers(0, 4, size=(T, B))                   # distractors a b c d
+        ids = rng.integers(0, 4, size=(T, B))  # distractors a b c d
         ids[0], ids[-1] = begin, end
         first = rng.integers(T // 10, T // 5 + 1, size=B)
         second = rng.integers(T // 2, min(6 * T // 10, T - 2) + 1, size=B)
@@ -179,7 +183,7 @@ class TemporalOrderTask(SyntheticTask):
         ids[first, columns] = np.where(first_is_y, Y, X)
         ids[second, columns] = np.where(second_is_y, Y, X)
         targets = np.full((T, B), -1, dtype=np.int64)
-        targets[-1] = 2 * first_is_y + second_is_y              # XX=0, XY=1, YX=2, YY=3
+        targets[-1] = 2 * first_is_y + second_is_y  # XX=0, XY=1, YX=2, YY=3
         return Batch(one_hot(ids, 8, self.dtype), targets)
 
     @property
@@ -216,12 +220,16 @@ class SineTask(SyntheticTask):
     input_size = 1
     output_size = 1
 
-    def __init__(self, seq_len: int = 100, *, periods=(6.0, 20.0, 70.0), amplitudes=(0.3, 0.5, 0.2), **kwargs):
+    def __init__(
+        self, seq_len: int = 100, *, periods=(6.0, 20.0, 70.0), amplitudes=(0.3, 0.5, 0.2), **kwargs
+    ):
         super().__init__(seq_len, **kwargs)
         periods, amplitudes = tuple(float(p) for p in periods), tuple(float(a) for a in amplitudes)
         if len(periods) != len(amplitudes) or not periods:
-            raise ValueError(f"periods and amplitudes must be non-empty and of equal length; "
-                             f"got {len(periods)} periods and {len(amplitudes)} amplitudes")
+            raise ValueError(
+                f"periods and amplitudes must be non-empty and of equal length; "
+                f"got {len(periods)} periods and {len(amplitudes)} amplitudes"
+            )
         if any(not (math.isfinite(p) and p > 0) for p in periods):
             raise ValueError(f"periods must be positive numbers of steps; got {periods}")
         if any(not math.isfinite(a) for a in amplitudes):
@@ -231,18 +239,24 @@ class SineTask(SyntheticTask):
     def generate(self, batch_size, rng):
         T, B = self.seq_len, batch_size
         phases = rng.uniform(0.0, 2 * np.pi, size=(len(self.periods), 1, B))
-        t = np.arange(T + 1)[None, :, None]                     # (1, T + 1, 1)
+        t = np.arange(T + 1)[None, :, None]  # (1, T + 1, 1)
         omega = (2 * np.pi / np.array(self.periods))[:, None, None]
         amplitude = np.array(self.amplitudes)[:, None, None]
         s = (amplitude * np.sin(omega * t + phases)).sum(axis=0)  # (T + 1, B)
-        x = s[:-1, :, None].astype(self.dtype)                  # s_t       (T, B, 1)
-        targets = s[1:, :, None].astype(self.dtype)             # s_{t+1}   (T, B, 1)
+        x = s[:-1, :, None].astype(self.dtype)  # s_t       (T, B, 1)
+        targets = s[1:, :, None].astype(self.dtype)  # s_{t+1}   (T, B, 1)
         return Batch(x, targets)
 
     @property
     def baseline(self):
-        value = sum(a * a * (1 - math.cos(2 * math.pi / p)) for p, a in zip(self.periods, self.amplitudes))
+        value = sum(
+            a * a * (1 - math.cos(2 * math.pi / p)) for p, a in zip(self.periods, self.amplitudes)
+        )
         return Baseline(value, "persistence: predict s_{t+1} = s_t")
 
     def _settings(self):
-        return {**super()._settings(), "periods": list(self.periods), "amplitudes": list(self.amplitudes)}
+        return {
+            **super()._settings(),
+            "periods": list(self.periods),
+            "amplitudes": list(self.amplitudes),
+        }
