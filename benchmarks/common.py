@@ -54,7 +54,7 @@ class BenchConfig:
     skip: str = "none"  # "none" or "residual"
 
     @property
-    def O(self) -> int:
+    def O(self) -> int:  # noqa: E743  (O is the output width, as in the maths)
         return self.D
 
     @property
@@ -122,7 +122,8 @@ def make_batch(cfg: BenchConfig, dtype, seed: int = 0) -> Batch:
 
 
 def numrnn_model_step(model: numrnn.DeepRNN, batch: Batch) -> Callable[[], tuple]:
-    """``model.loss_and_grads``: what a user's training step calls (input checks included, no dx)."""
+    """``model.loss_and_grads``: what a user's training step calls (input checks included,
+    no dx)."""
 
     def step():
         loss, grads, _ = model.loss_and_grads(batch.x, batch.targets, loss="xent", need_dx=False)
@@ -181,7 +182,10 @@ def gemm_floor_step(cfg: BenchConfig, dtype, seed: int = 0) -> Callable[[], None
     training step needs it).
     """
     rng = np.random.default_rng(seed)
-    rand = lambda *shape: (0.1 * rng.standard_normal(shape)).astype(dtype)
+
+    def rand(*shape):
+        return (0.1 * rng.standard_normal(shape)).astype(dtype)
+
     T, B, H, TB = cfg.T, cfg.B, cfg.H, cfg.T * cfg.B
     levels = cfg.q + 1
     layers = []
@@ -258,7 +262,8 @@ def _cpu_ticks() -> tuple:
 
 
 def others_busy(interval: float = 0.05) -> float:
-    """Fraction of the machine's CPU time used by other processes over ``interval`` (we sleep meanwhile)."""
+    """Fraction of the machine's CPU time used by other processes over ``interval`` (we sleep
+    meanwhile)."""
     busy0, total0 = _cpu_ticks()
     time.sleep(interval)
     busy1, total1 = _cpu_ticks()
@@ -276,7 +281,8 @@ QUIET = {
 
 
 def wait_for_quiet() -> float:
-    """Wait (at most ``QUIET['max_wait']`` s) until other processes use < 15% of the CPUs; returns their share.
+    """Wait (at most ``QUIET['max_wait']`` s) until other processes use < 15% of the CPUs;
+    returns their share.
 
     The machine may be shared: a 2-thread BLAS call whose second thread has
     to wait for a core stalls for a scheduler tick (4 ms), which swamps a
@@ -338,8 +344,8 @@ def time_round_robin(
     names = list(steps)
     for round_ in range(max(runs.values())):
         wait_for_quiet()  # each round starts on a quiet machine, if it can
-        # The step that runs first after the pause above runs on an idle core (measured: +0.4 ms, +25 %
-        # on a 1.7 ms step): rotate the order so that no step always takes that place.
+        # The step that runs first after the pause above runs on an idle core (measured: +0.4 ms,
+        # +25 % on a 1.7 ms step): rotate the order so that no step always takes that place.
         shift = round_ % len(names)
         for name in names[shift:] + names[:shift]:
             if round_ < runs[name]:
@@ -389,7 +395,8 @@ def compare_grads(loss, grads: dict, core_loss, core_grads: dict, dtype) -> Agre
 
 
 def blas_info() -> list:
-    """threadpoolctl's view of the BLAS/OpenMP libraries loaded (empty list if it is not installed)."""
+    """threadpoolctl's view of the BLAS/OpenMP libraries loaded (empty list if it is not
+    installed)."""
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
@@ -459,7 +466,8 @@ def env_note() -> str:
     return (
         "BLAS env: "
         + ", ".join(f"{k}={v}" for k, v in set_vars.items())
-        + "  (for modern-kernel numbers run with `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ...`)"
+        + "  (for modern-kernel numbers run with "
+        "`env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ...`)"
     )
 
 

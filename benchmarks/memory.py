@@ -125,7 +125,8 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     rows = []
     print(
-        f"peak memory of one step above the resident size before it (MiB), {args.dtype}, fresh process each"
+        "peak memory of one step above the resident size before it (MiB), "
+        f"{args.dtype}, fresh process each"
     )
     head = f"{'config':38s}" + "".join(f"{i:>13s}" for i in impls)
     print(head + "\n" + "-" * len(head))
@@ -162,7 +163,8 @@ def main(argv=None) -> int:
             "met": ratio <= 0.6,
         }
         print(
-            f"\n[{'MET' if target['met'] else 'MISSED'}] numrnn / torch.nn.RNN peak memory at {rows[-1]['config']}: "
+            f"\n[{'MET' if target['met'] else 'MISSED'}] numrnn / torch.nn.RNN peak memory at "
+            f"{rows[-1]['config']}: "
             f"{ratio:.2f} (target <= 0.6)"
         )
     out = args.out or os.path.join(RESULTS_DIR, f"memory-{args.dtype}.json")

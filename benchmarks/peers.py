@@ -3,10 +3,12 @@
 One full step: forward, softmax cross-entropy on every step, backward, every
 weight gradient, for the same model and weights in
 
-* ``numrnn``        — ``model.loss_and_grads`` (the public call, input checks included): the baseline;
+* ``numrnn``        — ``model.loss_and_grads`` (the public call, input checks included):
+                      the baseline;
 * ``numrnn-core``   — ``numrnn.network.loss_and_grads`` (the same core, no checks);
 * ``reference``     — ``numrnn.reference``, the naive per-step loop;
-* ``torch-rnn``     — ``torch.nn.RNN`` + linear readout + ``F.cross_entropy``, autograd (plain stacks only);
+* ``torch-rnn``     — ``torch.nn.RNN`` + linear readout + ``F.cross_entropy``, autograd
+                      (plain stacks only);
 * ``torch-loop``    — a hand-written PyTorch per-step loop with autograd (every config);
 * ``jax``           — ``lax.scan`` + ``jit`` + ``value_and_grad``, compiled before timing;
 * ``gemm-floor``    — only the matrix products the step needs, in NumPy.
@@ -142,7 +144,8 @@ def torch_rnn_impl(torch, model: numrnn.DeepRNN, batch):
 
 
 def _supported_by_loops(model: numrnn.DeepRNN) -> bool:
-    """The hand-written peers cover tanh layers with p = 0, skip none/residual, no layer-skips, r = 0."""
+    """The hand-written peers cover tanh layers with p = 0, skip none/residual, no layer-skips,
+    r = 0."""
     cfg = model.config
     return cfg.output_depth == 0 and all(
         layer.input_depth == 0
@@ -168,7 +171,10 @@ def torch_loop_impl(torch, model: numrnn.DeepRNN, batch):
     def loss_fn():
         inputs = x
         for l, layer in enumerate(cfg.layers, start=1):
-            p = lambda name: P[f"layer{l}.{name}"]
+
+            def p(name, l=l):
+                return P[f"layer{l}.{name}"]
+
             U = torch.addmm(p("b_h"), inputs.reshape(T * B, -1), p("W_xh")).reshape(
                 T, B, -1
             )  # input side, all rows
@@ -200,7 +206,8 @@ def torch_loop_impl(torch, model: numrnn.DeepRNN, batch):
 
 
 def jax_impl(jax, model: numrnn.DeepRNN, batch):
-    """``lax.scan`` over time per layer, ``jit(value_and_grad(loss))``; compiled here, before timing."""
+    """``lax.scan`` over time per layer, ``jit(value_and_grad(loss))``; compiled here, before
+    timing."""
     import jax.numpy as jnp
     from jax import lax
 
@@ -402,7 +409,10 @@ def evaluate_targets(rows: list, float32_check: dict | None, stat: str = "median
     """Issue 5's targets, each met or missed, from the float32 rows (by median, or by min time)."""
     key = f"{stat}_s"
     by_name = {row["config"]: row for row in rows}
-    core = lambda row: row["impls"]["numrnn"][key]
+
+    def core(row):
+        return row["impls"]["numrnn"][key]
+
     out = []
 
     def add(target, value, met, detail=""):
@@ -464,7 +474,8 @@ def evaluate_targets(rows: list, float32_check: dict | None, stat: str = "median
             "float32 end to end",
             float32_check["arrays_checked"],
             float32_check["ok"],
-            f"{float32_check['arrays_checked']} arrays checked; non-float32: {float32_check['non_float32']}",
+            f"{float32_check['arrays_checked']} arrays checked; "
+            f"non-float32: {float32_check['non_float32']}",
         )
     return out
 
@@ -553,12 +564,14 @@ def main(argv=None) -> int:
         )
     info["blas"] = machine_info()["blas"]  # again, now that every library is loaded
     print(
-        f"numrnn {info['numrnn']}  numpy {info['numpy']}  python {info['python']}  cpu {info['cpu']} "
+        f"numrnn {info['numrnn']}  numpy {info['numpy']}  python {info['python']}  "
+        f"cpu {info['cpu']} "
         f"({info['cpu_count']} cpus)"
     )
     for lib in info["blas"]:
         print(
-            f"  threadpoolctl: {lib['internal_api']} {lib['version']} {lib.get('architecture') or ''} "
+            f"  threadpoolctl: {lib['internal_api']} {lib['version']} "
+            f"{lib.get('architecture') or ''} "
             f"threads={lib['num_threads']} ({os.path.basename(lib['filepath'] or '')})"
         )
     print(
@@ -600,7 +613,8 @@ def main(argv=None) -> int:
         print_targets(targets_min, "min")
     if QUIET["busy_runs"]:
         print(
-            f"\nnote: {QUIET['busy_runs']} of {QUIET['checks']} timing rounds began while other processes used "
+            f"\nnote: {QUIET['busy_runs']} of {QUIET['checks']} timing rounds began "
+            "while other processes used "
             f"> {QUIET['threshold']:.0%} of the CPUs; 2-thread BLAS stalls then (see the min table)"
         )
     info["wall_time_s"] = time.perf_counter() - started

@@ -72,7 +72,8 @@ def report(data: dict) -> str:
             out += [f"**{dtype}, {stat} of the timed runs** (ratio = time / numrnn's {stat})", ""]
             out += _table(rows, stat) + [""]
         out += [
-            f"**{dtype}, gradient agreement** (max over parameters of max|g − g_numrnn| / max|g_numrnn|)",
+            f"**{dtype}, gradient agreement** "
+            "(max over parameters of max|g − g_numrnn| / max|g_numrnn|)",
             "",
         ]
         out += _agreement(rows) + [""]

@@ -37,7 +37,7 @@ if os.path.dirname(HERE) not in sys.path:  # run from a checkout without install
 import numpy as np  # noqa: E402
 
 import numrnn  # noqa: E402
-from numrnn import optim, presets, tasks  # noqa: E402
+from numrnn.training import optim, presets, tasks  # noqa: E402
 from numrnn.training.trainer import Trainer  # noqa: E402
 
 B, T, H = 32, 100, 128
@@ -120,7 +120,8 @@ def main(argv=None) -> int:
     dtype = np.dtype(args.dtype)
 
     print(
-        f"numrnn {numrnn.__version__}, numpy {np.__version__}, {os.cpu_count()} CPUs, {args.dtype}, "
+        f"numrnn {numrnn.__version__}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
+        f"{args.dtype}, "
         f"B={B} T={T} H={H}, {args.steps} steps per configuration, tqdm bar on"
     )
     header = (
@@ -136,14 +137,16 @@ def main(argv=None) -> int:
             result = measure(trainer, args.steps, args.blocks)
         overheads.append(result["overhead"])
         print(
-            f"{task_name:8} {arch:22} {optimizer:9} {1e3 * result['loop']:13.2f} {1e3 * result['core']:13.2f} "
+            f"{task_name:8} {arch:22} {optimizer:9} "
+            f"{1e3 * result['loop']:13.2f} {1e3 * result['core']:13.2f} "
             f"{1e3 * (result['loop'] - result['core']):11.2f} {1e3 * result['standalone']:11.2f} "
             f"{100 * result['overhead']:8.1f}%"
         )
     worst = max(overheads)
     print(
         f"training overhead outside the core: {100 * worst:.1f}% of step time at worst "
-        f"(median {100 * statistics.median(overheads):.1f}%); target < 10%: {'met' if worst < 0.10 else 'NOT met'}"
+        f"(median {100 * statistics.median(overheads):.1f}%); "
+        f"target < 10%: {'met' if worst < 0.10 else 'NOT met'}"
     )
     return 0
 

@@ -113,7 +113,7 @@ def jacobian_norms(model, x, h0=None) -> np.ndarray:
     return np.stack([norms.mean(axis=1) for norms in spectral])
 
 
-# =========================================================================== gradient-flow summaries
+# ========================================================================== gradient-flow summaries
 #
 # Everything below builds on the two measurements above and on the core's own grad_norms: no
 # copy of the chain rule of its own. Shape legend as in the module docstring.
@@ -601,7 +601,8 @@ class ArchitectureSummary:
     verdict : str
         :func:`flow_verdict`: "vanishing", "stable" or "exploding".
     thresholds : dict of str to float
-        ``{"vanishing_below": VANISHING_BELOW, "exploding_above": EXPLODING_ABOVE}``, per-step rates.
+        ``{"vanishing_below": VANISHING_BELOW, "exploding_above": EXPLODING_ABOVE}``, per-step
+        rates.
     """
 
     architecture: str
@@ -616,7 +617,11 @@ class ArchitectureSummary:
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (strict JSON: a ratio of 0 stays 0.0, an inf one becomes None)."""
-        finite = lambda value: float(value) if np.isfinite(value) else None
+
+        def finite(value):
+            """The value as a float, or None if it is not finite."""
+            return float(value) if np.isfinite(value) else None
+
         return {
             "architecture": self.architecture,
             "parameters": dict(self.parameters),

@@ -137,9 +137,14 @@ class GradcheckReport:
             for row in self.rows
         ]
         widths = [max(len(r[i]) for r in cells + [head]) for i in range(5)]
-        fmt = lambda r: "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))
-        )
+
+        def fmt(r):
+            """One table row: the name left-aligned, the other cells right-aligned."""
+            return "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+
         rule = "-" * len(fmt(head))
         verdict = (
             "PASS" if self.passed else f"FAIL ({len(self.failures())} of {len(self.rows)} arrays)"
@@ -295,11 +300,13 @@ def check_gradients(
     for name, value in params.items():
         if not isinstance(value, np.ndarray) or value.dtype not in (np.float32, np.float64):
             raise TypeError(
-                f"params[{name!r}] must be a float32 or float64 ndarray; got {getattr(value, 'dtype', type(value))}"
+                f"params[{name!r}] must be a float32 or float64 ndarray; "
+                f"got {getattr(value, 'dtype', type(value))}"
             )
         if not isinstance(grads[name], np.ndarray) or grads[name].shape != value.shape:
             raise ValueError(
-                f"grads[{name!r}] must have shape {value.shape}; got {getattr(grads[name], 'shape', None)}"
+                f"grads[{name!r}] must have shape {value.shape}; "
+                f"got {getattr(grads[name], 'shape', None)}"
             )
         dtypes.add(value.dtype)
     check_number(tolerance, "tolerance", positive=True)
@@ -310,9 +317,10 @@ def check_gradients(
     dtype = np.dtype(np.float32) if np.dtype(np.float32) in dtypes else np.dtype(np.float64)
     if dtype == np.float32:
         warnings.warn(
-            "gradient check in float32: rounding in the loss (about 1e-7 relative) divided by the step makes "
-            "finite differences accurate only to about 1e-3, so a correct gradient can fail and a wrong one can "
-            "pass; check in float64 (dtype=np.float64) and train in float32",
+            "gradient check in float32: rounding in the loss (about 1e-7 relative) divided by the "
+            "step makes finite differences accurate only to about 1e-3, so a correct gradient can "
+            "fail and a wrong one can pass; check in float64 (dtype=np.float64) and train in "
+            "float32",
             GradcheckPrecisionWarning,
             stacklevel=2,
         )
@@ -356,7 +364,7 @@ def check_gradients(
             lines = [_along_entry(f, point, value, index) for index in chosen[name]]
             analytic = np.array([analytic[index] for index in chosen[name]])
         numeric = []
-        for g, a in zip(lines, analytic):
+        for g, a in zip(lines, analytic, strict=True):
             numeric.append(_numeric_derivative(g, eps, machine_eps, a, tolerance, tiny))
             if bar is not None:
                 bar.update(1)
@@ -436,8 +444,8 @@ def check_model(
     x, h0 = model.check_inputs(x, h0)  # the model's own checks: None -> zeros, always a list
     if bptt_window is not None and check_int(bptt_window, "bptt_window", minimum=1) < x.shape[0]:
         raise ValueError(
-            f"bptt_window must be None or >= T={x.shape[0]} for a gradient check: a truncated gradient is not "
-            f"the gradient of the loss; got {bptt_window}"
+            f"bptt_window must be None or >= T={x.shape[0]} for a gradient check: a truncated "
+            f"gradient is not the gradient of the loss; got {bptt_window}"
         )
     value, grads, info = model.loss_and_grads(
         x, targets, loss=loss, h0=h0, mask=mask, bptt_window=bptt_window, need_dx=True
@@ -445,7 +453,7 @@ def check_model(
     point, analytic = dict(model.params), dict(grads)
     if include_inputs:
         point["x"], analytic["x"] = x, info.dx
-        for l, (state, dstate) in enumerate(zip(h0, info.dh0)):
+        for l, (state, dstate) in enumerate(zip(h0, info.dh0, strict=True)):
             point[f"h0[{l}]"], analytic[f"h0[{l}]"] = state, dstate
     states = [f"h0[{l}]" for l in range(len(h0))]
     original = model.params
@@ -453,7 +461,7 @@ def check_model(
     def f(perturbed):
         model.params = {name: perturbed[name] for name in original}
         try:
-            start = [perturbed.get(name, state) for name, state in zip(states, h0)]
+            start = [perturbed.get(name, state) for name, state in zip(states, h0, strict=True)]
             y, _ = model.forward(perturbed.get("x", x), start)
             return compute_loss(loss, y, targets, mask)[0]
         finally:

@@ -107,7 +107,8 @@ def _is_transition_weight(name: str) -> bool:
 
 
 def residual_branch_weights(config: ModelConfig) -> list[str]:
-    """The names of the weights that end a residual branch: ``W_hh`` and ``W_xh`` of each residual layer.
+    """The names of the weights that end a residual branch: ``W_hh`` and ``W_xh`` of each
+    residual layer.
 
     Parameters
     ----------

@@ -8,7 +8,8 @@ functions work on servers, in CI and in auto-graders. A backend the user chose
 (Jupyter's inline backend, ``MPLBACKEND=qtagg``, ...) is left alone.
 
 Every function draws into ``ax`` when one is given, or into a new figure, and
-returns the Axes (:func:`plot_training_curves`, three panels, returns the Figure). Save with ``ax.figure.savefig(path)``; close with
+returns the Axes (:func:`plot_training_curves`, three panels, returns the
+Figure). Save with ``ax.figure.savefig(path)``; close with
 ``matplotlib.pyplot.close(ax.figure)``.
 
 ==================================  ==============================================
@@ -75,7 +76,8 @@ def _pyplot():
 
 
 def _chosen_backend(matplotlib):
-    """The backend the user chose (MPLBACKEND, matplotlibrc, matplotlib.use), or None if none was."""
+    """The backend the user chose (MPLBACKEND, matplotlibrc, matplotlib.use), or None if none
+    was."""
     try:
         return matplotlib.get_backend(auto_select=False)  # matplotlib >= 3.10
     except TypeError:
@@ -98,7 +100,8 @@ def _new_axes(ax):
 
 
 def _as_norms(value, name: str, *, ndim: tuple = (1, 2)) -> np.ndarray:
-    """``value`` as a float array of gradient norms: finite, >= 0, non-empty, ``ndim`` in ``ndim``."""
+    """``value`` as a float array of gradient norms: finite, >= 0, non-empty, ``ndim`` in
+    ``ndim``."""
     if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__len__"):
         raise TypeError(
             f"{name} must be an array of gradient norms of shape (L, T) or (T,), such as "
@@ -142,7 +145,8 @@ def _tiny(norms) -> float:
 
 
 def _zero_and_subnormal(norms, tiny: float):
-    """Boolean masks: entries exactly 0, and entries in (0, tiny) (below the smallest normal float)."""
+    """Boolean masks: entries exactly 0, and entries in (0, tiny) (below the smallest normal
+    float)."""
     return norms == 0, (norms > 0) & (norms < tiny)
 
 
@@ -151,7 +155,8 @@ SUBNORMAL_LABEL = "< smallest normal float (underflow, inexact)"
 
 
 def _hatch_cells(ax, mask: np.ndarray, hatch: str, facecolor: str):
-    """Draw one hatched rectangle per run of True cells in each row of an (L, T) mask; return their count."""
+    """Draw one hatched rectangle per run of True cells in each row of an (L, T) mask; return
+    their count."""
     from matplotlib.patches import Rectangle
 
     cells = 0
@@ -284,7 +289,8 @@ def plot_gradient_norms(grad_norms, ax=None, log: bool = True, title: str | None
 
 
 def _mark_underflow(ax, x, y, tiny: float, color, marked: dict) -> np.ndarray:
-    """On a log y axis: show entries of ``y`` that are 0 or subnormal, return ``y`` with zeros as NaN.
+    """On a log y axis: show entries of ``y`` that are 0 or subnormal, return ``y`` with zeros
+    as NaN.
 
     Zeros (which a log axis would silently drop) become downward triangles on
     the bottom edge of the axes; subnormal entries get an ``x`` marker on the
@@ -369,7 +375,7 @@ def plot_gradient_norm_curves(grad_norms, ax=None, labels=None):
     ax = _new_axes(ax)
     steps = np.arange(1, T + 1)
     marked = {}
-    for row, label in zip(norms, labels):
+    for row, label in zip(norms, labels, strict=True):
         (line,) = ax.plot(steps, row, marker="." if T <= 60 else None, label=label)
         line.set_ydata(_mark_underflow(ax, steps, row, tiny, line.get_color(), marked))
     ax.set_yscale("log")
@@ -438,7 +444,8 @@ def compare_gradient_flow(named_grad_norms, ax=None, layer: int = -1, normalize:
 
 
 def _named_rows(named, name: str, layer) -> dict:
-    """``{label: ((T,) float64 norms, tiny)}`` from a dict of (T,) or (L, T) arrays, row ``layer``."""
+    """``{label: ((T,) float64 norms, tiny)}`` from a dict of (T,) or (L, T) arrays, row
+    ``layer``."""
     if not isinstance(named, Mapping):
         raise TypeError(
             f"{name} must be a dict of label to grad_norms array, e.g. "
@@ -553,7 +560,8 @@ def plot_history(history, keys=("loss",), ax=None, log: bool = False):
 
 
 def _flat_history_json(data: Mapping) -> dict:
-    """The columns of a ``history.json`` layout: steps' columns, then ``eval_step`` and ``val_*``."""
+    """The columns of a ``history.json`` layout: steps' columns, then ``eval_step`` and
+    ``val_*``."""
     evaluations = data["evaluations"]
     flat = {**data["steps"], "eval_step": evaluations.get("step", [])}
     flat.update({key: value for key, value in evaluations.items() if key != "step"})
@@ -574,7 +582,7 @@ def _steps_of(key: str, columns: dict) -> np.ndarray:
     raise ValueError(f"history[{key!r}] must have {counts}; got {len(values)}")
 
 
-# --------------------------------------------------------------------------- one colour per architecture
+# ---------------------------------------------------------------------- one colour per architecture
 
 # Okabe & Ito's colour-blind-safe palette (Color Universal Design, 2008), one colour per preset of
 # numrnn.presets.ARCHITECTURES, the same in every figure. Yellow (#F0E442) is left out: it is
@@ -681,7 +689,8 @@ def plot_norm_vs_distance(
 
 
 def _spectrum_array(value, label: str, layer: int) -> np.ndarray:
-    """``value`` (an array (..., H), or a list of them per layer) as (N, H) float64 singular values."""
+    """``value`` (an array (..., H), or a list of them per layer) as (N, H) float64 singular
+    values."""
     if isinstance(value, (list, tuple)):
         if not value:
             raise ValueError(f"named_spectra[{label!r}] must not be an empty list")
@@ -765,7 +774,8 @@ def plot_jacobian_spectra(named_spectra, ax=None, layer: int = -1):
 
 
 def _history_columns(history, label: str) -> dict:
-    """``step, loss, grad_norm, eval_step, val_metric`` arrays from a History, its dict, or history.json."""
+    """``step, loss, grad_norm, eval_step, val_metric`` arrays from a History, its dict, or
+    history.json."""
     if not isinstance(history, Mapping) and callable(getattr(history, "to_arrays", None)):
         history = history.to_arrays()
     if not isinstance(history, Mapping):
@@ -879,7 +889,7 @@ def plot_training_curves(
             "gradient norm before clipping",
         ),
     )
-    for ax, (x, y, ylabel, title) in zip(axes, panels):
+    for ax, (x, y, ylabel, title) in zip(axes, panels, strict=True):
         for label, columns_list in runs.items():
             for seed, columns in enumerate(columns_list):
                 kept = np.isfinite(columns[y])

@@ -43,7 +43,8 @@ def hierarchical(input_size, hidden_size, output_size, num_layers=2, **kwargs) -
 
 
 def deep_transition(input_size, hidden_size, output_size, transition_depth=2, **kwargs) -> DeepRNN:
-    """Deep transition RNN: ``h_t = φ(MLP_x(x_t) + MLP_h(h_{t-1}))`` with q >= 1 hidden layers in ``MLP_h``."""
+    """Deep transition RNN: ``h_t = φ(MLP_x(x_t) + MLP_h(h_{t-1}))`` with q >= 1 hidden layers
+    in ``MLP_h``."""
     return DeepRNN(
         input_size, hidden_size, output_size, transition_depth=transition_depth, **kwargs
     )
@@ -66,7 +67,8 @@ def deep_transition_skip(
 def deep_transition_shortcut(
     input_size, hidden_size, output_size, transition_depth=2, **kwargs
 ) -> DeepRNN:
-    """Pascanu et al.'s DT(S)-RNN: learned shortcuts ``h_{t-1} S_j`` into every transition layer above the first."""
+    """Pascanu et al.'s DT(S)-RNN: learned shortcuts ``h_{t-1} S_j`` into every transition
+    layer above the first."""
     return DeepRNN(
         input_size,
         hidden_size,

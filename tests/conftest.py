@@ -88,7 +88,7 @@ class Problem(NamedTuple):
 
 def randomize_biases(model: numrnn.DeepRNN, rng: np.random.Generator, scale: float = 0.5) -> None:
     """Give every bias of ``model`` random non-zero entries (in place)."""
-    for name, value in model.params.items():
+    for value in model.params.values():
         if value.ndim == 1:
             value[...] = scale * rng.standard_normal(value.shape)
 
@@ -176,7 +176,8 @@ def executed_tutorials(tmp_path_factory):
     """Every ``tutorials/*.py``, executed once per test run as a notebook, when first asked for.
 
     ``tests/test_tutorials.py`` checks what each printed, and the docs build of
-    ``tests/test_docs.py`` renders the same executed notebooks (``docs/_ext/tutorial_notebooks.py``).
+    ``tests/test_docs.py`` renders the same executed notebooks
+    (``docs/_ext/tutorial_notebooks.py``).
     """
     import importlib.util
     from pathlib import Path
@@ -190,7 +191,8 @@ def executed_tutorials(tmp_path_factory):
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_data_cache(tmp_path_factory):
-    """Data-set caches (the chorales' piano rolls) go to a folder of this session, never ~/.cache."""
+    """Data-set caches (the chorales' piano rolls) go to a folder of this session, never
+    ~/.cache."""
     monkeypatch = pytest.MonkeyPatch()
     monkeypatch.setenv("NUMRNN_CACHE", str(tmp_path_factory.mktemp("numrnn-cache")))
     yield

@@ -1,4 +1,5 @@
-"""Checkpoints: round trip, bit-identical resume, clear errors for every kind of bad file, atomic saves."""
+"""Checkpoints: round trip, bit-identical resume, clear errors for every kind of bad file,
+atomic saves."""
 
 import io
 import os
@@ -73,7 +74,7 @@ def test_round_trip_restores_everything(saved):
     np.testing.assert_array_equal(
         loaded.rng().random(5), trainer.rng.random(5)
     )  # the same generator state
-    for mine, theirs in zip(loaded.carry, trainer.carry):
+    for mine, theirs in zip(loaded.carry, trainer.carry, strict=True):
         np.testing.assert_array_equal(mine, theirs)
     np.testing.assert_array_equal(loaded.history["loss"], trainer.history.loss)
     assert loaded.meta["task"] == {

@@ -1,4 +1,5 @@
-"""Gradient clipping: direction kept, norm exactly at the threshold, pre-clip norm always reported."""
+"""Gradient clipping: direction kept, norm exactly at the threshold, pre-clip norm always
+reported."""
 
 import math
 

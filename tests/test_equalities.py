@@ -52,7 +52,7 @@ def test_vectorized_core_equals_the_naive_per_step_reference(setting, window):
     grads_ref, dx_ref, dh0_ref, norms_ref = reference.model_backward(dy_ref, cache_ref, window)
 
     assert_close(info.y, y_ref, what="y")
-    for l, (state, state_ref) in enumerate(zip(info.final_state, final_ref)):
+    for l, (state, state_ref) in enumerate(zip(info.final_state, final_ref, strict=True)):
         assert_close(state, state_ref, what=f"final_state[{l}]")
     assert abs(loss - loss_ref) <= ATOL
     assert list(grads) == list(model.params) == list(grads_ref)
@@ -60,7 +60,7 @@ def test_vectorized_core_equals_the_naive_per_step_reference(setting, window):
         assert grads[name].shape == model.params[name].shape
         assert_close(grads[name], grads_ref[name], what=name)
     assert_close(info.dx, dx_ref, what="dx")
-    for l, (dh0, dh0_ref_l) in enumerate(zip(info.dh0, dh0_ref)):
+    for l, (dh0, dh0_ref_l) in enumerate(zip(info.dh0, dh0_ref, strict=True)):
         assert_close(dh0, dh0_ref_l, what=f"dh0[{l}]")
     assert info.grad_norms.shape == (len(h0), x.shape[0])
     assert_close(info.grad_norms, norms_ref, what="grad_norms")
@@ -195,8 +195,9 @@ def test_the_bottom_of_a_stack_equals_a_one_layer_model_with_the_same_parameters
 
 
 def test_a_stack_backward_is_the_layers_backward_composed_by_hand():
-    """Catches (S.2) bugs: layer l-1 receiving the wrong gradient (its own dh instead of layer l's dx,
-    dx not summed over the input MLP), or a layer's gradients filed under another layer's names."""
+    """Catches (S.2) bugs: layer l-1 receiving the wrong gradient (its own dh instead of layer
+    l's dx, dx not summed over the input MLP), or a layer's gradients filed under another layer's
+    names."""
     model, x, h0, rng = _mixed_stack(seed=3)
     targets = rng.standard_normal((x.shape[0], x.shape[1], 2))
     _, grads, info = model.loss_and_grads(x, targets, loss="mse", h0=h0)
@@ -272,7 +273,8 @@ def test_residual_layer_with_zero_transition_weights_adds_phi_of_the_input(activ
 
 
 def test_layer_skip_with_identity_width_adds_g_prev_inside_the_transition():
-    """q = 1, M = H, layer_skip: g_1 = h_{t-1} + tanh(h_{t-1} W_h1 + b_h1), a_t = g_1 W_hh + x_t W_xh + b_h.
+    """q = 1, M = H, layer_skip: g_1 = h_{t-1} + tanh(h_{t-1} W_h1 + b_h1),
+    a_t = g_1 W_hh + x_t W_xh + b_h.
     Catches a layer-skip that is missing, added after the activation of the next level, or added
     at the state level instead of inside MLP_h."""
     rng = np.random.default_rng(11)
@@ -404,7 +406,7 @@ def test_a_window_at_least_as_long_as_the_sequence_is_full_bptt_exactly(window):
     for name in grads_full:
         assert np.array_equal(grads_full[name], grads_k[name]), name
     assert np.array_equal(info_full.dx, info_k.dx)
-    assert all(np.array_equal(a, b) for a, b in zip(info_full.dh0, info_k.dh0))
+    assert all(np.array_equal(a, b) for a, b in zip(info_full.dh0, info_k.dh0, strict=True))
     assert np.array_equal(info_full.grad_norms, info_k.grad_norms)
 
 
@@ -444,9 +446,9 @@ def test_truncated_bptt_equals_running_the_windows_one_after_another(window):
     assert_close(info.dx, np.concatenate(dx), what="dx")
     assert_close(info.grad_norms, np.concatenate(norms, axis=1), what="grad_norms")
     assert_close(info.y, np.concatenate(ys), what="y")
-    for dh0, expected in zip(info.dh0, dh0_first):
+    for dh0, expected in zip(info.dh0, dh0_first, strict=True):
         assert_close(dh0, expected, what="dh0")
-    for state, expected in zip(info.final_state, h0):
+    for state, expected in zip(info.final_state, h0, strict=True):
         assert_close(state, expected, what="final_state")
 
 
@@ -465,7 +467,7 @@ def test_truncated_gradient_norms_vanish_exactly_before_the_last_window(window):
     assert np.all(info.dh0[0] == 0) == (last_start > 0)
 
 
-# --------------------------------------------------------------------------- causality, batch independence
+# -------------------------------------------------------------------- causality, batch independence
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -484,7 +486,7 @@ def test_changing_x_at_one_step_leaves_every_earlier_output_and_state_bitwise_un
     y, _, cache = network.forward(model.params, model.config, x, h0)
     y2, _, cache2 = network.forward(model.params, model.config, x_changed, h0)
     assert np.array_equal(y[:t_changed], y2[:t_changed])
-    for a, b in zip(cache.layer_caches, cache2.layer_caches):
+    for a, b in zip(cache.layer_caches, cache2.layer_caches, strict=True):
         assert np.array_equal(
             a.states[: t_changed + 1], b.states[: t_changed + 1]
         )  # h_0 .. h_{t'-1}

@@ -215,7 +215,7 @@ def test_inputs_are_checked_at_the_public_edge(case):
     raises(*INPUT_CASES[case])
 
 
-# --------------------------------------------------------------------------- params edited by the user
+# ------------------------------------------------------------------------ params edited by the user
 
 
 def _edited(edit):
@@ -480,7 +480,7 @@ def test_model_settings_are_checked_when_building(case):
     raises(*BUILD_CASES[case])
 
 
-# --------------------------------------------------------------------------- functional layers, losses, checker
+# --------------------------------------------------------------- functional layers, losses, checker
 
 
 def _vanilla_layer():
@@ -610,7 +610,7 @@ def test_functional_api_losses_and_checker_check_their_inputs(case):
     raises(*FUNCTIONAL_CASES[case])
 
 
-# --------------------------------------------------------------------------- inputs that used to fail deep inside
+# ------------------------------------------------------------- inputs that used to fail deep inside
 # Each of these once gave an AttributeError, a comparison TypeError, a ZeroDivisionError or a silent
 # cast from deep inside the library (found while writing this suite); they are regression tests now.
 
@@ -717,7 +717,8 @@ def test_inputs_that_once_failed_deep_inside_now_get_a_clear_error(case):
     ids=["bias", "spectral_radius"],
 )
 def test_numpy_scalars_are_numbers_for_bias_and_spectral_radius(kwargs):
-    """Once rejected by isinstance(value, (int, float)) ('bias must be a finite number; got np.float32(0.25)')."""
+    """Once rejected by isinstance(value, (int, float)) ('bias must be a finite number; got
+    np.float32(0.25)')."""
     m = model(**kwargs)
     if "bias" in kwargs:
         assert np.all(m.params["layer1.b_h"] == 0.25)
@@ -738,7 +739,8 @@ def test_numpy_scalar_tolerance_is_a_number():
 
 
 def test_check_model_takes_one_h0_array_like_the_model_does():
-    """check_model once zipped a (B, H) h0 row by row: "grads['h0[0]'] must have shape (4,); got (2, 4)"."""
+    """check_model once zipped a (B, H) h0 row by row: "grads['h0[0]'] must have shape (4,);
+    got (2, 4)"."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((5, 2, 3))
     report = check_model(model(bias=0.1), x, TARGETS, h0=0.5 * rng.standard_normal((2, 4)))

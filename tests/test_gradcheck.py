@@ -20,7 +20,8 @@ from numrnn.gradcheck import GradcheckPrecisionWarning, check_gradients, check_m
 
 
 def plant_in_layer_backward(monkeypatch, mutate):
-    """Make the model's backward pass return ``mutate(result)`` for every layer (forward untouched)."""
+    """Make the model's backward pass return ``mutate(result)`` for every layer (forward
+    untouched)."""
     original = network.layer_backward
 
     def planted(dh, cache, **kwargs):
@@ -53,7 +54,10 @@ def test_check_gradients_passes_the_exact_gradient_of_a_known_function():
     rng = np.random.default_rng(0)
     W = rng.standard_normal((3, 4))
     v = rng.standard_normal(5)
-    f = lambda p: np.sum(p["W"] ** 3) + np.sum(np.sin(p["v"]))
+
+    def f(p):
+        return np.sum(p["W"] ** 3) + np.sum(np.sin(p["v"]))
+
     report = check_gradients(f, {"W": W, "v": v}, {"W": 3 * W**2, "v": np.cos(v)}, method="full")
     assert report.passed, str(report)
     assert [row.checked for row in report.rows] == [12, 5]
@@ -82,7 +86,10 @@ def test_check_gradients_fails_a_wrong_gradient_of_a_known_function(method, wron
     else:  # only the full method is sure to see one entry
         grad = right.copy()
         grad[2, 1] *= 1 + 1e-5
-    f = lambda p: np.sum(p["W"] ** 3)
+
+    def f(p):
+        return np.sum(p["W"] ** 3)
+
     report = check_gradients(f, {"W": W}, {"W": grad}, method=method, num_samples=8, seed=3)
     assert not report.passed
     assert failing_names(report) == ["W"]
@@ -95,7 +102,11 @@ def test_check_gradients_never_changes_the_callers_arrays():
     W = rng.standard_normal((3, 3))
     before = W.copy()
     seen = []
-    f = lambda p: (seen.append(p["W"] is W), np.sum(p["W"] ** 2))[1]
+
+    def f(p):
+        seen.append(p["W"] is W)
+        return np.sum(p["W"] ** 2)
+
     check_gradients(f, {"W": W}, {"W": 2 * W}, method="full")
     check_gradients(f, {"W": W}, {"W": 2 * W}, method="directional")
     assert np.array_equal(W, before)
@@ -124,7 +135,7 @@ def test_a_gradient_that_is_exactly_zero_passes():
     assert report.passed, str(report)
 
 
-# --------------------------------------------------------------------------- planted bugs in the model
+# ------------------------------------------------------------------------ planted bugs in the model
 
 
 @pytest.fixture
@@ -263,8 +274,9 @@ def test_report_lists_every_array_with_its_verdict(vanilla_problem):
 
 def test_a_correct_gradient_of_a_strongly_curved_loss_passes():
     """A false alarm is a checker bug too: hierarchical-deep-transition-skip with weights 1.41 times
-    their Glorot scale is correct but curved (|dh0| ~ 40, f' changing by 25% within 6e-3): at the fixed
-    step eps=2e-3 alone the sixth-order stencil was off by 1.5e-5 relative; the checker must refine."""
+    their Glorot scale is correct but curved (|dh0| ~ 40, f' changing by 25% within 6e-3): at the
+    fixed step eps=2e-3 alone the sixth-order stencil was off by 1.5e-5 relative; the checker must
+    refine."""
     p = small_problem("xent", T=4, B=2, H=3)
     model = numrnn.presets.build("hierarchical-deep-transition-skip", 3, 3, 3, bias=0.1, seed=1)
     for value in model.params.values():

@@ -118,7 +118,8 @@ def test_gradient_check_passes_with_a_window_that_covers_the_sequence():
     ],
 )
 def test_functional_layer_backward_matches_finite_differences(forward, kwargs, settings_):
-    """The CS231n-style layer API: catches a wrong dx, dh0 or weight grad for a random upstream dh."""
+    """The CS231n-style layer API: catches a wrong dx, dh0 or weight grad for a random upstream
+    dh."""
     rng = np.random.default_rng(7)
     activation = settings_.get("activation", "tanh")
     model = numrnn.DeepRNN(3, 4, 2, bias=0.1, seed=3, activation=activation, **kwargs)

@@ -13,7 +13,8 @@ from numrnn.params import model_parameter_shapes
 
 
 def transition_matrices(model):
-    """Every matrix that reads a state or a transition level: W_h{j}, W_hh, S_h{j}, S_hh of every layer."""
+    """Every matrix that reads a state or a transition level: W_h{j}, W_hh, S_h{j}, S_hh of every
+    layer."""
     return {
         name: value
         for name, value in model.params.items()
@@ -69,7 +70,8 @@ def test_spectral_radius_sets_the_largest_absolute_eigenvalue_of_every_vanilla_W
 
 @pytest.mark.parametrize("bias", [0.0, 0.3, -1.5])
 def test_bias_sets_every_bias_and_only_the_biases(bias):
-    """Catches a bias value that misses the input level's bias (b_h1 in DT(S)) or the output MLP's."""
+    """Catches a bias value that misses the input level's bias (b_h1 in DT(S)) or the output
+    MLP's."""
     model = numrnn.DeepRNN(
         3,
         4,

@@ -91,7 +91,8 @@ def test_stacked_rnn_beats_the_unigram_baseline_on_a_small_text():
     history = trainer.run(250)
     baseline = task.baseline.value
     print(
-        f"charlm: validation {history.val_metric[-1]:.3f} BPC after 250 steps in {time.perf_counter() - start:.1f} s "
+        f"charlm: validation {history.val_metric[-1]:.3f} BPC after 250 steps "
+        f"in {time.perf_counter() - start:.1f} s "
         f"(untrained {untrained:.3f}); unigram baseline {baseline:.3f} BPC"
     )
     assert untrained > baseline  # an untrained model is worse than unigram

@@ -49,7 +49,8 @@ def test_xent_equals_the_naive_negative_log_softmax(rng):
 
 def test_xent_ignores_entries_whose_target_is_minus_one(rng):
     """Changing logits where the target is -1 changes neither the loss nor any gradient, and the
-    gradient there is exactly 0: catches -1 used as an index (the last class) or counted in the mean."""
+    gradient there is exactly 0: catches -1 used as an index (the last class) or counted in the
+    mean."""
     y = _logits(rng)
     targets = rng.integers(0, 5, size=(4, 3))
     targets[1, 2] = targets[3, 0] = -1
@@ -218,7 +219,8 @@ def test_xent_dy_holds_no_subnormal_and_stays_exact_when_the_softmax_underflows(
 
 
 def test_mse_flushes_subnormal_gradients():
-    """Catches an mse gradient that keeps subnormal entries: 2 (y - t) / N of a difference of 1e-37."""
+    """Catches an mse gradient that keeps subnormal entries: 2 (y - t) / N of a difference of
+    1e-37."""
     y = np.zeros((2, 3, 4), dtype=np.float32)
     targets = np.zeros_like(y)
     targets[1, 1, 1] = np.float32(1e-37)  # normal; 2 · 1e-37 / 24 is not

@@ -89,7 +89,7 @@ def test_parameter_counts_of_deep_transition_and_dts_in_closed_form():
     assert dts.params["layer1.S_h2"].shape == (H, M) and dts.params["layer1.S_hh"].shape == (H, H)
 
 
-# --------------------------------------------------------------------------- presets and per-layer settings
+# ------------------------------------------------------------------- presets and per-layer settings
 
 
 PRESETS = {
@@ -263,7 +263,9 @@ def test_calls_have_no_side_effects_and_do_not_depend_on_order():
     assert loss1 == loss2
     assert all(np.array_equal(grads1[k], grads2[k]) for k in grads1)
     assert np.array_equal(info1.dx, info2.dx)
-    assert np.array_equal(x, saved[0]) and all(np.array_equal(a, b) for a, b in zip(h0, saved[1]))
+    assert np.array_equal(x, saved[0]) and all(
+        np.array_equal(a, b) for a, b in zip(h0, saved[1], strict=True)
+    )
     assert all(np.array_equal(model.params[k], saved[2][k]) for k in saved[2])
 
 
@@ -286,7 +288,7 @@ def test_need_dx_false_skips_dx_and_changes_nothing_else():
     assert info_b.dx is None and info_a.dx.shape == problem.x.shape
     assert loss_a == loss_b
     assert all(np.array_equal(grads_a[k], grads_b[k]) for k in grads_a)
-    assert all(np.array_equal(a, b) for a, b in zip(info_a.dh0, info_b.dh0))
+    assert all(np.array_equal(a, b) for a, b in zip(info_a.dh0, info_b.dh0, strict=True))
 
 
 def test_h0_none_means_zeros_and_the_final_state_continues_a_sequence():
@@ -300,7 +302,7 @@ def test_h0_none_means_zeros_and_the_final_state_continues_a_sequence():
     y_a, state_a = model.forward(x[:3])
     y_b, state_b = model.forward(x[3:], state_a)
     np.testing.assert_allclose(np.concatenate([y_a, y_b]), y_full, rtol=0, atol=1e-12)
-    for a, b in zip(state_b, state_full):
+    for a, b in zip(state_b, state_full, strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
 
 

@@ -90,7 +90,8 @@ def test_adam_by_hand():
     #        θ₁ = θ₀ − 0.1 g₁ / (|g₁| + ε): a step of 0.1 against the sign of g₁
     expected_one = [1 - 0.1 * 0.5 / (0.5 + EPS), -2 + 0.1 * 1 / (1 + EPS)]
     # t = 2: m₂ = 0.9 m₁ + 0.1 g₂ = (0.045 − 0.025, −0.09 + 0.2) = (0.02, 0.11)
-    #        v₂ = 0.999 v₁ + 0.001 g₂² = (0.00024975 + 0.0000625, 0.000999 + 0.004) = (0.00031225, 0.004999)
+    #        v₂ = 0.999 v₁ + 0.001 g₂² = (0.00024975 + 0.0000625, 0.000999 + 0.004)
+    #           = (0.00031225, 0.004999)
     #        m̂ = m₂ / (1 − 0.9²) = m₂ / 0.19,  v̂ = v₂ / (1 − 0.999²) = v₂ / 0.001999
     m_hat = np.array([0.02, 0.11]) / 0.19
     v_hat = np.array([0.00031225, 0.004999]) / 0.001999
@@ -255,7 +256,7 @@ def test_make_optimizer_and_round_trip():
     opt = optim.make_optimizer("adamw", lr=3e-4, weight_decay=0.2, momentum=None, unused=1)
     assert opt == optim.AdamW(lr=3e-4, weight_decay=0.2)
     assert optim.optimizer_from_dict(opt.to_dict()) == opt
-    for name, cls in optim.OPTIMIZERS.items():
+    for cls in optim.OPTIMIZERS.values():
         assert optim.optimizer_from_dict(cls().to_dict()) == cls()
     with pytest.raises(
         ValueError, match=r"optimizer must be one of \['sgd', .*'adamw'\]; got 'lbfgs'"

@@ -137,7 +137,7 @@ def test_all_zero_norms_draw_on_a_linear_scale():
     np.testing.assert_array_equal(np.asarray(ax.get_images()[0].get_array()), np.zeros((2, 3)))
 
 
-# --------------------------------------------------------------------------- plot_gradient_norm_curves
+# ------------------------------------------------------------------------ plot_gradient_norm_curves
 
 
 @settings(max_examples=15, deadline=None)
@@ -153,7 +153,7 @@ def test_curves_one_line_per_layer_holding_its_row(grad_norms):
     ax = plotting.plot_gradient_norm_curves(grad_norms)
     lines = ax.get_lines()
     assert len(lines) == L
-    for row, line in zip(grad_norms, lines):
+    for row, line in zip(grad_norms, lines, strict=True):
         np.testing.assert_array_equal(line.get_xdata(), np.arange(1, T + 1))
         np.testing.assert_array_equal(line.get_ydata(), row)
     assert ax.get_yscale() == "log"
@@ -239,7 +239,8 @@ def test_compare_normalize_ends_every_curve_at_one(norms):
         (
             dict(named_grad_norms={"a": np.array([1.0, 0.0])}, normalize=True),
             ValueError,
-            r"normalize=True divides by the norm at the last step, which is 0 for named_grad_norms\['a'\]",
+            r"normalize=True divides by the norm at the last step, "
+            r"which is 0 for named_grad_norms\['a'\]",
         ),
         (
             dict(named_grad_norms={"a": np.array([1.0, np.inf])}),
@@ -350,7 +351,8 @@ def test_history_of_a_real_training_run():
             {"step": [1, 2, 3], "eval_step": [3], "val_loss": [1.0, 2.0]},
             ("val_loss",),
             ValueError,
-            r"history\['val_loss'\] must have one entry per eval_step \(1\) or one entry per step \(3\); got 2",
+            r"history\['val_loss'\] must have one entry per eval_step \(1\) "
+            r"or one entry per step \(3\); got 2",
         ),
     ],
 )
@@ -363,7 +365,8 @@ def test_history_rejects_bad_input(history, keys, error, match):
 
 
 def _run_clean(code: str, tmp_path: Path, **extra_env) -> str:
-    """Run ``code`` in a fresh interpreter with no backend chosen (unless ``extra_env`` chooses one)."""
+    """Run ``code`` in a fresh interpreter with no backend chosen (unless ``extra_env`` chooses
+    one)."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -393,7 +396,10 @@ BACKEND_PROBE = """
 import matplotlib
 calls = []
 use = matplotlib.use
-matplotlib.use = lambda backend, *args, **kwargs: (calls.append(backend), use(backend, *args, **kwargs))
+matplotlib.use = lambda backend, *args, **kwargs: (
+    calls.append(backend),
+    use(backend, *args, **kwargs),
+)
 import numrnn.plotting
 numrnn.plotting.plot_history({"loss": [1.0, 0.5]})
 print(calls, matplotlib.get_backend().lower())

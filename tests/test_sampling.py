@@ -97,6 +97,7 @@ def test_model_and_vocabulary_must_agree():
         sample(model, VOCAB, 5)
     with pytest.raises(
         TypeError,
-        match=r"vocab must be a numrnn.training.tasks.Vocabulary or a string of its characters; got list",
+        match=r"vocab must be a numrnn.training.tasks.Vocabulary "
+        r"or a string of its characters; got list",
     ):
         sample(model, list("abcd"), 5)

@@ -1,4 +1,5 @@
-"""The trainer: one step is exactly clip + update, state carried across batches, history, NaN stop, overfitting."""
+"""The trainer: one step is exactly clip + update, state carried across batches, history,
+NaN stop, overfitting."""
 
 import csv
 import json
@@ -57,7 +58,8 @@ def test_one_step_is_clip_then_the_optimizer_update():
         model, task, optimizer=optim.SGD(lr=0.1), batch_size=4, clip=0.5, progress=False, seed=3
     )
     result = trainer.train_step()
-    # The same step by hand: the batch the trainer's generator draws first, full BPTT, clip at 0.5, SGD.
+    # The same step by hand: the batch the trainer's generator draws first, full BPTT, clip at
+    # 0.5, SGD.
     batch = task.train_batch(0, 4, np.random.default_rng(3))
     loss, grads, _ = twin.loss_and_grads(batch.x, batch.targets, loss="mse", mask=batch.mask)
     norm = clip_by_global_norm(grads, 0.5)

@@ -167,7 +167,7 @@ def _check_06(out: str, figures: Path) -> None:
     ]
     assert [q for q, *_ in spectra] == [0, 1, 2, 4, 8]
     assert all(largest > 0.9 for _, _, largest, _ in spectra)
-    for (q0, log0, _, share0), (q1, log1, _, share1) in zip(spectra, spectra[1:]):
+    for (q0, log0, _, share0), (q1, log1, _, share1) in zip(spectra, spectra[1:], strict=False):
         assert 0.3 <= (log0 - log1) / (q1 - q0) <= 1.0  # roughly the same per level
         assert share1 >= share0  # the bulk sinks
     rates = dict(
@@ -176,7 +176,7 @@ def _check_06(out: str, figures: Path) -> None:
     )
     assert list(rates) == [0, 1, 2, 4, 8]
     assert all(
-        rates[a] > rates[b] for a, b in zip(list(rates), list(rates)[1:])
+        rates[a] > rates[b] for a, b in zip(list(rates), list(rates)[1:], strict=False)
     )  # deeper decays faster
     assert rates[8] < 0.5 * rates[0]
     spans = dict(
@@ -216,11 +216,12 @@ def _check_07(out: str, figures: Path) -> None:
         assert float(smallest_skip) > 0.5 and float(smallest_none) < 0.01
         assert abs(float(mean_log_skip)) < 0.05
         mean_logs_without.append(float(mean_log_none))
-    assert all(a > b for a, b in zip(mean_logs_without, mean_logs_without[1:]))
+    assert all(a > b for a, b in zip(mean_logs_without, mean_logs_without[1:], strict=False))
     runs = {
         name: [float(v) for v in values]
         for name, *values in re.findall(
-            rf"^(\S+) +validation MSE: first {FLOAT}, final ({FLOAT}) \((\d+)% of the baseline ({FLOAT})\); "
+            rf"^(\S+) +validation MSE: first {FLOAT}, final ({FLOAT}) "
+            rf"\((\d+)% of the baseline ({FLOAT})\); "
             rf"gradient norm before clipping: first step ({FLOAT}), median ({FLOAT})$",
             out,
             re.MULTILINE,
@@ -235,7 +236,8 @@ def _check_07(out: str, figures: Path) -> None:
     scaled = {
         (int(q), float(scale)): (float(norm), float(log10))
         for q, scale, norm, log10 in re.findall(
-            rf"^q = (\d), branch scale ({FLOAT}): mean ‖K_t‖ = ({FLOAT}), mean log10 ratio = ({FLOAT})$",
+            rf"^q = (\d), branch scale ({FLOAT}): "
+            rf"mean ‖K_t‖ = ({FLOAT}), mean log10 ratio = ({FLOAT})$",
             out,
             re.MULTILINE,
         )
@@ -253,7 +255,8 @@ def _check_08(out: str, figures: Path) -> None:
     rows = {
         name: [float(v) for v in values]
         for name, *values in re.findall(
-            rf"^(vanilla|hierarchical|deep-transition-skip|hierarchical-deep-transition-skip) +(\d+) +(\d+) +(\d+) +(\d+) +({FLOAT})  (?:vanishing|stable|exploding)$",
+            r"^(vanilla|hierarchical|deep-transition-skip|hierarchical-deep-transition-skip)"
+            rf" +(\d+) +(\d+) +(\d+) +(\d+) +({FLOAT})  (?:vanishing|stable|exploding)$",
             out,
             re.MULTILINE,
         )
@@ -285,7 +288,8 @@ def _check_08(out: str, figures: Path) -> None:
     table = {
         name: (int(H), int(total), [float(v) for v in metrics.split()])
         for name, H, total, metrics in re.findall(
-            rf"^(\S+) +(\d+) +(\d+) +\d +\d +{FLOAT} +(?:vanishing|stable|exploding) +((?:{FLOAT} *)+)$",
+            rf"^(\S+) +(\d+) +(\d+) +\d +\d +{FLOAT} +"
+            rf"(?:vanishing|stable|exploding) +((?:{FLOAT} *)+)$",
             out,
             re.MULTILINE,
         )
@@ -363,7 +367,8 @@ IPYTHON_ONLY = re.compile(r"\b(get_ipython|display)\(")
 
 
 def notebook_script_differences(script: str) -> list:
-    """Why the notebook jupytext makes of ``script`` would not run exactly the script (empty: it does).
+    """Why the notebook jupytext makes of ``script`` would not run exactly the script (empty: it
+    does).
 
     jupytext uncomments ``# %magic`` and ``# !command`` lines, which would make the notebook run
     something the script does not (a cell that is not Python); ``get_ipython()`` and ``display()``

@@ -65,8 +65,9 @@ for name, ratio in ratios.items():
 # %% [markdown]
 # What to see (`docs/gradient_flow.md` explains it):
 #
-# * **vanilla**: each step back multiplies the gradient by $\mathrm{diag}(\tanh'(a_t))\,W_{hh}^\top$;
-#   at this initialisation the factor is below one, so the gradient decays geometrically.
+# * **vanilla**: each step back multiplies the gradient by
+#   $\mathrm{diag}(\tanh'(a_t))\,W_{hh}^\top$; at this initialisation the factor is below one,
+#   so the gradient decays geometrically.
 # * **deep transition**: q + 1 = 3 such factors per step, so it decays much faster — the chapter's
 #   "challenging" gradient flow.
 # * **deep transition with skip**: $h_t = h_{t-1} + \varphi(a_t)$ gives the gradient an identity

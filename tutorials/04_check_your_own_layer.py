@@ -51,7 +51,8 @@ class LeakyCache(NamedTuple):
 
 
 def leaky_forward(x, h0, params, alpha):
-    """h_t = (1 - α) h_{t-1} + α tanh(x_t W_xh + h_{t-1} W_hh + b_h); returns h (T, B, H) and a cache."""
+    """h_t = (1 - α) h_{t-1} + α tanh(x_t W_xh + h_{t-1} W_hh + b_h); returns h (T, B, H) and a
+    cache."""
     T = x.shape[0]
     states = np.empty((T + 1,) + h0.shape)
     c = np.empty((T,) + h0.shape)

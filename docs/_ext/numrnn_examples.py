@@ -111,7 +111,8 @@ def summary_example(out: Path) -> None:
 
 
 def gradcheck_cli(out: Path) -> None:
-    """The output of ``numrnn gradcheck --arch deep-transition-skip`` (the command's module, run directly)."""
+    """The output of ``numrnn gradcheck --arch deep-transition-skip`` (the command's module, run
+    directly)."""
     import argparse
 
     from numrnn.cli import gradcheck as command
@@ -128,7 +129,8 @@ def gradcheck_cli(out: Path) -> None:
 
 
 def planted_bug() -> None:
-    """A gradient with one entry 0.1 % wrong, and the report that catches it (shown in docs/gradcheck.md)."""
+    """A gradient with one entry 0.1 % wrong, and the report that catches it (shown in
+    docs/gradcheck.md)."""
     # [planted-bug-start]
     import numpy as np
 

@@ -41,7 +41,8 @@ def positive_float(text: str) -> float:
 
 
 def _integer(text: str, *, minimum: int, rule: str) -> int:
-    """``text`` as an int >= ``minimum``; an argparse error naming ``rule`` and the value otherwise."""
+    """``text`` as an int >= ``minimum``; an argparse error naming ``rule`` and the value
+    otherwise."""
     try:
         value = int(text)
     except ValueError:
@@ -51,8 +52,8 @@ def _integer(text: str, *, minimum: int, rule: str) -> int:
     return value
 
 
-# What each architecture's definition fixes (numrnn.presets): flag -> (allowed, as said in a message).
-# A flag outside its range would check another architecture under this one's name.
+# What each architecture's definition fixes (numrnn.presets): flag -> (allowed, as said in a
+# message). A flag outside its range would check another architecture under this one's name.
 FIXED = {
     "vanilla": {"layers": (lambda L: L == 1, "L = 1"), "depth": (lambda q: q == 0, "q = 0")},
     "hierarchical": {"layers": (lambda L: L >= 2, "L >= 2"), "depth": (lambda q: q == 0, "q = 0")},
@@ -134,7 +135,8 @@ def _contradiction(args: argparse.Namespace) -> str | None:
         if args.arch == "all":
             return (
                 f"--{flag} {value} changes what an architecture is, so it needs one --arch "
-                f"(with --arch all it would contradict e.g. vanilla, whose {FIXED['vanilla'][flag][1]})"
+                f"(with --arch all it would contradict e.g. vanilla, "
+                f"whose {FIXED['vanilla'][flag][1]})"
             )
         allowed, rule = FIXED[args.arch][flag]
         if not allowed(value):
@@ -164,7 +166,8 @@ def _problem(model, loss: str, T: int, B: int, rng: np.random.Generator):
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the checks; 0 when all pass, 1 when one fails, 2 for settings that contradict or cannot be built."""
+    """Run the checks; 0 when all pass, 1 when one fails, 2 for settings that contradict or
+    cannot be built."""
     contradiction = _contradiction(args)
     if contradiction:
         return _usage_error(contradiction)

@@ -1,8 +1,9 @@
-"""Sample text from a character-model checkpoint written by ``numrnn train --task charlm``.
+r"""Sample text from a character-model checkpoint written by ``numrnn train --task charlm``.
 
 Example::
 
-    numrnn sample --checkpoint runs/text/checkpoint.npz --length 300 --temperature 0.8 --seed 1 --prime "The "
+    numrnn sample --checkpoint runs/text/checkpoint.npz --length 300 --temperature 0.8 \
+        --seed 1 --prime "The "
 
 The checkpoint's metadata holds the vocabulary, so no text file is needed.
 The same ``--seed`` prints the same text. Lower temperatures give safer,
@@ -43,8 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--prime",
         default="",
-        help="text that starts the sample and warms the state up (default: none; the sample then starts "
-        "with a random character)",
+        help="text that starts the sample and warms the state up (default: none; the sample "
+        "then starts with a random character)",
     )
 
 

@@ -1,4 +1,4 @@
-"""Train any architecture on a task and write checkpoints and the history.
+r"""Train any architecture on a task and write checkpoints and the history.
 
 Examples::
 

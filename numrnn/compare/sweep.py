@@ -336,7 +336,7 @@ def run_sweep(
     executor : concurrent.futures.Executor or None, default None
         Where jobs run; None runs them in this process.
     progress : bool, default True
-        Show a progress bar over jobs (on stderr) with one line per finished job.
+        Show progress: a bar over jobs on a terminal (stderr), and one line per finished job.
     in_flight : int or None, default None
         Most jobs submitted at once; None: 1 for :class:`InlineExecutor`
         (which runs a job when it is submitted), else twice the executor's
@@ -363,7 +363,9 @@ def run_sweep(
         total=count_jobs(protocol, configurations),
         unit="job",
         desc="numrnn compare",
-        disable=not progress,
+        # None: a bar only on a terminal; in a log or a pipe only the one line per finished job
+        # (tqdm.write), never hundreds of carriage-return redraws.
+        disable=None if progress else True,
         dynamic_ncols=True,
     )
     if not progress:

@@ -78,7 +78,8 @@ def _file_mode(path: str) -> int:
 
 
 def atomic_write(path, write, *, binary: bool = False) -> None:
-    """Write a file atomically: ``write(handle)`` into a temp file beside ``path``, then ``os.replace``.
+    """Write a file atomically: ``write(handle)`` into a temp file beside ``path``, then
+    ``os.replace``.
 
     Parameters
     ----------
@@ -235,7 +236,8 @@ _NPY_MAGIC = b"\x93NUMPY"  # a single .npy array
 
 
 def _reason(error: BaseException) -> str:
-    """NumPy's message for ``error``, without its hint to load the file with pickle (never give that advice)."""
+    """NumPy's message for ``error``, without its hint to load the file with pickle (never give
+    that advice)."""
     text = str(error)
     return "its bytes are not an archive" if "pickle" in text.lower() else text
 
@@ -253,7 +255,8 @@ def _read_entries(path: str) -> dict:
         magic = handle.read(len(_NPY_MAGIC))
     if magic.startswith(_NPY_MAGIC):
         raise ValueError(
-            f"{path!r} is not a numrnn checkpoint: it holds a single .npy array, not an .npz archive"
+            f"{path!r} is not a numrnn checkpoint: it holds a single .npy array, "
+            f"not an .npz archive"
         )
     if not magic.startswith(_ZIP_MAGIC):
         raise ValueError(

@@ -119,7 +119,8 @@ class Optimizer:
         """Raise ValueError unless ``state`` is this optimizer's state for ``params``."""
         if not isinstance(state, dict):
             raise TypeError(
-                f"state must be the dict returned by {type(self).__name__}.init; got {type(state).__name__}"
+                f"state must be the dict returned by {type(self).__name__}.init; "
+                f"got {type(state).__name__}"
             )
         expected = {"step"} | {f"{slot}/{name}" for slot in self.slots for name in params}
         if set(state) != expected:
@@ -161,7 +162,8 @@ class Optimizer:
         )  # a schedule may end at 0
         if grads.keys() != params.keys():
             raise ValueError(
-                f"grads must have the keys of params; missing {sorted(params.keys() - grads.keys())}, "
+                f"grads must have the keys of params; "
+                f"missing {sorted(params.keys() - grads.keys())}, "
                 f"unexpected {sorted(grads.keys() - params.keys())}"
             )
         if len(state) != 1 + len(self.slots) * len(params) or "step" not in state:
@@ -172,16 +174,19 @@ class Optimizer:
             g = grads[name]
             if g.shape != theta.shape:
                 raise ValueError(
-                    f"grads[{name!r}] must have shape {theta.shape} (the parameter's); got {g.shape}"
+                    f"grads[{name!r}] must have shape {theta.shape} (the parameter's); "
+                    f"got {g.shape}"
                 )
             self.update(theta, g, [state[f"{slot}/{name}"] for slot in self.slots], lr, t)
 
     def update(self, theta: np.ndarray, g: np.ndarray, buffers: list, lr: float, t: int) -> None:
-        """Update one parameter ``theta`` in place from its gradient ``g`` and its slot ``buffers``."""
+        """Update one parameter ``theta`` in place from its gradient ``g`` and its slot
+        ``buffers``."""
         raise NotImplementedError
 
     def to_dict(self) -> dict:
-        """``{"name": ..., **hyperparameters}``, JSON-ready; :func:`optimizer_from_dict` inverts it."""
+        """``{"name": ..., **hyperparameters}``, JSON-ready; :func:`optimizer_from_dict` inverts
+        it."""
         return {"name": self.name, **asdict(self)}
 
 
@@ -380,12 +385,14 @@ OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, Nesterov, Adagrad, RMSPro
 
 
 def make_optimizer(name: str, **hyperparameters) -> Optimizer:
-    """An optimizer by name (the keys of :data:`OPTIMIZERS`); unknown or ``None`` values are dropped.
+    """An optimizer by name (the keys of :data:`OPTIMIZERS`); unknown or ``None`` values are
+    dropped.
 
     Parameters
     ----------
     name : str
-        ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``, ``"adam"``, ``"adamw"``.
+        ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``, ``"adam"``,
+        ``"adamw"``.
     **hyperparameters
         E.g. ``lr=1e-3``. Keywords the optimizer does not have, or whose
         value is None, are ignored, so a command line can pass all of its flags.
@@ -479,7 +486,8 @@ class StepDecay(Schedule):
 class Cosine(Schedule):
     """Cosine decay from ``lr`` to ``min_lr`` over ``total_steps`` (Loshchilov & Hutter 2017).
 
-    ``η_t = η_min + (η − η_min) (1 + cos(π t / total_steps)) / 2``, and ``η_min`` after ``total_steps``.
+    ``η_t = η_min + (η − η_min) (1 + cos(π t / total_steps)) / 2``, and ``η_min`` after
+    ``total_steps``.
     """
 
     lr: float

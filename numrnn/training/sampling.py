@@ -27,7 +27,8 @@ def _vocabulary(vocab) -> Vocabulary:
     if isinstance(vocab, str):
         return Vocabulary(vocab)
     raise TypeError(
-        f"vocab must be a numrnn.training.tasks.Vocabulary or a string of its characters; got {type(vocab).__name__}"
+        f"vocab must be a numrnn.training.tasks.Vocabulary or a string of its characters; "
+        f"got {type(vocab).__name__}"
     )
 
 

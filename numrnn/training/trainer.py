@@ -2,11 +2,11 @@
 
 One step (``docs/training.md``, section "The trainer")::
 
-    batch = task.train_batch(step, B, rng)                 # fresh sequences, or the next stream window
-    h0 = carried state if batch.continues else zeros       # TBPTT across batches
+    batch = task.train_batch(step, B, rng)              # fresh sequences, or the next stream window
+    h0 = carried state if batch.continues else zeros    # TBPTT across batches
     loss, grads, info = model.loss_and_grads(x, targets, h0=h0, mask=mask, bptt_window=k)
-    norm = clip_by_global_norm(grads, c)                   # the pre-clip norm is logged
-    stop if loss or norm is NaN/inf                        # TrainingDiverged names the step
+    norm = clip_by_global_norm(grads, c)                # the pre-clip norm is logged
+    stop if loss or norm is NaN/inf                     # TrainingDiverged names the step
     optimizer.step(params, grads, state, lr=schedule(step))
     carried state = info.final_state
 
@@ -206,13 +206,14 @@ class History:
         return cls(**{name: np.asarray(arrays[name]) for name in cls.FIELDS if name in arrays})
 
     def rows(self) -> list:
-        """One dict per step: step, loss, grad_norm, lr, and val_loss/val_metric where evaluated (else None)."""
+        """One dict per step: step, loss, grad_norm, lr, and val_loss/val_metric where evaluated
+        (else None)."""
         evaluations = {
             int(s): (float(l), float(m))
-            for s, l, m in zip(self.eval_step, self.val_loss, self.val_metric)
+            for s, l, m in zip(self.eval_step, self.val_loss, self.val_metric, strict=True)
         }
         rows = []
-        for s, loss, norm, lr in zip(self.step, self.loss, self.grad_norm, self.lr):
+        for s, loss, norm, lr in zip(self.step, self.loss, self.grad_norm, self.lr, strict=True):
             val_loss, val_metric = evaluations.get(int(s), (None, None))
             rows.append(
                 {
@@ -239,10 +240,13 @@ class History:
         atomic_write(path, write)
 
     def write_json(self, path, **extra) -> None:
-        """Write ``{"steps": {...}, "evaluations": {...}, **extra}`` as JSON, atomically (NaN becomes null)."""
-        numbers = lambda values: [
-            float(v) if math.isfinite(v) else None for v in values
-        ]  # JSON has no NaN
+        """Write ``{"steps": {...}, "evaluations": {...}, **extra}`` as JSON, atomically (NaN
+        becomes null)."""
+
+        def numbers(values):
+            """The values as floats, NaN and inf as None (JSON has no NaN)."""
+            return [float(v) if math.isfinite(v) else None for v in values]
+
         data = {
             "steps": {
                 "step": self.step.tolist(),
@@ -493,13 +497,15 @@ class Trainer:
             raise TypeError(f"model must be a numrnn.DeepRNN; got {type(model).__name__}")
         if not isinstance(task, Task):
             raise TypeError(
-                f"task must be a numrnn.training.tasks.Task (e.g. numrnn.training.tasks.AddingTask()); got {type(task).__name__}"
+                f"task must be a numrnn.training.tasks.Task "
+                f"(e.g. numrnn.training.tasks.AddingTask()); got {type(task).__name__}"
             )
         config = model.config
         if (config.input_size, config.output_size) != (task.input_size, task.output_size):
             raise ValueError(
-                f"the model must have input_size={task.input_size} and output_size={task.output_size} "
-                f"for task {task.name!r}; got {config.input_size} and {config.output_size}"
+                f"the model must have input_size={task.input_size} and "
+                f"output_size={task.output_size} for task {task.name!r}; "
+                f"got {config.input_size} and {config.output_size}"
             )
         if model.dtype != task.dtype:
             raise TypeError(
@@ -509,11 +515,13 @@ class Trainer:
         self.optimizer = optim.Adam() if optimizer is None else optimizer
         if not isinstance(self.optimizer, optim.Optimizer):
             raise TypeError(
-                f"optimizer must be a numrnn.training.optim.Optimizer; got {type(self.optimizer).__name__}"
+                f"optimizer must be a numrnn.training.optim.Optimizer; "
+                f"got {type(self.optimizer).__name__}"
             )
         if schedule is not None and not isinstance(schedule, optim.Schedule):
             raise TypeError(
-                f"schedule must be a numrnn.training.optim.Schedule or None; got {type(schedule).__name__}"
+                f"schedule must be a numrnn.training.optim.Schedule or None; "
+                f"got {type(schedule).__name__}"
             )
         for name, value in (
             ("clip", clip),
@@ -562,7 +570,8 @@ class Trainer:
         return self.optimizer.lr if self.schedule is None else self.schedule(step)
 
     def train_step(self) -> StepResult:
-        """One update on the next batch; raises :class:`TrainingDiverged` on a NaN/inf loss or gradient."""
+        """One update on the next batch; raises :class:`TrainingDiverged` on a NaN/inf loss or
+        gradient."""
         batch = self.task.train_batch(self.step, self.batch_size, self.rng)
         h0 = self.carry if batch.continues else None
         lr = self.learning_rate(self.step)
@@ -754,7 +763,8 @@ class Trainer:
     _OWN_META = ("task", "trainer", "vocab", "run")
 
     def save(self, path) -> str:
-        """Save everything needed to resume bit for bit, atomically, with :attr:`meta` as metadata."""
+        """Save everything needed to resume bit for bit, atomically, with :attr:`meta` as
+        metadata."""
         run = {
             "initial_metric": self.initial_metric,
             "best": None if self.best is None else list(self.best),
@@ -806,7 +816,8 @@ class Trainer:
         ):
             raise ValueError(
                 f"the text's vocabulary differs from the one {os.fspath(path)!r} was trained on "
-                f"({len(task.vocab)} vs {len(saved.meta['vocab'])} characters); use the same text file"
+                f"({len(task.vocab)} vs {len(saved.meta['vocab'])} characters); "
+                f"use the same text file"
             )
         settings = dict(saved.meta.get("trainer", {}))
         schedule = settings.pop("schedule", None)
@@ -917,7 +928,8 @@ def train(
 
 
 def write_history(trainer: Trainer, out) -> None:
-    """Write ``history.csv`` and ``history.json`` (with the task, its baseline and the model) into ``out``."""
+    """Write ``history.csv`` and ``history.json`` (with the task, its baseline and the model)
+    into ``out``."""
     history = trainer.history
     baseline = trainer.task.baseline
     history.write_csv(os.path.join(out, "history.csv"))

@@ -1,16 +1,19 @@
 """Learning tasks with known difficulty and stated baselines, by name.
 
-==================  =====================================================  ======  ==========================
-name (``--task``)   what the model must do                                 metric  trivial baseline
-==================  =====================================================  ======  ==========================
-``adding``          output the sum of the two marked values at the end     mse     predict 1: 1/6 ≈ 0.167
-``copy``            repeat K symbols after a delay                          xent    ln A
-``temporal-order``  classify the order of two far-apart symbols X/Y         xent    ln 4 ≈ 1.386
-``sine``            predict the next value of a sum of sines                mse     persistence
-``reber``           predict the next symbol of embedded Reber strings       xent    unigram frequencies
-``charlm``          predict the next character of a text                    bpc     unigram frequencies
-``chorales``        predict the next piano-roll frame of a Bach chorale     nll     pitch frequencies
-==================  =====================================================  ======  ==========================
+==================  ================================================  ======  ======================
+name (``--task``)   what the model must do                            metric  trivial baseline
+==================  ================================================  ======  ======================
+``adding``          output the sum of the two marked values at the    mse     predict 1: 1/6 ≈ 0.167
+                    end
+``copy``            repeat K symbols after a delay                    xent    ln A
+``temporal-order``  classify the order of two far-apart symbols X/Y   xent    ln 4 ≈ 1.386
+``sine``            predict the next value of a sum of sines          mse     persistence
+``reber``           predict the next symbol of embedded Reber         xent    unigram frequencies
+                    strings
+``charlm``          predict the next character of a text              bpc     unigram frequencies
+``chorales``        predict the next piano-roll frame of a Bach       nll     pitch frequencies
+                    chorale
+==================  ================================================  ======  ======================
 
 Every task gives the trainer ``train_batch(step, batch_size, rng)``, a fixed
 ``validation_batches(batch_size)``, a ``metric`` and a ``baseline``

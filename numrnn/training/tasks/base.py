@@ -102,12 +102,16 @@ class Task:
         return float(loss)
 
     def to_dict(self) -> dict:
-        """The keywords that rebuild this task with :func:`numrnn.training.tasks.make_task` (JSON-ready)."""
+        """The keywords that rebuild this task with :func:`numrnn.training.tasks.make_task`
+        (JSON-ready)."""
         raise NotImplementedError
 
     def describe(self) -> str:
         """A one-line human description."""
-        return f"{self.name} (T={self.seq_len}, D={self.input_size}, O={self.output_size}, loss={self.loss})"
+        return (
+            f"{self.name} (T={self.seq_len}, D={self.input_size}, O={self.output_size}, "
+            f"loss={self.loss})"
+        )
 
 
 class SyntheticTask(Task):

@@ -99,7 +99,8 @@ class Vocabulary:
 
 
 def _streams(ids: np.ndarray, batch_size: int, seq_len: int) -> tuple:
-    """Cut ``ids`` into B streams: the (B, N) array, and the number W = (N − 1) // T of whole windows."""
+    """Cut ``ids`` into B streams: the (B, N) array, and the number W = (N − 1) // T of whole
+    windows."""
     N = len(ids) // batch_size
     streams = ids[: N * batch_size].reshape(
         batch_size, N
@@ -162,9 +163,9 @@ class CharLMTask(Task):
         split = int(round(len(text) * (1 - validation_fraction)))
         if len(text) - split < self.seq_len + 1 or split < self.seq_len + 1:
             raise ValueError(
-                f"text from {source} is too short: {len(text)} characters, but seq_len={self.seq_len} needs at "
-                f"least {self.seq_len + 1} in both the training and the validation part "
-                f"(validation_fraction={validation_fraction})"
+                f"text from {source} is too short: {len(text)} characters, "
+                f"but seq_len={self.seq_len} needs at least {self.seq_len + 1} in both the "
+                f"training and the validation part (validation_fraction={validation_fraction})"
             )
         self.vocab = Vocabulary.from_text(text)
         self.input_size = self.output_size = len(self.vocab)
@@ -179,8 +180,9 @@ class CharLMTask(Task):
             streams, windows = _streams(self.train_ids, batch_size, self.seq_len)
             if windows < 1:
                 raise ValueError(
-                    f"the training text ({len(self.train_ids)} characters) is too short for batch_size={batch_size} "
-                    f"streams of seq_len={self.seq_len}: it needs at least batch_size * (seq_len + 1) = "
+                    f"the training text ({len(self.train_ids)} characters) is too short "
+                    f"for batch_size={batch_size} streams of seq_len={self.seq_len}: "
+                    f"it needs at least batch_size * (seq_len + 1) = "
                     f"{batch_size * (self.seq_len + 1)} characters; lower --batch or --seq-len"
                 )
             self._layouts[batch_size] = (streams, windows)
@@ -196,7 +198,8 @@ class CharLMTask(Task):
         return _window(streams, step % windows, self.seq_len, len(self.vocab), self.dtype)
 
     def validation_batches(self, batch_size=None):
-        """The validation text as up to 8 streams, window after window (state carried across them)."""
+        """The validation text as up to 8 streams, window after window (state carried across
+        them)."""
         if self._validation is None:
             streams_count = max(1, min(8, len(self.validation_ids) // (self.seq_len + 1)))
             streams, windows = _streams(self.validation_ids, streams_count, self.seq_len)
@@ -222,12 +225,14 @@ class CharLMTask(Task):
     def describe(self):
         source = self.path or "built-in text"
         return (
-            f"charlm on {source} ({len(self.train_ids)} training / {len(self.validation_ids)} validation "
-            f"characters, V={len(self.vocab)}, T={self.seq_len})"
+            f"charlm on {source} ({len(self.train_ids)} training / "
+            f"{len(self.validation_ids)} validation characters, "
+            f"V={len(self.vocab)}, T={self.seq_len})"
         )
 
     def to_dict(self):
-        """The settings, with the text itself only when it was given as ``text=`` (not as a file)."""
+        """The settings, with the text itself only when it was given as ``text=`` (not as a
+        file)."""
         source = {"path": self.path} if self.text_given is None else {"text": self.text_given}
         return {
             "name": self.name,

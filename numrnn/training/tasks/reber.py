@@ -56,7 +56,8 @@ def reber_string(rng: np.random.Generator) -> tuple[str, int]:
 
 
 def embedded_reber_string(rng: np.random.Generator) -> tuple[str, int]:
-    """One embedded Reber string ``B T <reber> T E`` or ``B P <reber> P E``, and its binary choices."""
+    """One embedded Reber string ``B T <reber> T E`` or ``B P <reber> P E``, and its binary
+    choices."""
     wrap = "TP"[int(rng.integers(0, 2))]
     inner, choices = reber_string(rng)
     return f"B{wrap}{inner}{wrap}E", choices + 1
@@ -97,7 +98,8 @@ class ReberTask(SyntheticTask):
         self._choices = None
 
     def strings(self, batch_size: int, rng: np.random.Generator) -> tuple[list, list]:
-        """``batch_size`` strings of at most T + 1 symbols, and each one's number of binary choices."""
+        """``batch_size`` strings of at most T + 1 symbols, and each one's number of binary
+        choices."""
         draw = embedded_reber_string if self.embedded else reber_string
         strings, choices = [], []
         while len(strings) < batch_size:

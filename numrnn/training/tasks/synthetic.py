@@ -250,7 +250,8 @@ class SineTask(SyntheticTask):
     @property
     def baseline(self):
         value = sum(
-            a * a * (1 - math.cos(2 * math.pi / p)) for p, a in zip(self.periods, self.amplitudes)
+            a * a * (1 - math.cos(2 * math.pi / p))
+            for p, a in zip(self.periods, self.amplitudes, strict=True)
         )
         return Baseline(value, "persistence: predict s_{t+1} = s_t")
 
