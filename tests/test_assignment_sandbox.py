@@ -393,3 +393,21 @@ def test_a_timeout_is_a_zero_even_after_writing_the_right_answers(tmp_path):
         result = grader.grade_file("hangs", tmp_path / "hangs.py")
     assert result.score == 0
     assert "stopped after the time limit of 2 s" in result.items[0].output
+
+
+def test_a_hidden_folder_that_holds_the_python_stays_hidden_but_for_the_path_to_it(tmp_path):
+    """A virtualenv under /tmp (as in a CI clone) used to leave all of /tmp visible to students,
+    so the hidden tests there were guarded by file modes alone: PermissionError, not absence."""
+    from numrnn.assignment.sandbox import plan_masks
+
+    (tmp_path / "venv" / "lib").mkdir(parents=True)
+    (tmp_path / "hidden").mkdir()
+    (tmp_path / "other").mkdir()
+    hide = [str(tmp_path), str(tmp_path / "hidden")]
+    needed = [str(tmp_path / "venv"), str(tmp_path / "venv" / "lib")]
+    plan = {path: (kind, keep) for path, kind, keep in plan_masks(hide, needed)}
+    assert plan[str(tmp_path)] == ("dir", ["venv"])  # only the way to the venv is bound back
+    inside = [path for path in plan if path.startswith(str(tmp_path) + "/")]
+    assert inside == []  # nothing below is masked again: the venv is whole, the rest is gone
+    unhidden = plan_masks([str(tmp_path / "venv")], needed)  # a needed folder is never hidden
+    assert not any(path.startswith(str(tmp_path)) for path, _, _ in unhidden)

@@ -174,8 +174,9 @@ def plan_masks(hide, needed) -> list:
     ``/tmp`` and its kind); a file to hide is covered by ``/dev/null``. A folder
     on the way to the Python installation that "other" may not traverse (such
     as ``/root`` for a pyenv Python) becomes an empty tmpfs too, with ``keep``,
-    the names of its children on the way, bound back in. A folder that is, or
-    holds, a needed one is never hidden.
+    the names of its children on the way, bound back in. A needed folder is never
+    hidden; a folder to hide that holds one (a virtualenv under ``/tmp``) is hidden
+    but for the path down to it.
 
     Parameters
     ----------
@@ -213,12 +214,20 @@ def plan_masks(hide, needed) -> list:
         path = os.path.realpath(path)
         if path == "/" or path in masks or not os.path.exists(path):
             continue
-        if any(path == n or under(n, path) for n in needed):
-            continue
-        if os.path.isdir(path):
-            masks[path] = ("scratch" if path in SCRATCH_DIRS else "dir", [])
-        else:
+        if path in needed:
+            continue  # the sandboxed Python itself lives here
+        if not os.path.isdir(path):
             masks[path] = ("file", [])
+            continue
+        masks[path] = ("scratch" if path in SCRATCH_DIRS else "dir", keep_children(path))
+        # A hidden folder that holds a needed one (a virtualenv under /tmp, say) stays hidden:
+        # each folder on the way down is an empty read-only tmpfs with only the next step bound
+        # back, so nothing beside the path to the needed folder can be seen.
+        for n in needed:
+            if under(n, path):
+                for ancestor in _ancestors_or_self(n)[:-1]:
+                    if under(ancestor, path) and ancestor not in masks and ancestor not in needed:
+                        masks[ancestor] = ("dir", keep_children(ancestor))
     plan: list = []
     for path in sorted(masks, key=lambda p: (p.count("/"), p)):
         kind, keep = masks[path]
