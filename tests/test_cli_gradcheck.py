@@ -136,13 +136,15 @@ def test_python_dash_m_numrnn_gradcheck_runs_in_a_fresh_interpreter():
 @pytest.mark.parametrize(
     "flag, value, rule",
     [
-        ("--tolerance", "0", "must be a positive finite number; got '0'"),
-        ("--steps", "0", "must be a positive integer (>= 1); got '0'"),
-        ("--batch", "0", "must be a positive integer (>= 1); got '0'"),
-        ("--hidden", "0", "must be a positive integer (>= 1); got '0'"),
-        ("--layers", "0", "must be a positive integer (>= 1); got '0'"),
-        ("--seed", "-1", "must be a non-negative integer (>= 0); got '-1'"),
-        ("--depth", "-1", "must be a non-negative integer (>= 0); got '-1'"),
+        ("--tolerance", "0", "must be a finite number > 0; got 0"),
+        ("--tolerance", "inf", "must be a finite number > 0; got inf"),
+        ("--steps", "two", "must be a whole number >= 1; got 'two'"),
+        ("--steps", "0", "must be a whole number >= 1; got 0"),
+        ("--batch", "0", "must be a whole number >= 1; got 0"),
+        ("--hidden", "0", "must be a whole number >= 1; got 0"),
+        ("--layers", "0", "must be a whole number >= 1; got 0"),
+        ("--seed", "-1", "must be a whole number >= 0; got -1"),
+        ("--depth", "-1", "must be a whole number >= 0; got -1"),
     ],
 )
 def test_bad_sizes_are_usage_errors_not_failed_checks(capsys, flag, value, rule):

@@ -16,55 +16,26 @@ import argparse
 from pathlib import Path
 
 from ..assignment import catalog
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1; got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1; got {value}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0; got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0; got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number > 0; got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a number > 0; got {value}")
-    return value
+from .arguments import WholeNumber, positive_number
 
 
 def _add_limit_flags(parser) -> None:
     parser.add_argument(
         "--time",
-        type=_positive_float,
+        type=positive_number,
         default=None,
         help="seconds per graded function of a submission, for every function "
         "(default: the declaration's, else 10)",
     )
     parser.add_argument(
         "--memory-mb",
-        type=_positive_int,
+        type=WholeNumber(1),
         default=None,
         help="address-space limit in MiB per run (default: the declaration's, else 1024)",
     )
     parser.add_argument(
         "--seed",
-        type=_seed,
+        type=WholeNumber(0),
         default=None,
         help="the hidden trials' seed (default: a fresh random one, printed)",
     )
@@ -110,7 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     grade.add_argument(
         "--workers",
-        type=_positive_int,
+        type=WholeNumber(1),
         default=None,
         help="submissions graded at once (default: the CPU cores)",
     )

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .. import diagnostics
 from ..presets import ARCHITECTURES, build
+from .arguments import WholeNumber
 
 # Which presets take which shape flags: the others fix them (vanilla has q = 0 and L = 1).
 _TAKES_DEPTH = {name for name in ARCHITECTURES if "deep-transition" in name}
@@ -25,42 +26,26 @@ _TAKES_LAYERS = {name for name in ARCHITECTURES if name.startswith("hierarchical
 _FIGURES = ("grad_norms", "norm_vs_distance", "jacobian_spectra")
 
 
-def _int_at_least(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"must be a whole number >= {minimum}; got {text!r}"
-            ) from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be a whole number >= {minimum}; got {value}")
-        return value
-
-    parse.__name__ = f"int >= {minimum}"
-    return parse
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``numrnn diagnose``."""
     parser.add_argument("--arch", required=True, choices=list(ARCHITECTURES), help="architecture")
-    parser.add_argument("--T", type=_int_at_least(2), default=100, help="sequence length T")
+    parser.add_argument("--T", type=WholeNumber(2), default=100, help="sequence length T")
     parser.add_argument(
         "--depth",
-        type=_int_at_least(1),
+        type=WholeNumber(1),
         default=None,
         help="transition depth q (deep-transition architectures only)",
     )
     parser.add_argument(
         "--layers",
-        type=_int_at_least(1),
+        type=WholeNumber(1),
         default=None,
         help="stacked layers L (hierarchical architectures only)",
     )
-    parser.add_argument("--hidden", type=_int_at_least(1), default=32, help="hidden size H")
-    parser.add_argument("--input-size", type=_int_at_least(1), default=4, help="input size D")
-    parser.add_argument("--batch", type=_int_at_least(1), default=8, help="sequences averaged over")
-    parser.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of weights and data")
+    parser.add_argument("--hidden", type=WholeNumber(1), default=32, help="hidden size H")
+    parser.add_argument("--input-size", type=WholeNumber(1), default=4, help="input size D")
+    parser.add_argument("--batch", type=WholeNumber(1), default=8, help="sequences averaged over")
+    parser.add_argument("--seed", type=WholeNumber(0), default=0, help="seed of weights and data")
     parser.add_argument(
         "--out", type=Path, default=None, help="folder for the figures (PNG and SVG)"
     )

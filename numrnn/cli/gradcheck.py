@@ -17,40 +17,7 @@ import numpy as np
 
 from ..gradcheck import check_model
 from ..presets import ARCHITECTURES, build
-
-
-def positive_int(text: str) -> int:
-    """An integer >= 1 (argparse ``type=``): sizes, lengths, layer counts."""
-    return _integer(text, minimum=1, rule="a positive integer (>= 1)")
-
-
-def non_negative_int(text: str) -> int:
-    """An integer >= 0 (argparse ``type=``): depths and seeds."""
-    return _integer(text, minimum=0, rule="a non-negative integer (>= 0)")
-
-
-def positive_float(text: str) -> float:
-    """A finite number > 0 (argparse ``type=``): the tolerance."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive number; got {text!r}") from None
-    if not (np.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive finite number; got {text!r}")
-    return value
-
-
-def _integer(text: str, *, minimum: int, rule: str) -> int:
-    """``text`` as an int >= ``minimum``; an argparse error naming ``rule`` and the value
-    otherwise."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be {rule}; got {text!r}") from None
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"must be {rule}; got {text!r}")
-    return value
-
+from .arguments import WholeNumber, positive_number
 
 # What each architecture's definition fixes (numrnn.presets): flag -> (allowed, as said in a
 # message). A flag outside its range would check another architecture under this one's name.
@@ -86,29 +53,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--layers",
-        type=positive_int,
+        type=WholeNumber(1),
         default=None,
         help="stacked layers L, for one --arch that allows it (default: the preset's)",
     )
     parser.add_argument(
         "--depth",
-        type=non_negative_int,
+        type=WholeNumber(0),
         default=None,
         help="transition depth q, for one --arch that allows it (default: the preset's)",
     )
     parser.add_argument(
-        "--input-depth", type=non_negative_int, default=0, help="hidden layers p of the input MLP"
+        "--input-depth", type=WholeNumber(0), default=0, help="hidden layers p of the input MLP"
     )
     parser.add_argument(
-        "--output-depth", type=non_negative_int, default=0, help="hidden layers r of the output MLP"
+        "--output-depth", type=WholeNumber(0), default=0, help="hidden layers r of the output MLP"
     )
     parser.add_argument("--layer-skip", action="store_true", help="layer-skips inside the MLPs")
     parser.add_argument(
         "--loss", default="xent", choices=["xent", "mse", "bce"], help="loss to check through"
     )
-    parser.add_argument("--hidden", type=positive_int, default=4, help="hidden size H")
-    parser.add_argument("--steps", type=positive_int, default=5, help="sequence length T")
-    parser.add_argument("--batch", type=positive_int, default=2, help="batch size B")
+    parser.add_argument("--hidden", type=WholeNumber(1), default=4, help="hidden size H")
+    parser.add_argument("--steps", type=WholeNumber(1), default=5, help="sequence length T")
+    parser.add_argument("--batch", type=WholeNumber(1), default=2, help="batch size B")
     parser.add_argument(
         "--method",
         default="auto",
@@ -116,11 +83,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="which entries to check",
     )
     parser.add_argument(
-        "--tolerance", type=positive_float, default=1e-7, help="largest relative error that passes"
+        "--tolerance", type=positive_number, default=1e-7, help="largest relative error that passes"
     )
     parser.add_argument(
         "--seed",
-        type=non_negative_int,
+        type=WholeNumber(0),
         default=0,
         help="seed for weights, data and sampled entries",
     )
