@@ -20,7 +20,7 @@ import numpy as np
 from . import network
 from ._checks import check_dtype, check_float_array, check_int
 from .config import LayerConfig, ModelConfig
-from .init import init_params
+from .init import RESIDUAL_SCALE, init_params
 from .losses import LOSSES, check_mask, check_targets
 from .params import check_params, model_parameter_shapes, parameter_equations
 from .workspace import Workspace
@@ -76,6 +76,11 @@ class DeepRNN:
         Rescale each vanilla layer's ``W_hh`` to this spectral radius.
     bias : float, default 0.0
         Initial value of every bias.
+    residual_scale : float, default numrnn.init.RESIDUAL_SCALE (0.01)
+        Factor of the affine maps that end each residual branch (``W_xh`` and
+        ``W_hh`` of layers with ``skip="residual"``) at initialisation, so the
+        state starts near the identity path (:mod:`numrnn.init`: Fixup,
+        ReZero); 1 gives the plain draw. No effect on other layers.
     dtype : np.float32 or np.float64, default np.float64
         The dtype of every parameter, buffer and result.
     seed : int or None, default None
@@ -127,6 +132,7 @@ class DeepRNN:
         init="xavier",
         spectral_radius=None,
         bias=0.0,
+        residual_scale=RESIDUAL_SCALE,
         dtype=np.float64,
         seed=None,
         rng=None,
@@ -162,7 +168,13 @@ class DeepRNN:
         self.dtype = check_dtype(dtype)
         self.config = config
         self.params = init_params(
-            config, init=init, spectral_radius=spectral_radius, bias=bias, dtype=self.dtype, rng=rng
+            config,
+            init=init,
+            spectral_radius=spectral_radius,
+            bias=bias,
+            residual_scale=residual_scale,
+            dtype=self.dtype,
+            rng=rng,
         )
         self.workspace = Workspace()
 

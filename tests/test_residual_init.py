@@ -76,3 +76,16 @@ def test_residual_scale_is_checked():
         ValueError, match=r"residual_scale must be >= 0 \(1 = the plain draw\); got -1.0"
     ):
         init_params(config, residual_scale=-1.0, rng=np.random.default_rng(0))
+
+
+def test_deep_rnn_passes_residual_scale_to_its_initialisation():
+    """DeepRNN(residual_scale=) and build(..., residual_scale=) reach init_params; the compare
+    protocol tunes the scale through them, so a keyword that was dropped would tune nothing."""
+    default = numrnn.presets.build("deep-transition-skip", 3, 8, 2, seed=0)
+    plain = numrnn.presets.build("deep-transition-skip", 3, 8, 2, seed=0, residual_scale=1.0)
+    ends = residual_branch_weights(default.config)
+    for name, value in plain.params.items():
+        factor = RESIDUAL_SCALE if name in ends else 1.0
+        np.testing.assert_allclose(default.params[name], factor * value, rtol=1e-15, atol=0)
+    with pytest.raises(ValueError, match=r"residual_scale must be >= 0 .*got -0.5"):
+        numrnn.DeepRNN(3, 8, 2, residual_scale=-0.5)
