@@ -19,10 +19,11 @@ import pytest
 
 from numrnn.cli import main
 from numrnn.compare.budget import solve_width
-from numrnn.compare.jobs import run_job, train_settings
+from numrnn.compare.jobs import build_model, job_key, job_label, run_job, train_settings
 from numrnn.compare.protocol import QUICK, Protocol, TaskSpec, parse_task
 from numrnn.compare.results import TIMING_KEYS, collect_results
-from numrnn.compare.sweep import InlineExecutor, choose_lr, run_sweep
+from numrnn.compare.sweep import InlineExecutor, choose_tuning, run_sweep
+from numrnn.init import residual_branch_weights
 from numrnn.presets import build
 from numrnn.training.tasks import TASKS, AddingTask, Task
 
@@ -41,7 +42,9 @@ TINY = Protocol(
     flow_batch=2,
     spectra_T=3,
 )
-TINY_JOBS = 3 + 5 * (2 + 1)  # flow jobs + (3 main + 2 sweep at q=1) × (2 lrs + 1 more seed)
+# flow jobs + vanilla, deep-transition q=2 and q=1 × (2 lrs + 1 more seed) + deep-transition-skip
+# q=2 and q=1 × (2 lrs × 2 residual scales + 1 more seed)
+TINY_JOBS = 3 + 3 * (2 + 1) + 2 * (2 * 2 + 1)
 
 
 def without_timing(value):
@@ -182,12 +185,44 @@ def test_depth_sweep_lists_every_depth_in_order_for_both_architectures(quick_rep
     ]
 
 
-def test_learning_rate_is_the_best_on_validation_of_seed_zero(quick_report):
+def test_tuning_picks_the_best_point_on_validation_of_seed_zero(quick_report):
+    """The chosen lr (and residual scale) is the grid point with the lowest seed-0 validation
+    metric; the residual architectures are tuned over lr × scale, the others over lr alone."""
     _, results = quick_report
+    protocol = results["protocol"]
     for run in results["runs"]:
-        scores = {float(lr): value for lr, value in run["lr_grid_validation"].items()}
-        finite = {lr: v for lr, v in scores.items() if v is not None}
-        assert run["lr"] == min(finite, key=lambda lr: (finite[lr], lr))
+        residual = run["arch"] in ("deep-transition-skip", "hierarchical-deep-transition-skip")
+        expected_points = len(protocol["lr_grid"]) * (
+            len(protocol["residual_scales"]) if residual else 1
+        )
+        assert len(run["tuning"]) == expected_points
+        assert all(("residual_scale" in point) == residual for point in run["tuning"])
+        finite = [p for p in run["tuning"] if p["final_val_metric"] is not None]
+        best = min(
+            finite, key=lambda p: (p["final_val_metric"], p["lr"], p.get("residual_scale", 0))
+        )
+        assert (run["lr"], run["residual_scale"]) == (best["lr"], best.get("residual_scale"))
+
+
+def test_the_tuning_table_shows_one_line_per_residual_scale(quick_report):
+    out, results = quick_report
+    rows = table_rows(
+        (out / "report.md").read_text(),
+        "Tuning: the final validation metric of seed 0 at each point of the grid",
+    )
+    scales = [f"{s:g}" for s in results["protocol"]["residual_scales"]]
+    for run in results["runs"]:
+        mine = [
+            cells
+            for cells in rows
+            if cells[:3] == [run["arch"], run["task"], str(run["transition_depth"])]
+        ]
+        if run["residual_scale"] is None:
+            assert [cells[5] for cells in mine] == ["–"]
+        else:
+            assert [cells[5] for cells in mine] == scales
+        chosen = [cells[-1] for cells in mine if cells[-1]]
+        assert len(chosen) == 1 and chosen[0].startswith(f"lr {run['lr']:g}")
 
 
 # ------------------------------------------------------------------------------ the sweep machinery
@@ -309,7 +344,7 @@ class SplitTask(Task):
 def test_a_task_with_a_test_split_is_scored_on_it(monkeypatch):
     monkeypatch.setitem(TASKS, "split", SplitTask)
     task = parse_task("split:6")
-    settings = train_settings(TINY, "vanilla", task, 8, 0, 0, 1e-2)
+    settings = train_settings(TINY, "vanilla", task, 8, 0, 0, {"lr": 1e-2})
     result = run_job(settings)["result"]
     assert result["held_out"] == "test"
     model = build("vanilla", 2, 8, 1, seed=0, dtype=np.float32)
@@ -317,9 +352,41 @@ def test_a_task_with_a_test_split_is_scored_on_it(monkeypatch):
     assert result["test_metric"] is not None and result["test_metric"] != result["final_val_metric"]
 
 
-def test_choose_lr_counts_a_diverged_run_as_worst_and_breaks_ties_low():
-    assert choose_lr({0.1: {"final_val_metric": None}, 0.01: {"final_val_metric": 5.0}}) == 0.01
-    assert choose_lr({0.1: {"final_val_metric": 1.0}, 0.01: {"final_val_metric": 1.0}}) == 0.01
+def test_choose_tuning_counts_a_diverged_run_as_worst_and_breaks_ties_low():
+    def runs(*values):
+        return [{"final_val_metric": value} for value in values]
+
+    grid = [{"lr": 0.1}, {"lr": 0.01}]
+    assert choose_tuning(grid, runs(None, 5.0)) == 1
+    assert choose_tuning(grid, runs(1.0, 1.0)) == 1
+    grid = [{"lr": 0.01, "residual_scale": 1.0}, {"lr": 0.01, "residual_scale": 0.01}]
+    assert choose_tuning(grid, runs(1.0, 1.0)) == 1  # then the smaller scale
+    assert choose_tuning(grid, runs(0.5, 1.0)) == 0
+    with pytest.raises(ValueError, match="grid and results must be non-empty and of one length"):
+        choose_tuning(grid, runs(1.0))
+
+
+def test_the_residual_scale_reaches_the_trained_model_and_the_job_key():
+    """A job's residual_scale builds its model (the flow at init differs) and is hashed, and an
+    architecture without a residual branch gets no such key (its jobs keep their old keys)."""
+    task = parse_task("adding:6")
+    small, plain = (
+        train_settings(
+            TINY, "deep-transition-skip", task, 8, 2, 0, {"lr": 1e-2, "residual_scale": s}
+        )
+        for s in (0.01, 1.0)
+    )
+    assert job_key(small) != job_key(plain)
+    assert "residual scale 0.01" in job_label(small)
+    ends = residual_branch_weights(build_model(small, 2, 1).config)
+    for name in ends:
+        np.testing.assert_allclose(
+            build_model(small, 2, 1).params[name], 0.01 * build_model(plain, 2, 1).params[name]
+        )
+    vanilla = train_settings(TINY, "vanilla", task, 8, 0, 0, {"lr": 1e-2})
+    assert "residual_scale" not in vanilla
+    with pytest.raises(ValueError, match="tuning must be a dict with 'lr'"):
+        train_settings(TINY, "vanilla", task, 8, 0, 0, 1e-2)
 
 
 def test_width_solver_meets_the_budget_or_says_what_works():
@@ -350,6 +417,10 @@ def test_task_specs_parse_and_refuse_bad_lengths():
         (["--workers", "0"], r"--workers must be a whole number >= 1; got 0"),
         (["--depths", "1,x"], r"--depths must be a whole number >= 1; got 'x'"),
         (["--depths", "2,2"], r"--depths must not repeat a depth"),
+        (["--residual-scales", "0.01,x"], r"--residual-scales must be comma-separated positive"),
+        (["--residual-scales", "0"], r"--residual-scales must be .* got '0'"),
+        (["--residual-scales", "1,1"], r"do not repeat; got '1,1'"),
+        (["--residual-scales", "inf"], r"--residual-scales must be .* got 'inf'"),
         (["--task", "nope"], r"task must be one of \["),
         (["--task", "adding:1"], r"T must be >= 2; got 1"),
         (["--arch", "lstm"], r"--arch must be one of \["),
@@ -414,3 +485,22 @@ def test_better_means_a_gap_larger_than_the_seeds_spread():
     assert not _less(metric(0.159, 0.002), metric(0.164, 0.0076))  # gap within the spread
     assert not _less(metric(0.10, 0.0, not_finite=1), metric(0.20, 0.0))  # a diverged seed
     assert _less(metric(0.5, 0.4), metric(None, None, not_finite=3))  # beats a run that diverged
+
+
+def test_residual_scales_flag_sets_the_tuning_grid_of_the_residual_architectures():
+    import argparse
+
+    from numrnn.cli.compare import add_arguments, make_protocol
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    protocol = make_protocol(parser.parse_args(["--out", "x", "--residual-scales", "1"]))
+    assert protocol.residual_scales == (1.0,)
+    assert protocol.tuning_grid("deep-transition-skip") == [
+        {"lr": lr, "residual_scale": 1.0} for lr in protocol.lr_grid
+    ]
+    assert protocol.tuning_grid("deep-transition-shortcut") == [
+        {"lr": lr} for lr in protocol.lr_grid
+    ]
+    default = make_protocol(parser.parse_args(["--out", "x"]))
+    assert default.residual_scales == (0.01, 1.0)

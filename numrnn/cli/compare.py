@@ -104,6 +104,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         + ")",
     )
     parser.add_argument(
+        "--residual-scales",
+        default=None,
+        metavar="S,S,...",
+        help="initial scales of the residual branch tried with every learning rate by the "
+        "architectures that have one, comma-separated (default "
+        + ",".join(f"{s:g}" for s in DEFAULT.residual_scales)
+        + ": numrnn's own and the plain draw)",
+    )
+    parser.add_argument(
         "--workers",
         default=None,
         metavar="N",
@@ -143,6 +152,22 @@ def _depths(text: str) -> tuple:
     return depths
 
 
+def _scales(text: str) -> tuple:
+    rule = "--residual-scales must be comma-separated positive numbers that do not repeat"
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    try:
+        scales = tuple(float(part) for part in parts)
+    except ValueError:
+        raise ValueError(f"{rule}; got {text!r}") from None
+    if (
+        not scales
+        or not all(0 < s < float("inf") for s in scales)
+        or len(set(scales)) != len(scales)
+    ):
+        raise ValueError(f"{rule}; got {text!r}")
+    return scales
+
+
 def make_protocol(args: argparse.Namespace):
     """The protocol the flags ask for: DEFAULT (or QUICK) with the given fields replaced.
 
@@ -172,6 +197,8 @@ def make_protocol(args: argparse.Namespace):
             changes[field] = _whole(value, flag, minimum)
     if args.depths is not None:
         changes["depths"] = _depths(args.depths)
+    if args.residual_scales is not None:
+        changes["residual_scales"] = _scales(args.residual_scales)
     architectures = changes.get("architectures", base.architectures)
     changes["sweep_architectures"] = tuple(  # sweep only what was asked for; none: no sweep
         name for name in base.sweep_architectures if name in architectures

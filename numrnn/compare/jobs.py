@@ -10,7 +10,8 @@ cluster or across an interruption, and what :func:`job_key` hashes.
 Two kinds:
 
 ``"train"`` (:func:`train_settings`)
-    One architecture × task × seed × learning rate: the gradient flow at
+    One architecture × task × seed × tuned settings (the learning rate, and
+    the residual branch's initial scale where there is one): the gradient flow at
     initialisation, a training run with the protocol's optimizer, clipping
     and step budget, the final validation (and test) metric, the time per
     step, and the gradient flow after training.
@@ -64,7 +65,7 @@ HISTORY_POINTS = 200
 
 
 def train_settings(
-    protocol, arch: str, task, hidden: int, transition_depth: int, seed: int, lr: float
+    protocol, arch: str, task, hidden: int, transition_depth: int, seed: int, tuning: dict
 ) -> dict:
     """The settings of a training job.
 
@@ -81,15 +82,21 @@ def train_settings(
         q (the preset's, or the sweep's).
     seed : int
         Seed of the weights and of the training batches.
-    lr : float
-        The learning rate.
+    tuning : dict
+        One point of :meth:`numrnn.compare.Protocol.tuning_grid`: ``{"lr": lr}``,
+        plus ``"residual_scale"`` for an architecture with a residual branch.
 
     Returns
     -------
     dict
         JSON-ready; every field changes the result, so every field is hashed.
     """
-    return {
+    if not isinstance(tuning, dict) or set(tuning) - {"lr", "residual_scale"} or "lr" not in tuning:
+        raise ValueError(
+            "tuning must be a dict with 'lr' and optionally 'residual_scale' "
+            f"(a point of Protocol.tuning_grid); got {tuning!r}"
+        )
+    settings = {
         "kind": "train",
         "format": FORMAT_VERSION,
         "numrnn": __version__,
@@ -98,7 +105,7 @@ def train_settings(
         "hidden": int(hidden),
         "transition_depth": int(transition_depth),
         "seed": int(seed),
-        "lr": float(lr),
+        "lr": float(tuning["lr"]),
         "steps": protocol.steps,
         "optimizer": protocol.optimizer,
         "clip": protocol.clip,
@@ -109,6 +116,9 @@ def train_settings(
         "flow_batch": protocol.flow_batch,
         "test_seed": TEST_SEED,
     }
+    if "residual_scale" in tuning:  # absent for the others: their jobs keep their keys
+        settings["residual_scale"] = float(tuning["residual_scale"])
+    return settings
 
 
 def flow_settings(
@@ -167,13 +177,23 @@ def job_key(settings: dict) -> str:
 
 
 def job_label(settings: dict) -> str:
-    """A short human name: ``"deep-transition-skip q=2 adding-50 seed 0 lr 0.003"``."""
+    """A short human name, the job's line in the progress log.
+
+    ``"deep-transition-skip q=2 adding-50 seed 0 lr 0.003 residual scale 1"`` (a train job; the
+    scale only where the architecture has a residual branch) or ``"vanilla q=0 adding-20 seed 0
+    flow"``.
+    """
     task = settings["task"]
     task_label = task["name"] + (f"-{task['seq_len']}" if "seq_len" in task else "")
     label = (
         f"{settings['arch']} q={settings['transition_depth']} {task_label} seed {settings['seed']}"
     )
-    return label + (f" lr {settings['lr']:g}" if settings["kind"] == "train" else " flow")
+    if settings["kind"] != "train":
+        return label + " flow"
+    label += f" lr {settings['lr']:g}"
+    if "residual_scale" in settings:
+        label += f" residual scale {settings['residual_scale']:g}"
+    return label
 
 
 def build_task(settings: dict, *, seed: int | None = None):
@@ -203,7 +223,9 @@ def build_task(settings: dict, *, seed: int | None = None):
 
 
 def build_model(settings: dict, input_size: int, output_size: int):
-    """The job's model at initialisation (weights seeded by ``settings["seed"]``)."""
+    """The job's model at initialisation (weights seeded by ``settings["seed"]``; the residual
+    branch scaled by ``settings["residual_scale"]`` if given, else numrnn's default)."""
+    scale = {"residual_scale": settings["residual_scale"]} if "residual_scale" in settings else {}
     return build(
         settings["arch"],
         input_size,
@@ -212,6 +234,7 @@ def build_model(settings: dict, input_size: int, output_size: int):
         transition_depth=settings["transition_depth"],
         dtype=np.dtype(settings["dtype"]).type,
         seed=settings["seed"],
+        **scale,
     )
 
 

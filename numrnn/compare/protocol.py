@@ -2,8 +2,9 @@
 
 A :class:`Protocol` fixes everything a fair comparison must hold equal: the
 parameter budget every architecture's width is solved for, the one learning
-rate grid every architecture is tuned on, the optimizer, clipping, batch
-size, step budget and seeds. It is plain data (frozen, JSON-ready), so it can
+rate grid every architecture is tuned on (with, for an architecture whose
+layers have a residual branch, the branch's initial scale), the optimizer,
+clipping, batch size, step budget and seeds. It is plain data (frozen, JSON-ready), so it can
 be written into the report and hashed into each job's settings.
 
 :data:`DEFAULT` is what ``numrnn compare`` runs with no argument (under three
@@ -13,12 +14,14 @@ tests use).
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from dataclasses import asdict, dataclass, replace
 
 from .._checks import check_int
-from ..presets import ARCHITECTURES
+from ..init import RESIDUAL_SCALE, residual_branch_weights
+from ..presets import ARCHITECTURES, build
 from ..training.optim import OPTIMIZERS
 from ..training.tasks import TASKS
 
@@ -28,6 +31,7 @@ __all__ = [
     "DEFAULT",
     "QUICK",
     "SWEEP_ARCHITECTURES",
+    "has_residual_branch",
     "parse_task",
     "task_names",
 ]
@@ -37,6 +41,33 @@ SWEEP_ARCHITECTURES = ("deep-transition", "deep-transition-skip")
 
 MUSIC_TASK = "chorales"
 """The polyphonic-music task (Pascanu et al. 2014); needs the ``numrnn[music]`` extra."""
+
+
+@functools.lru_cache(maxsize=None)
+def has_residual_branch(arch: str) -> bool:
+    """Whether a layer of the preset ``arch`` has a residual branch (``skip="residual"``).
+
+    Those architectures have one more initialisation setting, the scale of the
+    affine maps that end the branch (:data:`numrnn.init.RESIDUAL_SCALE`), which
+    the comparison tunes with the learning rate (:meth:`Protocol.tuning_grid`).
+
+    Parameters
+    ----------
+    arch : str
+        A key of :data:`numrnn.presets.ARCHITECTURES`.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> has_residual_branch("deep-transition-skip"), has_residual_branch("deep-transition")
+    (True, False)
+    """
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"arch must be one of {list(ARCHITECTURES)}; got {arch!r}")
+    return bool(residual_branch_weights(build(arch, 1, 1, 1).config))
 
 
 def task_names() -> list:
@@ -154,6 +185,17 @@ class Protocol:
         Learning rates tried on seed 0 of every architecture (and of every
         depth in the sweep); the one with the best final validation metric
         is used for all seeds.
+    residual_scales : tuple of float
+        Initial scales of the residual branch (``residual_scale`` of
+        :func:`numrnn.init.init_params`), tried with every learning rate of
+        ``lr_grid`` by the architectures that have such a branch
+        (:func:`has_residual_branch`): the best pair is used for all seeds.
+        The default holds numrnn's own (0.01, which starts the state near the
+        identity path: Fixup, ReZero) and the plain draw (1): which one lets
+        a residual model learn depends on the optimizer and the step budget,
+        and a comparison that fixed either would measure the initialisation
+        rather than the architecture. Those architectures get
+        ``len(residual_scales)`` times as many tuning runs; the report says so.
     optimizer : str
         The update rule (:data:`numrnn.training.optim.OPTIMIZERS`).
     clip : float
@@ -186,6 +228,7 @@ class Protocol:
     tolerance: float = 0.05
     steps: int = 600
     lr_grid: tuple = (1e-3, 3e-3, 1e-2)
+    residual_scales: tuple = (RESIDUAL_SCALE, 1.0)
     optimizer: str = "adam"
     clip: float = 1.0
     batch_size: int = 32
@@ -218,6 +261,10 @@ class Protocol:
             raise ValueError(f"tolerance must be a float in (0, 1); got {self.tolerance!r}")
         check_int(self.steps, "steps", minimum=1)
         lr_grid = _check_positive_floats(self.lr_grid, "lr_grid")
+        residual_scales = _check_positive_floats(self.residual_scales, "residual_scales")
+        for name, grid in (("lr_grid", lr_grid), ("residual_scales", residual_scales)):
+            if len(set(grid)) != len(grid):
+                raise ValueError(f"{name} must not repeat; got {list(grid)}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}; got {self.optimizer!r}")
         _check_positive_floats([self.clip], "clip")
@@ -245,6 +292,7 @@ class Protocol:
         object.__setattr__(self, "tasks", tasks)
         object.__setattr__(self, "architectures", architectures)
         object.__setattr__(self, "lr_grid", lr_grid)
+        object.__setattr__(self, "residual_scales", residual_scales)
         object.__setattr__(self, "depths", tuple(sorted(int(q) for q in depths)))
         object.__setattr__(self, "sweep_architectures", tuple(self.sweep_architectures))
 
@@ -252,6 +300,38 @@ class Protocol:
     def sweep_task(self) -> TaskSpec:
         """The task of the depth sweep, the timing and the trained-flow columns: the last one."""
         return self.tasks[-1]
+
+    def tuning_grid(self, arch: str) -> list:
+        """The settings tried on seed 0 of ``arch``; the best on validation is used for all seeds.
+
+        Parameters
+        ----------
+        arch : str
+            A key of :data:`numrnn.presets.ARCHITECTURES`.
+
+        Returns
+        -------
+        list of dict
+            ``{"lr": lr}`` for every lr of :attr:`lr_grid`; for an architecture
+            with a residual branch, ``{"lr": lr, "residual_scale": scale}`` for
+            every pair of :attr:`lr_grid` × :attr:`residual_scales` (lr-major).
+
+        Examples
+        --------
+        >>> from numrnn.compare import Protocol
+        >>> protocol = Protocol(lr_grid=(1e-3, 1e-2), residual_scales=(0.01, 1.0))
+        >>> protocol.tuning_grid("vanilla")
+        [{'lr': 0.001}, {'lr': 0.01}]
+        >>> len(protocol.tuning_grid("deep-transition-skip"))
+        4
+        """
+        if not has_residual_branch(arch):
+            return [{"lr": lr} for lr in self.lr_grid]
+        return [
+            {"lr": lr, "residual_scale": scale}
+            for lr in self.lr_grid
+            for scale in self.residual_scales
+        ]
 
     def replace(self, **changes) -> "Protocol":
         """A copy with some fields changed (checked again)."""
@@ -261,7 +341,7 @@ class Protocol:
         """JSON-ready, for the report."""
         data = asdict(self)
         data["tasks"] = [task.settings() for task in self.tasks]
-        for key in ("architectures", "lr_grid", "depths", "sweep_architectures"):
+        for key in ("architectures", "lr_grid", "residual_scales", "depths", "sweep_architectures"):
             data[key] = list(data[key])
         return data
 

@@ -128,7 +128,7 @@ def _held_out(result) -> float | None:
     return result["test_metric"] if result["held_out"] == "test" else result["final_val_metric"]
 
 
-def _configuration_summary(protocol, configuration, lr_by_grid, chosen, seed_results) -> dict:
+def _configuration_summary(protocol, configuration, tuning, chosen, seed_results) -> dict:
     first = seed_results[0]
     seconds = [r["timing"]["seconds_per_step"] for r in seed_results]
     seconds = [s for s in seconds if s is not None]
@@ -150,10 +150,9 @@ def _configuration_summary(protocol, configuration, lr_by_grid, chosen, seed_res
         "hidden": configuration.hidden,
         "parameters": dict(configuration.parameters),
         "budget_relative_error": configuration.relative_error,
-        "lr_grid_validation": {
-            f"{lr:g}": lr_by_grid[lr]["final_val_metric"] for lr in protocol.lr_grid
-        },
-        "lr": chosen,
+        "tuning": tuning,
+        "lr": chosen["lr"],
+        "residual_scale": chosen.get("residual_scale"),
         "ms_per_step": None if mean_seconds is None else mean_seconds * 1e3,
         "steps_per_second": None if mean_seconds is None else 1.0 / mean_seconds,
         "flow_init": _flow_summary([r["flow_init"] for r in seed_results], protocol.flow_T),
@@ -519,13 +518,17 @@ def collect_results(protocol, sweep) -> dict:
     """
     summaries = []
     for index, configuration in enumerate(sweep.configurations):
-        lr_by_grid = {lr: sweep.lr_results[(index, lr)] for lr in protocol.lr_grid}
+        grid = sweep.tuning_grids[index]
+        tuning = [  # every point tried on seed 0, with its final validation metric
+            {**point, "final_val_metric": sweep.tuning_results[(index, k)]["final_val_metric"]}
+            for k, point in enumerate(grid)
+        ]
         summaries.append(
             _configuration_summary(
                 protocol,
                 configuration,
-                lr_by_grid,
-                sweep.chosen_lr[index],
+                tuning,
+                grid[sweep.chosen[index]],
                 sweep.seed_results[index],
             )
         )
@@ -575,6 +578,7 @@ def collect_results(protocol, sweep) -> dict:
                     task.label: {
                         **main[task.label][arch]["metric"],
                         "lr": main[task.label][arch]["lr"],
+                        "residual_scale": main[task.label][arch]["residual_scale"],
                     }
                     for task in protocol.tasks
                 },

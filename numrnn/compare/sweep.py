@@ -2,11 +2,13 @@
 
 The sweep has two rounds. Round one trains seed 0 of every configuration
 (architecture × task, and transition depth q of the depth sweep) at every
-learning rate of the protocol's grid, and computes each architecture's
-gradient-flow picture at initialisation. The learning rate with the best
-final *validation* metric of seed 0 is then chosen per configuration, and
-round two trains the other seeds at that rate. So every architecture is tuned
-on the same grid, by the same rule, on held-out data.
+point of its tuning grid (:meth:`numrnn.compare.Protocol.tuning_grid`: every
+learning rate of the protocol's grid, times every initial scale of the
+residual branch for an architecture that has one), and computes each
+architecture's gradient-flow picture at initialisation. The point with the
+best final *validation* metric of seed 0 is then chosen per configuration,
+and round two trains the other seeds with it. So every architecture is tuned
+on the same learning rates, by the same rule, on held-out data.
 
 Jobs are pure (:func:`numrnn.compare.jobs.run_job`) and go through any
 :class:`concurrent.futures.Executor`: worker processes on this machine, this
@@ -37,7 +39,7 @@ __all__ = [
     "Configuration",
     "Sweep",
     "plan_configurations",
-    "choose_lr",
+    "choose_tuning",
     "run_sweep",
     "write_json_atomically",
     "write_text_atomically",
@@ -94,12 +96,15 @@ class Sweep(NamedTuple):
     ----------
     configurations : list of Configuration
         In plan order: the main table (task-major), then the depth sweep.
-    lr_results : dict
-        ``(index of configuration, lr) -> result`` of seed 0 at each grid lr.
-    chosen_lr : dict
-        ``index -> lr`` chosen on validation.
+    tuning_grids : dict
+        ``index of configuration -> list of dict``, its
+        :meth:`~numrnn.compare.Protocol.tuning_grid`.
+    tuning_results : dict
+        ``(index, k) -> result`` of seed 0 at point ``k`` of its tuning grid.
+    chosen : dict
+        ``index -> k``, the point chosen on validation.
     seed_results : dict
-        ``index -> [result of seed 0, 1, ...]`` at the chosen lr.
+        ``index -> [result of seed 0, 1, ...]`` at the chosen point.
     flow_results : dict
         ``arch -> result`` of the flow job (gradient map and Jacobian spectra).
     cached : int
@@ -109,8 +114,9 @@ class Sweep(NamedTuple):
     """
 
     configurations: list
-    lr_results: dict
-    chosen_lr: dict
+    tuning_grids: dict
+    tuning_results: dict
+    chosen: dict
     seed_results: dict
     flow_results: dict
     cached: int
@@ -208,28 +214,48 @@ def plan_configurations(protocol: Protocol) -> list:
     return configurations
 
 
-def choose_lr(results_by_lr: dict) -> float:
-    """The learning rate whose seed-0 run has the lowest final validation metric.
+def choose_tuning(grid: list, results: list) -> int:
+    """The point of a tuning grid whose seed-0 run has the lowest final validation metric.
 
     Parameters
     ----------
-    results_by_lr : dict of float to dict
-        lr -> a train job's result. A run that diverged (or has no finite
-        metric) counts as +inf; ties go to the smaller learning rate.
+    grid : list of dict
+        :meth:`numrnn.compare.Protocol.tuning_grid` of one architecture.
+    results : list of dict
+        A train job's result per point, in the same order. A run that
+        diverged (or has no finite metric) counts as +inf. Ties go to the
+        smaller learning rate, then to the smaller residual scale.
 
     Returns
     -------
-    float
+    int
+        The index of the chosen point.
+
+    Examples
+    --------
+    >>> grid = [{"lr": 0.01}, {"lr": 0.001}, {"lr": 0.1}]
+    >>> choose_tuning(grid, [{"final_val_metric": 1.0}, {"final_val_metric": 1.0},
+    ...                      {"final_val_metric": None}])
+    1
     """
+    if len(grid) != len(results) or not grid:
+        raise ValueError(
+            f"grid and results must be non-empty and of one length; got {len(grid)} and "
+            f"{len(results)}"
+        )
 
-    def score(lr):
-        value = results_by_lr[lr]["final_val_metric"]
-        return (math.inf if value is None else value, lr)
+    def score(k):
+        value = results[k]["final_val_metric"]
+        return (
+            math.inf if value is None else value,
+            grid[k]["lr"],
+            grid[k].get("residual_scale", 0.0),
+        )
 
-    return min(results_by_lr, key=score)
+    return min(range(len(grid)), key=score)
 
 
-def _settings_of(protocol, configuration, seed, lr):
+def _settings_of(protocol, configuration, seed, tuning):
     return train_settings(
         protocol,
         configuration.arch,
@@ -237,7 +263,7 @@ def _settings_of(protocol, configuration, seed, lr):
         configuration.hidden,
         configuration.transition_depth,
         seed,
-        lr,
+        tuning,
     )
 
 
@@ -315,7 +341,9 @@ def _run_round(jobs, executor, jobs_dir: Path, bar, counts, in_flight: int) -> d
 def count_jobs(protocol: Protocol, configurations: list) -> int:
     """How many jobs the sweep runs (before any is found done): for the progress bar."""
     flows = len(protocol.architectures)
-    return flows + len(configurations) * (len(protocol.lr_grid) + protocol.seeds - 1)
+    return flows + sum(
+        len(protocol.tuning_grid(c.arch)) + protocol.seeds - 1 for c in configurations
+    )
 
 
 def run_sweep(
@@ -378,28 +406,32 @@ def run_sweep(
             flow_jobs[arch] = flow_settings(
                 protocol, arch, flow_task, match.hidden, match.transition_depth
             )
-        lr_jobs = {
-            (index, lr): _settings_of(protocol, configuration, 0, lr)
+        grids = {
+            index: protocol.tuning_grid(configuration.arch)
             for index, configuration in enumerate(configurations)
-            for lr in protocol.lr_grid
+        }
+        tuning_jobs = {
+            (index, k): _settings_of(protocol, configuration, 0, point)
+            for index, configuration in enumerate(configurations)
+            for k, point in enumerate(grids[index])
         }
         first = _run_round(
-            list(flow_jobs.values()) + list(lr_jobs.values()),
+            list(flow_jobs.values()) + list(tuning_jobs.values()),
             executor,
             jobs_dir,
             bar,
             counts,
             in_flight,
         )
-        lr_results = {
-            place: first[job_key(settings)]["result"] for place, settings in lr_jobs.items()
+        tuning_results = {
+            place: first[job_key(settings)]["result"] for place, settings in tuning_jobs.items()
         }
-        chosen_lr = {
-            index: choose_lr({lr: lr_results[(index, lr)] for lr in protocol.lr_grid})
-            for index in range(len(configurations))
+        chosen = {
+            index: choose_tuning(grid, [tuning_results[(index, k)] for k in range(len(grid))])
+            for index, grid in grids.items()
         }
         seed_jobs = {
-            (index, seed): _settings_of(protocol, configuration, seed, chosen_lr[index])
+            (index, seed): _settings_of(protocol, configuration, seed, grids[index][chosen[index]])
             for index, configuration in enumerate(configurations)
             for seed in range(1, protocol.seeds)
         }
@@ -407,11 +439,13 @@ def run_sweep(
     finally:
         bar.close()
     seed_results = {
-        index: [lr_results[(index, chosen_lr[index])]]
+        index: [tuning_results[(index, chosen[index])]]
         + [done[job_key(seed_jobs[(index, seed)])]["result"] for seed in range(1, protocol.seeds)]
         for index in range(len(configurations))
     }
     flow_results = {
         arch: first[job_key(settings)]["result"] for arch, settings in flow_jobs.items()
     }
-    return Sweep(configurations, lr_results, chosen_lr, seed_results, flow_results, **counts)
+    return Sweep(
+        configurations, grids, tuning_results, chosen, seed_results, flow_results, **counts
+    )
