@@ -72,6 +72,37 @@ def check_number(
     return float(value)
 
 
+def check_switch(value, name: str, *, above: float | None = None, meaning: str = ""):
+    """A setting that 0 or None turns off: None for off, else ``value`` as a float.
+
+    Parameters
+    ----------
+    value : object
+        What the user passed.
+    name : str
+        The argument's name, for messages.
+    above : float or None, default None
+        If given, a value that is on must be greater than this.
+    meaning : str, default ""
+        Said after ``above`` in the message, e.g. ``" (a growth)"``.
+
+    Returns
+    -------
+    float or None
+    """
+    if value is not None and (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not (math.isfinite(value) and value >= 0)
+    ):
+        raise ValueError(f"{name} must be a number >= 0 (0 = off) or None; got {value!r}")
+    if not value:
+        return None
+    if above is not None and value <= above:
+        raise ValueError(f"{name} must be > {above:g}{meaning}, 0 or None; got {value!r}")
+    return float(value)
+
+
 def check_choice(value, name: str, choices) -> str:
     """Return ``value`` if it is one of ``choices`` (strings), else raise."""
     if not isinstance(value, str):

@@ -234,6 +234,11 @@ def test_trainer_rejects_mismatched_models_and_settings():
         ValueError, match=r"divergence_factor must be > 1 \(a growth\), 0 or None; got 0.5"
     ):
         Trainer(small_model(), task, divergence_factor=0.5)
+    for name in ("clip", "clip_value", "divergence_factor"):  # one rule for the three switches
+        for bad in ("1", True, float("inf"), float("nan")):
+            with pytest.raises(ValueError, match=rf"{name} must be a number >= 0 \(0 = off\)"):
+                Trainer(small_model(), task, **{name: bad})
+        assert getattr(Trainer(small_model(), task, **{name: 0}), name) is None  # 0 = off
     with pytest.raises(ValueError, match=r"batch_size must be >= 1; got 0"):
         Trainer(small_model(), task, batch_size=0)
     with pytest.raises(

@@ -28,7 +28,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import numbers
 import os
 import sys
 import time
@@ -37,7 +36,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import check_int
+from .._checks import check_int, check_switch
 from ..losses import compute_loss
 from ..model import DeepRNN
 from . import optim
@@ -523,33 +522,20 @@ class Trainer:
                 f"schedule must be a numrnn.training.optim.Schedule or None; "
                 f"got {type(schedule).__name__}"
             )
-        for name, value in (
-            ("clip", clip),
-            ("clip_value", clip_value),
-            ("divergence_factor", divergence_factor),
-        ):
-            if value is not None and (
-                isinstance(value, bool)
-                or not isinstance(value, numbers.Real)
-                or not (math.isfinite(value) and value >= 0)
-            ):
-                raise ValueError(f"{name} must be a number >= 0 (0 = off) or None; got {value!r}")
-            if name == "divergence_factor" and value and value <= 1:
-                raise ValueError(
-                    f"divergence_factor must be > 1 (a growth), 0 or None; got {value!r}"
-                )
+        clip = check_switch(clip, "clip")  # 0 = off, as on the command line
+        clip_value = check_switch(clip_value, "clip_value")
+        divergence_factor = check_switch(
+            divergence_factor, "divergence_factor", above=1, meaning=" (a growth)"
+        )
         if bptt_window is not None:
             check_int(bptt_window, "bptt_window", minimum=1)
         if not isinstance(progress, bool):
             raise TypeError(f"progress must be True or False; got {progress!r}")
         self.model, self.task, self.schedule = model, task, schedule
         self.batch_size = check_int(batch_size, "batch_size", minimum=1)
-        self.clip, self.clip_value = (
-            clip or None,
-            clip_value or None,
-        )  # 0 = off, as on the command line
+        self.clip, self.clip_value = clip, clip_value
         self.bptt_window = bptt_window
-        self.divergence_factor = divergence_factor or None
+        self.divergence_factor = divergence_factor
         self.eval_every = check_int(eval_every, "eval_every", minimum=0)
         self.seed = check_int(seed, "seed", minimum=0)
         self.progress = progress
