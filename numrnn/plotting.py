@@ -443,22 +443,26 @@ def compare_gradient_flow(named_grad_norms, ax=None, layer: int = -1, normalize:
     return ax
 
 
+def _check_named(named, name: str, what: str, role: str = "legend labels") -> Mapping:
+    """Check that ``named`` is a non-empty dict of string labels (``role``) to ``what``."""
+    if not isinstance(named, Mapping):
+        raise TypeError(f"{name} must be a dict of label to {what}; got {type(named).__name__}")
+    if not named:
+        raise ValueError(f"{name} must hold at least one entry; got an empty dict")
+    for label in named:
+        if not isinstance(label, str):
+            raise TypeError(f"{name} keys must be strings ({role}); got {label!r}")
+    return named
+
+
 def _named_rows(named, name: str, layer) -> dict:
     """``{label: ((T,) float64 norms, tiny)}`` from a dict of (T,) or (L, T) arrays, row
     ``layer``."""
-    if not isinstance(named, Mapping):
-        raise TypeError(
-            f"{name} must be a dict of label to grad_norms array, e.g. "
-            f"{{'vanilla': info.grad_norms}}; got {type(named).__name__}"
-        )
-    if not named:
-        raise ValueError(f"{name} must hold at least one entry; got an empty dict")
+    _check_named(named, name, "grad_norms array, e.g. {'vanilla': info.grad_norms}")
     if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
         raise TypeError(f"layer must be an integer row index such as -1 (top layer); got {layer!r}")
     curves = {}
     for label, value in named.items():
-        if not isinstance(label, str):
-            raise TypeError(f"{name} keys must be strings (legend labels); got {label!r}")
         tiny = (
             _tiny(value)
             if hasattr(value, "__len__") and not isinstance(value, (str, bytes))
@@ -743,19 +747,13 @@ def plot_jacobian_spectra(named_spectra, ax=None, layer: int = -1):
     TypeError, ValueError
         For a bad argument, naming it.
     """
-    if not isinstance(named_spectra, Mapping) or not named_spectra:
-        raise TypeError(
-            "named_spectra must be a non-empty dict of label to singular values (..., H); "
-            f"got {named_spectra!r:.80}"
-        )
+    _check_named(named_spectra, "named_spectra", "singular values (..., H)")
     if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
         raise TypeError(
             f"layer must be an integer layer index such as -1 (top layer); got {layer!r}"
         )
     spectra = {}
     for label, value in named_spectra.items():
-        if not isinstance(label, str):
-            raise TypeError(f"named_spectra keys must be strings (legend labels); got {label!r}")
         spectra[label] = _spectrum_array(value, label, layer)
     ax = _new_axes(ax)
     for label, values in spectra.items():
@@ -845,19 +843,13 @@ def plot_training_curves(
     TypeError, ValueError
         For a bad argument, naming it.
     """
-    if not isinstance(named_histories, Mapping) or not named_histories:
-        raise TypeError(
-            "named_histories must be a non-empty dict of label to History (or a list of them); "
-            f"got {type(named_histories).__name__}"
-        )
+    _check_named(named_histories, "named_histories", "History (or a list of them)")
     if not isinstance(metric_name, str):
         raise TypeError(f"metric_name must be a string; got {metric_name!r}")
     if baseline is not None and (isinstance(baseline, bool) or not np.isfinite(baseline)):
         raise ValueError(f"baseline must be a finite number or None; got {baseline!r}")
     runs = {}
     for label, value in named_histories.items():
-        if not isinstance(label, str):
-            raise TypeError(f"named_histories keys must be strings (legend labels); got {label!r}")
         values = list(value) if isinstance(value, (list, tuple)) else [value]
         if not values:
             raise ValueError(
@@ -959,19 +951,13 @@ def plot_depth_sweep(
         raise ValueError(f"depths must be a non-empty 1-D sequence of integers; got {depths!r}")
     if not isinstance(ylabel, str) or not ylabel:
         raise TypeError(f"ylabel must be a non-empty string naming the measurement; got {ylabel!r}")
-    if not isinstance(named_values, Mapping) or not named_values:
-        raise TypeError(
-            "named_values must be a non-empty dict of label to values per depth; "
-            f"got {type(named_values).__name__}"
-        )
+    _check_named(named_values, "named_values", "values per depth")
     if baseline is not None and (isinstance(baseline, bool) or not np.isfinite(baseline)):
         raise ValueError(f"baseline must be a finite number or None; got {baseline!r}")
     log = _check_bool(log, "log")
     n = depths_array.size
     series = {}
     for label, value in named_values.items():
-        if not isinstance(label, str):
-            raise TypeError(f"named_values keys must be strings (legend labels); got {label!r}")
         array = np.asarray(value, dtype=np.float64)
         if array.ndim == 1:
             array = array[:, None]
@@ -1057,16 +1043,9 @@ def plot_gradient_norm_maps(named_grad_norms, columns: int = 3):
     TypeError, ValueError
         For a bad argument, naming it.
     """
-    if not isinstance(named_grad_norms, Mapping) or not named_grad_norms:
-        raise TypeError(
-            "named_grad_norms must be a non-empty dict of label to (L, T) gradient norms; "
-            f"got {type(named_grad_norms).__name__}"
-        )
+    _check_named(named_grad_norms, "named_grad_norms", "(L, T) gradient norms", "panel titles")
     if isinstance(columns, bool) or not isinstance(columns, (int, np.integer)) or columns < 1:
         raise ValueError(f"columns must be an integer >= 1; got {columns!r}")
-    for label in named_grad_norms:
-        if not isinstance(label, str):
-            raise TypeError(f"named_grad_norms keys must be strings (panel titles); got {label!r}")
     count = len(named_grad_norms)
     columns = min(int(columns), count)
     rows = -(-count // columns)

@@ -417,3 +417,34 @@ def test_plotting_keeps_the_backend_the_user_chose(tmp_path):
 def test_plotting_keeps_the_backend_pyplot_already_has(tmp_path):
     code = "import matplotlib; matplotlib.use('pdf'); import matplotlib.pyplot\n" + BACKEND_PROBE
     assert _run_clean(code, tmp_path) == "[] pdf"
+
+
+@pytest.mark.parametrize(
+    "call, name, role",
+    [
+        (lambda named: plotting.compare_gradient_flow(named), "named_grad_norms", "legend labels"),
+        (lambda named: plotting.plot_norm_vs_distance(named), "named_norms", "legend labels"),
+        (lambda named: plotting.plot_jacobian_spectra(named), "named_spectra", "legend labels"),
+        (
+            lambda named: plotting.plot_training_curves(named, metric_name="mse"),
+            "named_histories",
+            "legend labels",
+        ),
+        (
+            lambda named: plotting.plot_depth_sweep([1, 2], named, ylabel="mse"),
+            "named_values",
+            "legend labels",
+        ),
+        (lambda named: plotting.plot_gradient_norm_maps(named), "named_grad_norms", "panel titles"),
+    ],
+)
+def test_every_named_plot_refuses_a_non_dict_an_empty_dict_and_a_non_string_label(call, name, role):
+    """One rule for every function that takes {label: data}: the argument, the rule, the value."""
+    with pytest.raises(TypeError, match=rf"{name} must be a dict of label to .*; got list"):
+        call([np.ones(3)])
+    with pytest.raises(
+        ValueError, match=rf"{name} must hold at least one entry; got an empty dict"
+    ):
+        call({})
+    with pytest.raises(TypeError, match=rf"{name} keys must be strings \({role}\); got 1"):
+        call({1: np.ones(3)})
