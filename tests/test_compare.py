@@ -42,9 +42,9 @@ TINY = Protocol(
     flow_batch=2,
     spectra_T=3,
 )
-# flow jobs + vanilla, deep-transition q=2 and q=1 × (2 lrs + 1 more seed) + deep-transition-skip
-# q=2 and q=1 × (2 lrs × 2 residual scales + 1 more seed)
-TINY_JOBS = 3 + 3 * (2 + 1) + 2 * (2 * 2 + 1)
+# flow jobs + tuning: 2 seeds × (vanilla, deep-transition q=2 and q=1: 2 lrs; deep-transition-skip
+# q=2 and q=1: 2 lrs × 2 residual scales); TINY has 2 seeds, both tuning seeds, so no more runs
+TINY_JOBS = 3 + 2 * (3 * 2 + 2 * 2 * 2)
 
 
 def without_timing(value):
@@ -185,9 +185,10 @@ def test_depth_sweep_lists_every_depth_in_order_for_both_architectures(quick_rep
     ]
 
 
-def test_tuning_picks_the_best_point_on_validation_of_seed_zero(quick_report):
-    """The chosen lr (and residual scale) is the grid point with the lowest seed-0 validation
-    metric; the residual architectures are tuned over lr × scale, the others over lr alone."""
+def test_tuning_picks_the_best_mean_over_the_tuning_seeds_on_validation(quick_report):
+    """The chosen lr (and residual scale) is the grid point with the lowest mean validation
+    metric over the tuning seeds; the residual architectures are tuned over lr × scale, the
+    others over lr alone; the chosen point's tuning runs are the first seeds of the table."""
     _, results = quick_report
     protocol = results["protocol"]
     for run in results["runs"]:
@@ -197,6 +198,10 @@ def test_tuning_picks_the_best_point_on_validation_of_seed_zero(quick_report):
         )
         assert len(run["tuning"]) == expected_points
         assert all(("residual_scale" in point) == residual for point in run["tuning"])
+        for point in run["tuning"]:
+            assert len(point["per_seed"]) == protocol["tuning_seeds"]
+            if None not in point["per_seed"]:
+                assert point["final_val_metric"] == pytest.approx(np.mean(point["per_seed"]))
         finite = [p for p in run["tuning"] if p["final_val_metric"] is not None]
         best = min(
             finite, key=lambda p: (p["final_val_metric"], p["lr"], p.get("residual_scale", 0))
@@ -208,7 +213,7 @@ def test_the_tuning_table_shows_one_line_per_residual_scale(quick_report):
     out, results = quick_report
     rows = table_rows(
         (out / "report.md").read_text(),
-        "Tuning: the final validation metric of seed 0 at each point of the grid",
+        "Tuning: the mean final validation metric of the tuning seeds at each point of the grid",
     )
     scales = [f"{s:g}" for s in results["protocol"]["residual_scales"]]
     for run in results["runs"]:
@@ -352,18 +357,22 @@ def test_a_task_with_a_test_split_is_scored_on_it(monkeypatch):
     assert result["test_metric"] is not None and result["test_metric"] != result["final_val_metric"]
 
 
-def test_choose_tuning_counts_a_diverged_run_as_worst_and_breaks_ties_low():
+def test_choose_tuning_takes_the_mean_over_seeds_counts_divergence_as_worst_and_breaks_ties_low():
     def runs(*values):
         return [{"final_val_metric": value} for value in values]
 
     grid = [{"lr": 0.1}, {"lr": 0.01}]
-    assert choose_tuning(grid, runs(None, 5.0)) == 1
-    assert choose_tuning(grid, runs(1.0, 1.0)) == 1
+    assert choose_tuning(grid, [runs(None), runs(5.0)]) == 1
+    assert choose_tuning(grid, [runs(1.0), runs(1.0)]) == 1
+    assert choose_tuning(grid, [runs(0.1, None), runs(5.0, 5.0)]) == 1  # one diverged seed: worst
+    assert choose_tuning(grid, [runs(0.01, 3.0), runs(1.0, 1.0)]) == 1  # lucky once loses
     grid = [{"lr": 0.01, "residual_scale": 1.0}, {"lr": 0.01, "residual_scale": 0.01}]
-    assert choose_tuning(grid, runs(1.0, 1.0)) == 1  # then the smaller scale
-    assert choose_tuning(grid, runs(0.5, 1.0)) == 0
+    assert choose_tuning(grid, [runs(1.0), runs(1.0)]) == 1  # then the smaller scale
+    assert choose_tuning(grid, [runs(0.5), runs(1.0)]) == 0
     with pytest.raises(ValueError, match="grid and results must be non-empty and of one length"):
-        choose_tuning(grid, runs(1.0))
+        choose_tuning(grid, [runs(1.0)])
+    with pytest.raises(ValueError, match="at least one result per point"):
+        choose_tuning(grid, [runs(1.0), []])
 
 
 def test_the_residual_scale_reaches_the_trained_model_and_the_job_key():
@@ -504,3 +513,20 @@ def test_residual_scales_flag_sets_the_tuning_grid_of_the_residual_architectures
     ]
     default = make_protocol(parser.parse_args(["--out", "x"]))
     assert default.residual_scales == (0.01, 1.0)
+    assert default.tuning_seeds == 2
+    assert make_protocol(parser.parse_args(["--out", "x", "--seeds", "1"])).tuning_seeds == 1
+
+
+def test_the_gradient_flow_pictures_use_the_residual_scale_each_architecture_chose(quick_report):
+    """The figures and the table describe the same models: a residual architecture's flow job
+    is built at the scale its tuning chose on the sweep task; the others carry no scale."""
+    out, results = quick_report
+    flows = {}
+    for path in (out / "jobs").glob("*.json"):
+        job = json.loads(path.read_text())
+        if job["settings"]["kind"] == "flow":
+            flows[job["settings"]["arch"]] = job["settings"]
+    assert set(flows) == set(results["protocol"]["architectures"])
+    for row in results["table"]:
+        chosen = row["metrics"][results["flow_task"]]["residual_scale"]
+        assert flows[row["arch"]].get("residual_scale") == chosen

@@ -195,6 +195,8 @@ def make_protocol(args: argparse.Namespace):
         value = getattr(args, field)
         if value is not None:
             changes[field] = _whole(value, flag, minimum)
+    if "seeds" in changes:  # the tuning seeds are among the seeds
+        changes["tuning_seeds"] = min(base.tuning_seeds, changes["seeds"])
     if args.depths is not None:
         changes["depths"] = _depths(args.depths)
     if args.residual_scales is not None:

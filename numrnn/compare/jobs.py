@@ -122,7 +122,13 @@ def train_settings(
 
 
 def flow_settings(
-    protocol, arch: str, task, hidden: int, transition_depth: int, seed: int = 0
+    protocol,
+    arch: str,
+    task,
+    hidden: int,
+    transition_depth: int,
+    seed: int = 0,
+    residual_scale: float | None = None,
 ) -> dict:
     """The settings of a gradient-flow job (one model at initialisation, for the figures).
 
@@ -134,12 +140,15 @@ def flow_settings(
         Gives D and O.
     hidden, transition_depth, seed : int
         As for :func:`train_settings`.
+    residual_scale : float or None, default None
+        The residual branch's initial scale (None: numrnn's default; give it
+        only for an architecture that has such a branch).
 
     Returns
     -------
     dict
     """
-    return {
+    settings = {
         "kind": "flow",
         "format": FORMAT_VERSION,
         "numrnn": __version__,
@@ -153,6 +162,9 @@ def flow_settings(
         "flow_batch": protocol.flow_batch,
         "spectra_T": protocol.spectra_T,
     }
+    if residual_scale is not None:
+        settings["residual_scale"] = float(residual_scale)
+    return settings
 
 
 def job_key(settings: dict) -> str:
@@ -188,12 +200,11 @@ def job_label(settings: dict) -> str:
     label = (
         f"{settings['arch']} q={settings['transition_depth']} {task_label} seed {settings['seed']}"
     )
-    if settings["kind"] != "train":
-        return label + " flow"
-    label += f" lr {settings['lr']:g}"
+    if settings["kind"] == "train":
+        label += f" lr {settings['lr']:g}"
     if "residual_scale" in settings:
         label += f" residual scale {settings['residual_scale']:g}"
-    return label
+    return label if settings["kind"] == "train" else label + " flow"
 
 
 def build_task(settings: dict, *, seed: int | None = None):

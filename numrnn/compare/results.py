@@ -519,10 +519,11 @@ def collect_results(protocol, sweep) -> dict:
     summaries = []
     for index, configuration in enumerate(sweep.configurations):
         grid = sweep.tuning_grids[index]
-        tuning = [  # every point tried on seed 0, with its final validation metric
-            {**point, "final_val_metric": sweep.tuning_results[(index, k)]["final_val_metric"]}
-            for k, point in enumerate(grid)
-        ]
+        tuning = []  # every point tried, with its tuning seeds' final validation metrics
+        for k, point in enumerate(grid):
+            per_seed = [run["final_val_metric"] for run in sweep.tuning_results[(index, k)]]
+            mean = None if None in per_seed else float(np.mean(per_seed))
+            tuning.append({**point, "final_val_metric": mean, "per_seed": per_seed})
         summaries.append(
             _configuration_summary(
                 protocol,

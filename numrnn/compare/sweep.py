@@ -1,14 +1,15 @@
 """Run the comparison's jobs: plan them, send them to an executor, keep every finished one.
 
-The sweep has two rounds. Round one trains seed 0 of every configuration
-(architecture × task, and transition depth q of the depth sweep) at every
-point of its tuning grid (:meth:`numrnn.compare.Protocol.tuning_grid`: every
-learning rate of the protocol's grid, times every initial scale of the
-residual branch for an architecture that has one), and computes each
-architecture's gradient-flow picture at initialisation. The point with the
-best final *validation* metric of seed 0 is then chosen per configuration,
-and round two trains the other seeds with it. So every architecture is tuned
-on the same learning rates, by the same rule, on held-out data.
+The sweep has two rounds. Round one trains the tuning seeds (0 and 1 by
+default) of every configuration (architecture × task, and transition depth q
+of the depth sweep) at every point of its tuning grid
+(:meth:`numrnn.compare.Protocol.tuning_grid`: every learning rate of the
+protocol's grid, times every initial scale of the residual branch for an
+architecture that has one). The point with the best mean final *validation*
+metric over those seeds is then chosen per configuration, and round two
+trains the other seeds with it and computes each architecture's
+gradient-flow picture at the initialisation it chose. So every architecture
+is tuned on the same learning rates, by the same rule, on held-out data.
 
 Jobs are pure (:func:`numrnn.compare.jobs.run_job`) and go through any
 :class:`concurrent.futures.Executor`: worker processes on this machine, this
@@ -100,13 +101,15 @@ class Sweep(NamedTuple):
         ``index of configuration -> list of dict``, its
         :meth:`~numrnn.compare.Protocol.tuning_grid`.
     tuning_results : dict
-        ``(index, k) -> result`` of seed 0 at point ``k`` of its tuning grid.
+        ``(index, k) -> [result of seed 0, 1, ...]``: the tuning seeds at point
+        ``k`` of its tuning grid.
     chosen : dict
         ``index -> k``, the point chosen on validation.
     seed_results : dict
         ``index -> [result of seed 0, 1, ...]`` at the chosen point.
     flow_results : dict
-        ``arch -> result`` of the flow job (gradient map and Jacobian spectra).
+        ``arch -> result`` of the flow job (gradient map and Jacobian spectra), at the
+        residual scale chosen for ``arch`` on the sweep task.
     cached : int
         Jobs found in ``DIR/jobs`` instead of run.
     ran : int
@@ -215,16 +218,17 @@ def plan_configurations(protocol: Protocol) -> list:
 
 
 def choose_tuning(grid: list, results: list) -> int:
-    """The point of a tuning grid whose seed-0 run has the lowest final validation metric.
+    """The point of a tuning grid with the lowest mean final validation metric over its seeds.
 
     Parameters
     ----------
     grid : list of dict
         :meth:`numrnn.compare.Protocol.tuning_grid` of one architecture.
-    results : list of dict
-        A train job's result per point, in the same order. A run that
-        diverged (or has no finite metric) counts as +inf. Ties go to the
-        smaller learning rate, then to the smaller residual scale.
+    results : list of list of dict
+        Per point (in the order of ``grid``), the train jobs' results of the
+        tuning seeds. A point where any run diverged (or has no finite
+        metric) counts as +inf. Ties go to the smaller learning rate, then
+        to the smaller residual scale.
 
     Returns
     -------
@@ -234,23 +238,21 @@ def choose_tuning(grid: list, results: list) -> int:
     Examples
     --------
     >>> grid = [{"lr": 0.01}, {"lr": 0.001}, {"lr": 0.1}]
-    >>> choose_tuning(grid, [{"final_val_metric": 1.0}, {"final_val_metric": 1.0},
-    ...                      {"final_val_metric": None}])
+    >>> def runs(*values):
+    ...     return [{"final_val_metric": value} for value in values]
+    >>> choose_tuning(grid, [runs(1.0, 3.0), runs(2.0, 2.0), runs(0.1, None)])
     1
     """
-    if len(grid) != len(results) or not grid:
+    if len(grid) != len(results) or not grid or not all(results):
         raise ValueError(
-            f"grid and results must be non-empty and of one length; got {len(grid)} and "
-            f"{len(results)}"
+            "grid and results must be non-empty and of one length, with at least one result "
+            f"per point; got {len(grid)} points and {[len(r) for r in results]} results"
         )
 
     def score(k):
-        value = results[k]["final_val_metric"]
-        return (
-            math.inf if value is None else value,
-            grid[k]["lr"],
-            grid[k].get("residual_scale", 0.0),
-        )
+        values = [run["final_val_metric"] for run in results[k]]
+        mean = math.inf if None in values else sum(values) / len(values)
+        return (mean, grid[k]["lr"], grid[k].get("residual_scale", 0.0))
 
     return min(range(len(grid)), key=score)
 
@@ -342,7 +344,10 @@ def count_jobs(protocol: Protocol, configurations: list) -> int:
     """How many jobs the sweep runs (before any is found done): for the progress bar."""
     flows = len(protocol.architectures)
     return flows + sum(
-        len(protocol.tuning_grid(c.arch)) + protocol.seeds - 1 for c in configurations
+        len(protocol.tuning_grid(c.arch)) * protocol.tuning_seeds
+        + protocol.seeds
+        - protocol.tuning_seeds
+        for c in configurations
     )
 
 
@@ -399,32 +404,24 @@ def run_sweep(
     if not progress:
         bar.write = lambda *args, **kwargs: None
     try:
-        flow_task = protocol.sweep_task
-        flow_jobs = {}
-        for arch in protocol.architectures:
-            match = next(c for c in configurations if c.arch == arch and c.task == flow_task)
-            flow_jobs[arch] = flow_settings(
-                protocol, arch, flow_task, match.hidden, match.transition_depth
-            )
         grids = {
             index: protocol.tuning_grid(configuration.arch)
             for index, configuration in enumerate(configurations)
         }
+        tuning_seeds = range(protocol.tuning_seeds)
         tuning_jobs = {
-            (index, k): _settings_of(protocol, configuration, 0, point)
+            (index, k, seed): _settings_of(protocol, configuration, seed, point)
             for index, configuration in enumerate(configurations)
             for k, point in enumerate(grids[index])
+            for seed in tuning_seeds
         }
-        first = _run_round(
-            list(flow_jobs.values()) + list(tuning_jobs.values()),
-            executor,
-            jobs_dir,
-            bar,
-            counts,
-            in_flight,
-        )
+        first = _run_round(list(tuning_jobs.values()), executor, jobs_dir, bar, counts, in_flight)
         tuning_results = {
-            place: first[job_key(settings)]["result"] for place, settings in tuning_jobs.items()
+            (index, k): [
+                first[job_key(tuning_jobs[(index, k, seed)])]["result"] for seed in tuning_seeds
+            ]
+            for index, grid in grids.items()
+            for k in range(len(grid))
         }
         chosen = {
             index: choose_tuning(grid, [tuning_results[(index, k)] for k in range(len(grid))])
@@ -433,19 +430,42 @@ def run_sweep(
         seed_jobs = {
             (index, seed): _settings_of(protocol, configuration, seed, grids[index][chosen[index]])
             for index, configuration in enumerate(configurations)
-            for seed in range(1, protocol.seeds)
+            for seed in range(protocol.tuning_seeds, protocol.seeds)
         }
-        done = _run_round(list(seed_jobs.values()), executor, jobs_dir, bar, counts, in_flight)
+        flow_jobs = {}  # each architecture's picture at the initialisation its tuning chose
+        for arch in protocol.architectures:
+            index, match = next(
+                (i, c)
+                for i, c in enumerate(configurations)
+                if c.arch == arch and c.task == protocol.sweep_task
+            )
+            flow_jobs[arch] = flow_settings(
+                protocol,
+                arch,
+                protocol.sweep_task,
+                match.hidden,
+                match.transition_depth,
+                residual_scale=grids[index][chosen[index]].get("residual_scale"),
+            )
+        done = _run_round(
+            list(flow_jobs.values()) + list(seed_jobs.values()),
+            executor,
+            jobs_dir,
+            bar,
+            counts,
+            in_flight,
+        )
     finally:
         bar.close()
     seed_results = {
-        index: [tuning_results[(index, chosen[index])]]
-        + [done[job_key(seed_jobs[(index, seed)])]["result"] for seed in range(1, protocol.seeds)]
+        index: tuning_results[(index, chosen[index])]
+        + [
+            done[job_key(seed_jobs[(index, seed)])]["result"]
+            for seed in range(protocol.tuning_seeds, protocol.seeds)
+        ]
         for index in range(len(configurations))
     }
-    flow_results = {
-        arch: first[job_key(settings)]["result"] for arch, settings in flow_jobs.items()
-    }
+    flow_results = {arch: done[job_key(settings)]["result"] for arch, settings in flow_jobs.items()}
     return Sweep(
         configurations, grids, tuning_results, chosen, seed_results, flow_results, **counts
     )
