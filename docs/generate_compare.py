@@ -12,8 +12,10 @@ command to resume an interrupted comparison). The script writes ``docs/_static/c
 made from ``results.json`` alone, ``run.md`` (the command and the machine),
 ``flow_table.md`` (gradient flow per architecture) and ``flow_claims.md`` (the chapter's
 gradient-flow claims and their verdicts). The docs build only reads these files: it never
-runs the comparison. ``tests/test_docs.py`` checks that the committed includes are exactly
-what this script makes from the committed ``results.json``.
+runs the comparison. It also rewrites the README's table of the default report (between
+``<!-- compare-table:begin -->`` and ``<!-- compare-table:end -->``). ``tests/test_docs.py``
+checks that the committed includes and the README's table are exactly what this script makes
+from the committed ``results.json``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import tempfile
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
+README = DOCS.parent / "README.md"
+README_BEGIN, README_END = "<!-- compare-table:begin -->", "<!-- compare-table:end -->"
 OUTPUT = DOCS / "_static" / "compare"
 FIGURES = (
     "gradient_maps",
@@ -105,6 +109,51 @@ def flow_claims_markdown(results: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
+def readme_table_markdown(results: dict) -> str:
+    """The README's table: per architecture H, parameters, depth, time, flow and every task."""
+    tasks = list(results["tasks"])
+    rows = [
+        "| architecture | H | parameters | sequential depth h→h | ms/step "
+        "| log10 ‖∂L/∂h_1‖/‖∂L/∂h_T‖ at init (T=100) | "
+        + " | ".join(
+            f"{task} test {results['tasks'][task]['metric_name'].upper()}" for task in tasks
+        )
+        + " |",
+        "|" + "---|" * (6 + len(tasks)),
+    ]
+    for row in results["table"]:
+        init = row["flow_init"]
+        metrics = []
+        for task in tasks:
+            metric = row["metrics"][task]
+            metrics.append(
+                "diverged"
+                if metric["mean"] is None
+                else f"{_number(metric['mean'])} ± {_number(metric['std'])}"
+            )
+        rows.append(
+            f"| {row['title']} | {row['hidden']} | {row['parameters']['total']} "
+            f"| {row['sequential_depth']['recurrent']} | {row['ms_per_step']:.2f} "
+            f"| {_number(init['log10_ratio'])} ({init['verdict']}) | " + " | ".join(metrics) + " |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def update_readme(results: dict, readme: Path = README) -> None:
+    """Replace the README's table between its markers, atomically."""
+    text = readme.read_text(encoding="utf-8")
+    if text.count(README_BEGIN) != 1 or text.count(README_END) != 1:
+        raise SystemExit(
+            f"generate_compare: {readme} must hold {README_BEGIN} and {README_END} once"
+        )
+    head, rest = text.split(README_BEGIN)
+    _, tail = rest.split(README_END)
+    new = f"{head}{README_BEGIN}\n{readme_table_markdown(results)}{README_END}{tail}"
+    staging = readme.with_name(f".{readme.name}.tmp")
+    staging.write_text(new, encoding="utf-8")
+    os.replace(staging, readme)
+
+
 INCLUDES = {
     "run.md": run_markdown,
     "flow_table.md": flow_table_markdown,
@@ -168,6 +217,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.report is not None:
         written = write_docs_files(args.report)
+        update_readme(read_results(args.report))
     else:
         # The report lives in docs/_build/compare/report (not in git), and compare runs from
         # docs/_build/compare so that the report says `--out report`. An interrupted run resumes
@@ -185,7 +235,8 @@ def main(argv=None) -> int:
             )
             return status
         written = write_docs_files(folder / "report")
-    print(f"wrote {OUTPUT.relative_to(DOCS.parent)}/: {', '.join(written)}")
+        update_readme(read_results(folder / "report"))
+    print(f"wrote {OUTPUT.relative_to(DOCS.parent)}/: {', '.join(written)}, and README.md's table")
     return 0
 
 

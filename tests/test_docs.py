@@ -227,6 +227,25 @@ def test_the_compare_includes_are_generated_from_the_committed_results():
         assert f"_static/compare/{name}" in page, f"docs/gradient_flow.md does not show {name}"
 
 
+def test_the_readme_table_is_generated_from_the_committed_results(tmp_path):
+    """The README's table of the default report is what generate_compare makes of the committed
+    results.json (a hand edit, or a rerun whose README was not regenerated, fails here), and
+    update_readme rewrites only the block between the markers."""
+    generate = _load_docs_script("generate_compare")
+    results = generate.read_results(DOCS / "_static" / "compare")
+    readme = generate.README.read_text(encoding="utf-8")
+    block = readme.split(generate.README_BEGIN)[1].split(generate.README_END)[0]
+    assert block == "\n" + generate.readme_table_markdown(results), "README's table is stale"
+    copy = tmp_path / "README.md"
+    copy.write_text(readme.replace(block, "\nstale\n"), encoding="utf-8")
+    generate.update_readme(results, copy)
+    assert copy.read_text(encoding="utf-8") == readme
+    copy.write_text("no markers\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="must hold <!-- compare-table:begin -->"):
+        generate.update_readme(results, copy)
+    assert copy.read_text(encoding="utf-8") == "no markers\n"
+
+
 def _fake_report(folder: Path, figures) -> dict:
     folder.mkdir()
     results = {
