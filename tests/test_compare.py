@@ -530,3 +530,12 @@ def test_the_gradient_flow_pictures_use_the_residual_scale_each_architecture_cho
     for row in results["table"]:
         chosen = row["metrics"][results["flow_task"]]["residual_scale"]
         assert flows[row["arch"]].get("residual_scale") == chosen
+
+
+def test_has_residual_branch_reads_the_preset_and_names_a_bad_architecture():
+    from numrnn.compare.protocol import has_residual_branch
+
+    assert [has_residual_branch(arch) for arch in TINY.architectures] == [False, False, True]
+    assert has_residual_branch("hierarchical-deep-transition-skip")
+    with pytest.raises(ValueError, match=r"arch must be one of \[.*\]; got 'lstm'"):
+        has_residual_branch("lstm")

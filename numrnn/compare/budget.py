@@ -26,7 +26,7 @@ from .._checks import check_int
 from ..diagnostics import parameter_counts
 from ..presets import ARCHITECTURES, build
 
-__all__ = ["Width", "preset_depth", "count_parameters", "solve_width"]
+__all__ = ["Width", "preset_config", "preset_depth", "count_parameters", "solve_width"]
 
 MAX_WIDTH = 4096
 """Largest hidden size the solver tries."""
@@ -50,6 +50,22 @@ class Width(NamedTuple):
     relative_error: float
 
 
+@functools.lru_cache(maxsize=None)
+def preset_config(arch: str):
+    """The preset's :class:`numrnn.config.ModelConfig` at D = H = O = 1 (what it is, not its size).
+
+    Parameters
+    ----------
+    arch : str
+        A key of :data:`numrnn.presets.ARCHITECTURES`.
+
+    Returns
+    -------
+    ModelConfig
+    """
+    return build(arch, 1, 1, 1, seed=0).config
+
+
 def preset_depth(arch: str) -> int:
     """The transition depth q of a preset (0 for vanilla and hierarchical).
 
@@ -62,7 +78,7 @@ def preset_depth(arch: str) -> int:
     -------
     int
     """
-    return build(arch, 1, 1, 1, seed=0).config.layers[0].transition_depth
+    return preset_config(arch).layers[0].transition_depth
 
 
 def count_parameters(

@@ -14,16 +14,16 @@ tests use).
 
 from __future__ import annotations
 
-import functools
 import math
 import numbers
 from dataclasses import asdict, dataclass, replace
 
 from .._checks import check_int
 from ..init import RESIDUAL_SCALE, residual_branch_weights
-from ..presets import ARCHITECTURES, build
+from ..presets import ARCHITECTURES
 from ..training.optim import OPTIMIZERS
 from ..training.tasks import TASKS
+from .budget import preset_config
 
 __all__ = [
     "TaskSpec",
@@ -43,7 +43,6 @@ MUSIC_TASK = "chorales"
 """The polyphonic-music task (Pascanu et al. 2014); needs the ``numrnn[music]`` extra."""
 
 
-@functools.lru_cache(maxsize=None)
 def has_residual_branch(arch: str) -> bool:
     """Whether a layer of the preset ``arch`` has a residual branch (``skip="residual"``).
 
@@ -67,7 +66,7 @@ def has_residual_branch(arch: str) -> bool:
     """
     if arch not in ARCHITECTURES:
         raise ValueError(f"arch must be one of {list(ARCHITECTURES)}; got {arch!r}")
-    return bool(residual_branch_weights(build(arch, 1, 1, 1).config))
+    return bool(residual_branch_weights(preset_config(arch)))
 
 
 def task_names() -> list:
