@@ -274,7 +274,7 @@ def test_public_tests_name_the_wrong_gradient():
     ok, message = __import__("numrnn.assignment.kit", fromlist=["_public_case"])._public_case(
         "rnn_step_backward", cases["rnn_step_backward"], namespace
     )
-    assert not ok and message.startswith("wrong: dW_hh (max relative error")
+    assert not ok and message.startswith("dW_hh wrong (max relative error")
     assert "disagree with differences of your rnn_step_forward" in message
 
 
