@@ -294,7 +294,7 @@ def check_backward(
         if correct:
             summary += f"; {kit.join_names(correct)} correct"
     lines = [f"`{item.name}`: {summary}. {_points(score)} / {_points(item.points)} points."]
-    _, forward_problem = _worst(
+    forward_error, forward_problem = _worst(
         run,
         trials,
         "forward_out",
@@ -306,9 +306,14 @@ def check_backward(
     if wrong and forward_problem:
         # the cache came from a wrong forward: the backward cannot be judged on its own
         lines.append(
-            f"Your {item.forward} does not match the reference on these inputs "
-            f"({forward_problem}), and {item.name} works from its cache: the likely cause is "
-            f"{item.forward}, so fix it first."
+            f"Your {item.forward} does not match the reference on these inputs ("
+            + (
+                f"max relative error {forward_error:.1e}"
+                if np.isfinite(forward_error)
+                else forward_problem
+            )
+            + f"), and {item.name} works from its cache: the likely cause is {item.forward}, "
+            "so fix it first."
         )
     elif disagree:
         verb = "disagrees" if len(disagree) == 1 else "disagree"

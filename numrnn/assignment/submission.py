@@ -20,6 +20,7 @@ from .text import printable, unicode_name
 
 MAX_SUBMISSION_BYTES = 5_000_000
 SUFFIXES = (".py", ".ipynb")
+MAX_NAME = 100  # characters of a submission's name: <name>-<n>.json must stay a valid file name
 
 
 class SubmissionError(ValueError):
@@ -266,7 +267,10 @@ def unique_names(found: list) -> list:
         In the order given.
     """
     cleaned = [
-        (printable(unicode_name(name)).replace("/", "_").lstrip(".") or "submission", path)
+        (
+            printable(unicode_name(name)).replace("/", "_").lstrip(".")[:MAX_NAME] or "submission",
+            path,
+        )
         for name, path in found
     ]
     taken = {name.casefold() for name, _ in cleaned}
