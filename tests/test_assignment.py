@@ -490,14 +490,77 @@ def test_grading_only_some_items_refuses_unknown_names():
         Grader("vanilla_rnn", only=["nope"])
 
 
-def test_hidden_trials_depend_on_the_seed_only():
-    first = Reference(load("vanilla_rnn")).hidden_trials(7)["rnn_step_forward"][0]
-    again = Reference(load("vanilla_rnn")).hidden_trials(7)["rnn_step_forward"][0]
-    other = Reference(load("vanilla_rnn")).hidden_trials(8)["rnn_step_forward"][0]
-    np.testing.assert_array_equal(first.inputs["x"], again.inputs["x"])
-    assert first.inputs["x"].shape != other.inputs["x"].shape or not np.array_equal(
-        first.inputs["x"], other.inputs["x"]
-    )
+def test_hidden_trials_depend_on_the_seed_and_the_submission_only():
+    """A regrade (same seed, same name) draws the same trials; another student draws others
+    (one draw for the whole batch would miss a bug for every student at once)."""
+    reference = Reference(load("vanilla_rnn"))
+    first = reference.hidden_trials(7, "alice")["rnn_backward"]
+    again = Reference(load("vanilla_rnn")).hidden_trials(7, "alice")["rnn_backward"]
+    for one, other in zip(first, again, strict=True):
+        np.testing.assert_array_equal(one.inputs["x"], other.inputs["x"])
+        np.testing.assert_array_equal(one.dout, other.dout)
+    for changed in (reference.hidden_trials(8, "alice"), reference.hidden_trials(7, "bob")):
+        x = changed["rnn_backward"][0].inputs["x"]
+        assert x.shape != first[0].inputs["x"].shape or not np.array_equal(x, first[0].inputs["x"])
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_item_has_a_hidden_trial_whose_sizes_all_differ_from_the_public_ones(name):
+    """Over 50 seeds (and names): the first trial of every function differs from the public
+    case in each of B, T, D, H, M and has D != H, M != H, so a size written as a number fails
+    on every seed. Drawing each size from its whole range (today's grader) keeps B = 2 on a
+    quarter of the seeds."""
+    reference = Reference(load(name))
+    grading = reference.assignment.grading
+    public = grading.public_dims
+    for seed in range(50):
+        trials = reference.hidden_trials(seed, f"student{seed}")
+        for item, spec in grading.items.items():
+            if spec.check == "value":
+                continue
+            dims = trials[item][0].dims
+            assert all(dims[size] != public[size] for size in dims), (seed, item, dims)
+            assert len(set(dims.values())) == len(dims), (seed, item, dims)
+            shapes = [value.shape for value in trials[item][0].inputs.values()]
+            assert all(low <= dims[s] <= high for s, (low, high) in grading.dims.items())
+            assert shapes, item
+
+
+def test_distinct_sizes_keeps_a_size_that_cannot_differ_and_falls_back_when_it_must():
+    """A one-value range keeps its value; ranges too narrow for all-distinct sizes still give
+    sizes that differ from the public ones (a search that demanded both would loop)."""
+    from numrnn.assignment.reference import distinct_sizes
+
+    rng = np.random.default_rng(0)
+    assert distinct_sizes({"B": (2, 2), "D": (2, 3)}, {"B": 2, "D": 2}, rng) == {"B": 2, "D": 3}
+    drawn = distinct_sizes({"B": (2, 3), "D": (2, 3)}, {"B": 2, "D": 2}, rng)
+    assert drawn == {"B": 3, "D": 3}
+
+
+@pytest.mark.parametrize(
+    "old, new, function",
+    [
+        (
+            "    h = np.tanh(a)\n",
+            "    h = np.tanh(a)[:2]  # B = 2 hard-coded\n",
+            "rnn_step_forward",
+        ),
+        (
+            "    for t in range(T):\n        h[t], step_cache",
+            "    for t in range(3):\n        h[t], step_cache",
+            "rnn_forward",
+        ),
+    ],
+)
+def test_a_hard_coded_size_fails_on_every_seed(old, new, function, tmp_path):
+    """B = 2 and T = 3 written into the code: zero for that function on three seeds and
+    three names (today's grader misses B = 2 on 25 % of seeds and T = 3 on 11 %)."""
+    (tmp_path / "hard.py").write_text(variant("vanilla_rnn", old, new))
+    for seed in (0, 1, 2):
+        with Grader("vanilla_rnn", seed=seed, only=function, limits={"time": 20}) as grader:
+            for student in ("ann", "ben", "cy"):
+                result = grader.grade_file(student, tmp_path / "hard.py")
+                assert result.score == 0.0, (seed, student, result.items[0].output)
 
 
 # ---------------------------------------------------------------- results
@@ -602,3 +665,133 @@ def test_a_teachers_own_source_with_a_per_item_limit_and_visibility(tmp_path):
     results = gradescope_results(off_result)
     validate_gradescope(results)
     assert results["tests"][1]["visibility"] == "after_due_date"
+
+
+# ---------------------------------------------------------------- side effects
+
+
+def wrapped(name: str, function: str, body: str) -> str:
+    """A shipped source with ``function`` wrapped, as seen by the grader only: calls from the
+    submission's own cells (a sequence calling its step, the answers' cells) stay pure."""
+    return load(name).text + (
+        "\n\n# %%\nimport copy as _copy\nimport functools as _functools\nimport sys as _sys\n\n"
+        f"_pure = {function}\n\n\n@_functools.wraps(_pure)\ndef {function}(*args):\n"
+        "    if _sys._getframe(1).f_code.co_filename.startswith('<cell'):\n"
+        "        return _pure(*args)\n"
+        f"{body}"
+    )
+
+
+def writes_into(index: int) -> str:
+    """A forward that works on a copy of argument ``index``, then adds 0.5 to the caller's."""
+    return (
+        "    args = list(args)\n"
+        f"    given = args[{index}]\n"
+        f"    args[{index}] = given.copy()\n"
+        "    result = _pure(*args)\n"
+        "    given += 0.5  # the planted side effect\n"
+        "    return result\n"
+    )
+
+
+def squares_cache(path: str) -> str:
+    """A backward that works on a deep copy of the cache, then squares ``cache<path>``."""
+    return (
+        "    dout, cache = args\n"
+        "    grads = _pure(dout, _copy.deepcopy(cache))\n"
+        f"    target = cache{path}\n"
+        "    target **= 2  # the planted side effect\n"
+        "    return grads\n"
+    )
+
+
+SCALES_DOUT = (
+    "    dout, cache = args\n"
+    "    grads = _pure(dout.copy(), cache)\n"
+    "    dout *= 2.0  # the planted side effect\n"
+    "    return grads\n"
+)
+
+MUTATING = {
+    # assignment: [(function, its wrapper's body, what the message names)]
+    "vanilla_rnn": [
+        ("rnn_step_forward", writes_into(1), "h_prev"),
+        ("rnn_step_backward", squares_cache('["h"]'), "cache['h']"),
+        ("rnn_forward", writes_into(1), "h0"),
+        ("rnn_backward", SCALES_DOUT, "dh"),
+    ],
+    "deep_transition": [
+        ("dt_step_forward", writes_into(0), "x"),
+        ("dt_step_backward", squares_cache('["g"]'), "cache['g']"),
+        ("dt_forward", writes_into(1), "h0"),
+        ("dt_backward", squares_cache('["steps"][1]["h"]'), "cache['steps'][1]['h']"),
+    ],
+    "residual_flow": [
+        ("res_forward", writes_into(5), "W_hh"),
+        ("res_backward", squares_cache('["h"]'), "cache['h']"),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_a_side_effect_costs_exactly_that_functions_points_with_what_it_mutated(
+    name, graders, tmp_path
+):
+    """Each graded function, mutating one of its inputs (an argument, dout, an array in the
+    cache) but computing the right values: a grader that checks values only gives full marks.
+    The reference (the correct variant) keeps full marks."""
+    grader = graders[name]
+    cases = MUTATING[name]
+    assert {function for function, _, _ in cases} == {
+        item for item, spec in grader.items.items() if spec.check != "value"
+    }, "every graded function needs a mutating variant"
+    for function, body, _ in cases:
+        (tmp_path / f"{function}.py").write_text(wrapped(name, function, body))
+    (tmp_path / "correct.py").write_text(load(name).text)
+    results = grader.grade_many(
+        [(path.stem, path) for path in sorted(tmp_path.glob("*.py"))], workers=2, progress=False
+    )
+    by_name = {result.name: result for result in results}
+    full = {item: spec.points for item, spec in grader.items.items()}
+    assert scores(by_name["correct"]) == full
+    for function, _, target in cases:
+        result = by_name[function]
+        assert scores(result) == {**full, function: 0.0}, function
+        output = next(item.output for item in result.items if item.name == function)
+        assert output.startswith(f"`{function}` modified its argument {target} in place (max "), (
+            output
+        )
+        assert "work on copies. 0 / " in output
+        assert next(item.failures for item in result.items if item.name == function) == [
+            "side effect"
+        ]
+
+
+def test_the_side_effect_message_says_how_much_changed(graders, tmp_path):
+    """h_prev += 0.5: the message's max change is that 0.5 (not a flag, not another array)."""
+    result = grade_text(
+        graders["vanilla_rnn"], tmp_path, wrapped("vanilla_rnn", "rnn_step_forward", writes_into(1))
+    )
+    assert result.items[0].output == (
+        "`rnn_step_forward` modified its argument h_prev in place (max change 0.5); "
+        "work on copies. 0 / 2 points."
+    )
+
+
+def test_a_function_that_keeps_state_between_calls_fails_the_second_call(graders, tmp_path):
+    """A forward that adds a counter it keeps: right on the first call, wrong on the second,
+    which a grader calling each function once never sees."""
+    body = (
+        "    _calls.append(1)\n"
+        "    h, cache = _pure(*args)\n"
+        "    return h + (len(_calls) % 2 == 0), cache\n"
+    )
+    text = wrapped("vanilla_rnn", "rnn_step_forward", body).replace(
+        "_pure = rnn_step_forward", "_pure = rnn_step_forward\n_calls = []"
+    )
+    result = grade_text(graders["vanilla_rnn"], tmp_path, text)
+    assert result.items[0].score == 0
+    assert result.items[0].output.startswith(
+        "`rnn_step_forward` gave another the output when called a second time on equal inputs"
+    )
+    assert result.items[0].failures == ["not repeatable"]

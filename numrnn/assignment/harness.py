@@ -138,11 +138,14 @@ def _copy(np, value):
 
 
 def _parameter_names(function, defaults):
-    """The names of a function's first parameters (``defaults`` if it does not say)."""
+    """The names of a function's first positional parameters (``defaults`` where it does
+    not name them, e.g. ``*args``)."""
     try:
-        names = list(inspect.signature(function).parameters)
+        parameters = inspect.signature(function).parameters.values()
     except (TypeError, ValueError):
         return list(defaults)
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    names = [p.name for p in parameters if p.kind in positional]
     return [*names[: len(defaults)], *defaults[len(names) :]]
 
 
