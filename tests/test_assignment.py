@@ -795,3 +795,91 @@ def test_a_function_that_keeps_state_between_calls_fails_the_second_call(graders
         "`rnn_step_forward` gave another the output when called a second time on equal inputs"
     )
     assert result.items[0].failures == ["not repeatable"]
+
+
+# ---------------------------------------------------------------- the precision contract
+
+FLOAT32_CELL = """
+# %%
+def _to(value, dtype):
+    if isinstance(value, np.ndarray):
+        return value.astype(dtype)
+    if isinstance(value, dict):
+        return {key: _to(inner, dtype) for key, inner in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to(inner, dtype) for inner in value)
+    return value
+
+
+def _in_float32(function, is_forward):
+    def computed_in_float32(*args):
+        result = function(*_to(args, np.float32))
+        if is_forward:
+            return result[0].astype(np.float64), result[1]
+        return _to(result, np.float64)
+
+    return computed_in_float32
+
+
+rnn_step_forward = _in_float32(rnn_step_forward, True)
+rnn_step_backward = _in_float32(rnn_step_backward, False)
+rnn_forward = _in_float32(rnn_forward, True)
+rnn_backward = _in_float32(rnn_backward, False)
+"""
+
+
+def test_float32_arithmetic_fails_the_public_checks_and_the_grader_alike(graders, tmp_path):
+    """The issue's case: float32 arithmetic cast back to float64. The grader took points for
+    it while the public checks passed 3 of the same 4 functions (two verdicts near one
+    threshold); now one function (kit.compare) decides both, and both name the precision."""
+    from numrnn.assignment.student import public_cases
+
+    assignment = load("vanilla_rnn")
+    text = assignment.text + FLOAT32_CELL
+    namespace = {"__name__": "submission"}
+    exec(compile(text, "float32", "exec"), namespace)
+    cases = public_cases(assignment, Reference(assignment))
+    result = grade_text(graders["vanilla_rnn"], tmp_path, text)
+    assert result.score == 0.0, [item.output for item in result.items]
+    for item in result.items:
+        ok, message = kit._public_case(item.name, cases[item.name], namespace)
+        assert not ok and "float32 rounding (precision); compute in float64" in message, message
+        assert "float32 rounding (precision); compute in float64" in item.output, item.output
+
+
+def test_the_handout_states_the_precision_contract_the_grader_enforces(tmp_path):
+    """The student version's prose and each shipped source state the tolerance the
+    declaration gives the grader (a changed default would make them disagree)."""
+    import re
+
+    for name in SHIPPED:
+        assignment = load(name)
+        tolerances = {
+            item.rtol for item in assignment.grading.items.values() if item.check != "value"
+        }
+        assert tolerances == {kit.DEFAULT_RTOL}
+        stated = re.search(r"must be at most ([0-9.e-]+)\.", assignment.text)
+        assert stated and float(stated.group(1)) == kit.DEFAULT_RTOL, name
+        py_path, _ = write_student_version(assignment, tmp_path / name)
+        student = py_path.read_text()
+        assert "Work in float64" in student
+        assert kit.precision_contract(kit.DEFAULT_RTOL).split(": ")[0] in student.replace(
+            "\n# ", " "
+        )
+
+
+def test_float64_rounding_differences_pass_and_float32_sized_ones_do_not():
+    """kit.compare on the arrays' scale: an entry near zero by cancellation, off by 1e-17,
+    passes (an entrywise relative error would call it 2e-9 and fail it); 1e-8 of each entry is
+    float32's size and fails with the precision message; 1e-2 is a wrong formula."""
+    expected = np.array([1.0, -2.0, 3e-9])
+    assert kit.compare("dW", expected + [0, 0, 1e-17], expected, 1e-9) == (
+        pytest.approx(2e-18, abs=1e-17),
+        None,
+    )
+    error, message = kit.compare("dW", expected * (1 + 1e-8), expected, 1e-9)
+    assert "dW is off by a relative error of 5.0e-09: the size of float32 rounding" in message
+    error, message = kit.compare("dW", expected * 1.02, expected, 1e-9)
+    assert message == "dW wrong (max relative error 9.9e-03)"
+    error, message = kit.compare("dW", expected.astype(np.float32), expected, 1e-9)
+    assert error == np.inf and message == "dW has dtype float32, expected float64"

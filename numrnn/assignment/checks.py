@@ -221,7 +221,9 @@ def check_forward(
     error, problem = _worst(run, trials, "out", "the output", item.rtol)
     if problem:
         label = "wrong output" if np.isfinite(error) else "wrong shape/dtype/NaN"
-        return _zero(item, f"{problem} over {len(trials)} hidden trials", label, run.seconds)
+        return _zero(
+            item, f"{problem}, the worst of {len(trials)} hidden trials", label, run.seconds
+        )
     return ItemResult(
         item.name,
         item.check,
