@@ -314,6 +314,10 @@ def test_notebook_and_percent_submission_read_the_same_code_cells(tmp_path):
         ("a.txt", "x", r"must be a \.py or an \.ipynb file; got 'a\.txt'"),
         ("a.ipynb", "{not json", r"a\.ipynb is not a valid notebook: not JSON"),
         ("a.ipynb", '{"cells": 3}', r"a\.ipynb is not a valid notebook: no list of cells"),
+        ("alice.py", "", r"^alice\.py is empty$"),
+        ("alice.py", " \n\n", r"^alice\.py is empty$"),
+        ("alice.ipynb", '{"cells": []}', r"^alice\.ipynb has no code$"),
+        ("deep.ipynb", "[" * 100_000 + "]" * 100_000, r"deep\.ipynb .*: its JSON nests too deeply"),
     ],
 )
 def test_unreadable_submissions_are_named(tmp_path, name, content, message):
@@ -321,6 +325,75 @@ def test_unreadable_submissions_are_named(tmp_path, name, content, message):
     path.write_text(content)
     with pytest.raises(SubmissionError, match=message):
         read_submission(path)
+
+
+def test_a_utf8_bom_is_read_as_python_reads_it(tmp_path):
+    """``python file.py`` runs a file that starts with a BOM; reading it as UTF-8 kept U+FEFF
+    in the first cell (a SyntaxError, 0 / 10), and json.loads refuses a notebook with one."""
+    text = "# %%\nimport numpy as np\n\n# %%\nanswer = 42\n"
+    (tmp_path / "bom.py").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    (tmp_path / "plain.py").write_text(text)
+    assert read_submission(tmp_path / "bom.py") == read_submission(tmp_path / "plain.py")
+    notebook = notebook_json(parse_percent(text)[1])
+    (tmp_path / "bom.ipynb").write_bytes(b"\xef\xbb\xbf" + json.dumps(notebook).encode())
+    assert read_submission(tmp_path / "bom.ipynb") == read_submission(tmp_path / "plain.py")
+
+
+def test_a_symlinked_submission_is_an_error_and_its_target_is_never_read(tmp_path):
+    """A link to the teacher's source (or another student's file) is refused by O_NOFOLLOW:
+    following it would grade, or echo in the feedback, a file the student cannot read."""
+    secret = tmp_path / "secret.py"
+    secret.write_text("SOLUTION = 1\n")
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    (folder / "mallory.py").symlink_to(secret)
+    (folder / "mallory_dir").symlink_to(tmp_path, target_is_directory=True)
+    with pytest.raises(SubmissionError, match=r"^mallory\.py is a symbolic link; submit the file"):
+        read_submission(folder / "mallory.py")
+    assert [name for name, _ in find_submissions([folder])] == ["mallory"]
+    with Grader("vanilla_rnn", seed=1) as grader:
+        result = grader.grade_file("mallory", folder / "mallory.py")
+    assert result.score == 0.0
+    assert "is a symbolic link" in result.items[0].output
+    assert "SOLUTION" not in json.dumps(gradescope_results(result))
+
+
+def test_files_that_look_like_submissions_but_are_not_taken_are_listed(tmp_path):
+    """bob.py.txt, hw1.PY, x.ipynb.bak, .hidden.py and a second script in a student's folder
+    were skipped without a word ("graded 1 submission")."""
+    from numrnn.assignment.submission import scan_submissions
+
+    for name in ("alice.py", "bob.py.txt", "hw1.PY", "x.ipynb.bak", ".hidden.py", "notes.txt"):
+        (tmp_path / name).write_text("x = 1")
+    (tmp_path / "carol").mkdir()
+    (tmp_path / "carol" / "a.ipynb").write_text("{}")
+    (tmp_path / "carol" / "b.py").write_text("x = 1")
+    found = scan_submissions([tmp_path])
+    assert [name for name, _ in found.submissions] == ["alice", "carol"]
+    assert found.skipped == [
+        ".hidden.py (a hidden file)",
+        "bob.py.txt (not .py or .ipynb)",
+        "carol/b.py (one file per folder: graded a.ipynb)",
+        "hw1.PY (not .py or .ipynb)",
+        "x.ipynb.bak (not .py or .ipynb)",
+    ]
+
+
+def test_names_are_unique_even_against_a_file_called_like_a_duplicate(tmp_path):
+    """dave.py, dave.ipynb and dave-2.py made two rows called dave-2 (one JSON overwrote the
+    other, and dave got the other file's score); names differing in case only clash on
+    macOS's file system, and a name that is not UTF-8 cannot be written to the CSV."""
+    from numrnn.assignment.submission import unique_names
+
+    for name in ("dave.py", "dave-2.py", "Dave.py"):
+        (tmp_path / name).write_text("x = 1")
+    (tmp_path / "dave.ipynb").write_text("{}")
+    found = find_submissions([tmp_path])
+    names = [name for name, _ in found]
+    assert len({name.casefold() for name in names}) == 4
+    assert dict((path.name, name) for name, path in found)["dave-2.py"] == "dave-2"
+    weird = unique_names([("\udcff=1\n\x1b[31m", tmp_path), ("a/b", tmp_path)])
+    assert [name for name, _ in weird] == ["\ufffd=1\\n", "a_b"]
 
 
 def test_find_submissions_takes_files_and_nbgrader_style_folders(tmp_path):
@@ -883,3 +956,47 @@ def test_float64_rounding_differences_pass_and_float32_sized_ones_do_not():
     assert message == "dW wrong (max relative error 9.9e-03)"
     error, message = kit.compare("dW", expected.astype(np.float32), expected, 1e-9)
     assert error == np.inf and message == "dW has dtype float32, expected float64"
+
+
+# ---------------------------------------------------------------- the top-level code's own limit
+
+
+def test_slow_top_level_code_has_its_own_limit_and_message(tmp_path):
+    """Top-level code slower than its limit: every function says so, naming the file (today
+    each function said it hit the function's own time limit)."""
+    (tmp_path / "slow.py").write_text(load("vanilla_rnn").text + "\n# %%\nwhile True:\n    pass\n")
+    limits = {"top_level_time": 0.5, "time": 20}
+    with Grader("vanilla_rnn", seed=1, limits=limits) as grader:
+        result = grader.grade_file("slow", tmp_path / "slow.py")
+    assert result.score == 0.0
+    for item in result.items:
+        assert item.output == (
+            f"`{item.name}`: not graded: the top-level code of slow.py did not finish within "
+            f"0.5 s; move slow work into functions. 0 / {item.max_score:g} points."
+        )
+        assert item.failures == ["top-level time limit"]
+    assert result.seconds < 5  # one run, reused: the same code would stop the same way
+
+
+def test_top_level_code_does_not_use_up_the_functions_time(tmp_path):
+    """The issue's case scaled down: top-level code of 1.2 s, a function limit of 1 s. The
+    function's clock starts when the top-level code is done, so full marks (today: zero,
+    with the function time limit's message)."""
+    text = load("vanilla_rnn").text + "\n# %%\nimport time\n\ntime.sleep(1.2)\n"
+    (tmp_path / "patient.py").write_text(text)
+    with Grader("vanilla_rnn", seed=1, limits={"time": 1}, only="rnn_step_forward") as grader:
+        result = grader.grade_file("patient", tmp_path / "patient.py")
+    assert result.score == 2.0, result.items[0].output
+
+
+def test_a_slow_function_after_quick_top_level_code_gets_the_function_limit(tmp_path):
+    """The harness's own clock for the function: an endless loop in it is stopped at the
+    function's limit, with the function's message."""
+    text = variant("vanilla_rnn", "    h = np.tanh(a)\n", "    while True:\n        pass\n")
+    (tmp_path / "loop.py").write_text(text)
+    with Grader("vanilla_rnn", seed=1, limits={"time": 0.5}, only="rnn_step_forward") as grader:
+        result = grader.grade_file("loop", tmp_path / "loop.py")
+    assert result.items[0].output.startswith(
+        "`rnn_step_forward`: stopped after the time limit of 0.5 s (an infinite loop, or too slow)"
+    )
+    assert result.items[0].seconds < 3
