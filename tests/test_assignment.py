@@ -971,8 +971,8 @@ def test_slow_top_level_code_has_its_own_limit_and_message(tmp_path):
     assert result.score == 0.0
     for item in result.items:
         assert item.output == (
-            f"`{item.name}`: not graded: the top-level code of slow.py did not finish within "
-            f"0.5 s; move slow work into functions. 0 / {item.max_score:g} points."
+            f"`{item.name}`: not graded: the top-level code of slow.py did not finish within the "
+            f"time limit of 0.5 s; move slow work into functions. 0 / {item.max_score:g} points."
         )
         assert item.failures == ["top-level time limit"]
     assert result.seconds < 5  # one run, reused: the same code would stop the same way
@@ -984,7 +984,8 @@ def test_top_level_code_does_not_use_up_the_functions_time(tmp_path):
     with the function time limit's message)."""
     text = load("vanilla_rnn").text + "\n# %%\nimport time\n\ntime.sleep(1.2)\n"
     (tmp_path / "patient.py").write_text(text)
-    with Grader("vanilla_rnn", seed=1, limits={"time": 1}, only="rnn_step_forward") as grader:
+    limits = {"time": 1, "top_level_time": 10}
+    with Grader("vanilla_rnn", seed=1, limits=limits, only="rnn_step_forward") as grader:
         result = grader.grade_file("patient", tmp_path / "patient.py")
     assert result.score == 2.0, result.items[0].output
 

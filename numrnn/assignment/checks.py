@@ -90,8 +90,8 @@ def run_failure(item: Item, run: RunResult, file_name: str = "your file"):
     limits = item.limits
     if run.outcome == "no-status" and run.returncode == EXIT_TOP_LEVEL_TIME:
         return (
-            f"not graded: the top-level code of {file_name} did not finish within "
-            f"{limits.top_level_time:g} s; move slow work into functions",
+            f"not graded: the top-level code of {file_name} did not finish within the time "
+            f"limit of {limits.top_level_seconds:g} s; move slow work into functions",
             "top-level time limit",
         )
     if run.outcome == "timeout" or (

@@ -41,9 +41,10 @@ class Limits:
     time : float
         Wall-clock seconds the graded function may take, after the submission's
         top-level code has run (default 10).
-    top_level_time : float
+    top_level_time : float or None
         Wall-clock seconds the submission's top-level code (everything outside
-        functions, run before each graded function) may take (default 10).
+        functions, run before each graded function) may take (default None: the
+        same as ``time``).
     memory_mb : int
         Address-space limit, ``RLIMIT_AS`` (default 1024, i.e. 1 GiB).
     output_kb : int
@@ -56,12 +57,17 @@ class Limits:
     memory_mb: int = 1024
     output_kb: int = 1024
     processes: int = 64
-    top_level_time: float = 10.0
+    top_level_time: float | None = None
+
+    @property
+    def top_level_seconds(self) -> float:
+        """The top-level code's limit: ``top_level_time``, else ``time``."""
+        return self.time if self.top_level_time is None else self.top_level_time
 
     @property
     def wall_seconds(self) -> float:
         """The whole run's wall-clock bound: top-level code, then the function, then 1 s."""
-        return self.top_level_time + self.time + 1.0
+        return self.top_level_seconds + self.time + 1.0
 
     def updated(self, overrides: dict, where: str) -> "Limits":
         """A copy with ``overrides`` (a ``limits`` dict of the declaration) applied."""

@@ -154,7 +154,7 @@ class Grader:
             "trials": len(trials),
             "rtol": item.rtol,
             "time": item.limits.time,
-            "top_level_time": item.limits.top_level_time,
+            "top_level_time": item.limits.top_level_seconds,
         }
         inputs, expected = {}, []
         if item.check == "value":

@@ -32,7 +32,7 @@ def _add_limit_flags(parser) -> None:
         type=positive_number,
         default=None,
         help="seconds the submission's top-level code (outside functions) may take before "
-        "each graded function (default: the declaration's, else 10)",
+        "each graded function (default: the declaration's, else --time)",
     )
     parser.add_argument(
         "--memory-mb",
