@@ -865,7 +865,7 @@ def test_a_function_that_keeps_state_between_calls_fails_the_second_call(graders
     result = grade_text(graders["vanilla_rnn"], tmp_path, text)
     assert result.items[0].score == 0
     assert result.items[0].output.startswith(
-        "`rnn_step_forward` gave another the output when called a second time on equal inputs"
+        "`rnn_step_forward` returned a different output when called a second time on equal inputs"
     )
     assert result.items[0].failures == ["not repeatable"]
 

@@ -88,15 +88,14 @@ def cell_errors(status: dict) -> list:
 def run_failure(item: Item, run: RunResult, file_name: str = "your file"):
     """``(message, failure label)`` when the run itself failed, else None."""
     limits = item.limits
-    if run.outcome == "no-status" and run.returncode == EXIT_TOP_LEVEL_TIME:
+    # the harness's waiting parent stopped the run: whatever the student's code wrote before
+    if run.returncode == EXIT_TOP_LEVEL_TIME:
         return (
             f"not graded: the top-level code of {file_name} did not finish within the time "
             f"limit of {limits.top_level_seconds:g} s; move slow work into functions",
             "top-level time limit",
         )
-    if run.outcome == "timeout" or (
-        run.outcome == "no-status" and run.returncode == EXIT_FUNCTION_TIME
-    ):
+    if run.outcome == "timeout" or run.returncode == EXIT_FUNCTION_TIME:
         return (
             f"stopped after the time limit of {limits.time:g} s (an infinite loop, or too slow)",
             "time limit",
@@ -176,7 +175,7 @@ def side_effect(item: Item, run: RunResult):
             error = fact.get("error")
             size = f" (relative difference {error:.1e})" if isinstance(error, float) else ""
             return (
-                f"gave another {target} when called a second time on equal inputs{size}: "
+                f"returned a different {target} when called a second time on equal inputs{size}: "
                 "it must not keep or change state between calls"
             ), "not repeatable"
         if change == "removed":

@@ -150,13 +150,13 @@ def _parameter_names(function, defaults):
 
 
 def _repeat(kit, np, function, label, first, second, rtol):
-    """A fact when a second call on equal inputs gave another result, else None."""
-    if not isinstance(first, np.ndarray) or first.dtype != np.float64:
-        return None  # the first result's own problem is reported where it is checked
+    """``[fact]`` when a second call on equal inputs gave another result, else ``[]``."""
+    if kit.array_problem(label, first, getattr(first, "shape", ())):
+        return []  # the first result's own problem is reported where it is checked
     error, problem = kit.compare(label, second, first, rtol)
     if problem is None:
-        return None
-    return {"function": function, "target": label, "change": "repeat", "error": float(error)}
+        return []
+    return [{"function": function, "target": label, "change": "repeat", "error": float(error)}]
 
 
 def child(task, loaded_fd=None):
@@ -223,7 +223,7 @@ def child(task, loaded_fd=None):
                 out = _copy(np, out)  # a second call must not change what the first returned
                 again = forward(*[inputs[arg].copy() for arg in arg_names])
                 again = again[0] if task["returns_cache"] else again
-                effects += filter(None, [_repeat(kit, np, name, "the output", out, again, rtol)])
+                effects += _repeat(kit, np, name, "output", out, again, rtol)
                 continue
             # the forward's output: the grader compares it with the reference's, to tell a
             # backward that is wrong from one that works on a wrong forward's cache
@@ -249,7 +249,7 @@ def child(task, loaded_fd=None):
                 problem = _save(np, f"t{k}_{grad_name}", value)
                 if problem:
                     status["problems"][f"t{k}_{grad_name}"] = f"{grad_name} {problem}"
-                effects += filter(None, [_repeat(kit, np, name, grad_name, value, repeated, rtol)])
+                effects += _repeat(kit, np, name, grad_name, value, repeated, rtol)
         except BaseException as error:  # noqa: BLE001
             trial["error"] = _describe(error)
             continue
