@@ -317,7 +317,12 @@ def test_notebook_and_percent_submission_read_the_same_code_cells(tmp_path):
         ("alice.py", "", r"^alice\.py is empty$"),
         ("alice.py", " \n\n", r"^alice\.py is empty$"),
         ("alice.ipynb", '{"cells": []}', r"^alice\.ipynb has no code$"),
-        ("deep.ipynb", "[" * 100_000 + "]" * 100_000, r"deep\.ipynb .*: its JSON nests too deeply"),
+        pytest.param(
+            "deep.ipynb",
+            "[" * 100_000 + "]" * 100_000,
+            r"deep\.ipynb .*: its JSON nests too deeply",
+            id="deeply-nested-notebook",
+        ),
     ],
 )
 def test_unreadable_submissions_are_named(tmp_path, name, content, message):
