@@ -18,7 +18,10 @@ import errno
 import inspect
 import json
 import os
+import select
+import signal
 import sys
+import time
 import traceback
 
 MAX_MESSAGE = 600
@@ -278,8 +281,6 @@ def _finish(status):
 
 def _wait_for(fds, seconds):
     """The fds of ``fds`` readable within ``seconds`` (none if the time ran out)."""
-    import select
-
     ready, _, _ = select.select(fds, [], [], max(0.0, seconds))
     return ready
 
@@ -291,8 +292,6 @@ def _supervise(pid, loaded_fd, task):
     :data:`EXIT_FUNCTION_TIME` when the child was stopped, else the child's own
     (128 + signal if it died of one; a child exiting with one of ours says 1).
     """
-    import time
-
     child_fd = os.pidfd_open(pid)
     deadline = time.monotonic() + float(task.get("top_level_time", 10.0))
     stopped, loaded, watching = None, False, [child_fd, loaded_fd]
@@ -308,7 +307,7 @@ def _supervise(pid, loaded_fd, task):
         else:
             watching = [child_fd]  # closed by the submission: the sandbox's wall clock holds
     if stopped is not None:
-        os.kill(pid, 9)
+        os.kill(pid, signal.SIGKILL)
     _, status = os.waitpid(pid, 0)
     if stopped is not None:
         return stopped
