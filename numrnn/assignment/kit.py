@@ -16,7 +16,7 @@ import numpy as np
 
 DEFAULT_FD_EPS = 1e-5
 DEFAULT_FD_TOL = 1e-4
-DEFAULT_RTOL = 1e-9  # the precision contract: float64 work meets it, float32 work (>= 1e-8) cannot
+DEFAULT_RTOL = 1e-10  # the precision contract: float64 work (~1e-15) meets it, float32 (2e-9+) not
 FLOAT32_LEVEL = 1e-5  # an error above the tolerance and below this is rounding, not a wrong formula
 ERROR_FLOOR = 1e-8
 
@@ -74,7 +74,7 @@ def precision_contract(rtol):
     return (
         f"Work in float64 (NumPy's default) and return float64 arrays: each array is compared "
         f"with the reference's, and its largest difference, relative to the arrays' largest "
-        f"entry, must be at most {rtol:g}. float32 arithmetic (errors of 1e-8 and more) does "
+        f"entry, must be at most {rtol:g}. float32 arithmetic (errors of 1e-9 and more) does "
         f"not meet it."
     )
 

@@ -34,7 +34,7 @@
 #
 # **Precision.** Work in float64 (NumPy's default) and return float64 arrays: each array is
 # compared with the reference's, and its largest difference, relative to the arrays' largest
-# entry, must be at most 1e-9. float32 arithmetic (errors of 1e-8 and more) does not meet it.
+# entry, must be at most 1e-10. float32 arithmetic (errors of 1e-9 and more) does not meet it.
 
 # %%
 import numpy as np
