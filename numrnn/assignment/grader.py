@@ -186,7 +186,9 @@ class Grader:
         Parameters
         ----------
         name : str
-            The submission's name in the gradebook.
+            The submission's name in the gradebook; with the seed, it draws the
+            submission's own hidden trials (:meth:`trials_for`), so pass the same name to
+            regrade identically.
         path : str or Path
         slot : int
             The worker's number (each concurrent worker needs its own).
