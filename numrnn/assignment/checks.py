@@ -219,11 +219,16 @@ def check_forward(
     if effect:
         return _zero(item, effect[0], effect[1], run.seconds, subject=True)
     error, problem = _worst(run, trials, "out", "the output", item.rtol)
-    if problem:
-        label = "wrong output" if np.isfinite(error) else "wrong shape/dtype/NaN"
-        return _zero(
-            item, f"{problem}, the worst of {len(trials)} hidden trials", label, run.seconds
-        )
+    if problem and not np.isfinite(error):
+        return _zero(item, problem, "wrong shape/dtype/NaN", run.seconds)
+    if problem:  # kit.compare's verdict, worded for the worst of the trials
+        over = f"the worst of {len(trials)} hidden trials"
+        if kit.is_rounding(error, item.rtol):
+            message = f"output off by a relative error of {error:.1e} ({over}): "
+            message += kit.rounding_advice(item.rtol)
+            return _zero(item, message, "float32 precision", run.seconds)
+        message = f"output wrong (max relative error {error:.1e}, {over})"
+        return _zero(item, message, "wrong output", run.seconds)
     return ItemResult(
         item.name,
         item.check,
@@ -263,7 +268,7 @@ def check_backward(
     effect = side_effect(item, run)
     if effect:
         return _zero(item, effect[0], effect[1], run.seconds, subject=True)
-    verdicts = {}  # grad -> (correct, message, agrees with FD)
+    verdicts, errors = {}, {}  # grad -> (correct, message, agrees with FD); grad -> error
     for grad in item.grads:
         error, problem = _worst(run, trials, grad, grad, item.rtol)
         worst_fd = 0.0
@@ -286,8 +291,20 @@ def check_backward(
                 problem,
                 worst_fd <= item.fd_tol if np.isfinite(error) else None,
             )
+        errors[grad] = error
     correct = [grad for grad, verdict in verdicts.items() if verdict[0]]
-    wrong = [verdict[1] for verdict in verdicts.values() if not verdict[0]]
+    rounded = [  # float32-sized errors: one clause for all of them
+        grad
+        for grad, verdict in verdicts.items()
+        if not verdict[0] and kit.is_rounding(errors[grad], item.rtol)
+    ]
+    wrong = [v[1] for g, v in verdicts.items() if not v[0] and g not in rounded]
+    if rounded:
+        verb = "is" if len(rounded) == 1 else "are"
+        wrong.append(
+            f"{kit.join_names(rounded)} {verb} off by a relative error of up to "
+            f"{max(errors[grad] for grad in rounded):.1e}: {kit.rounding_advice(item.rtol)}"
+        )
     score = round(item.points * len(correct) / len(item.grads), 6)
     if not wrong:
         summary = f"all {len(item.grads)} gradients correct ({kit.join_names(correct)})"
@@ -329,7 +346,11 @@ def check_backward(
             f"{kit.join_names(agree)} {verb} with finite differences of your own {item.forward}: "
             f"{item.name} is consistent with it, so check {item.forward} first."
         )
-    failures = [f"{grad} wrong" for grad, verdict in verdicts.items() if not verdict[0]]
+    failures = [
+        f"{grad} wrong"
+        for grad, verdict in verdicts.items()
+        if not verdict[0] and grad not in rounded
+    ] + (["float32 precision"] if rounded else [])
     return ItemResult(
         item.name,
         item.check,

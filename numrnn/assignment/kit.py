@@ -85,7 +85,7 @@ def compare(name, got, expected, rtol):
     Parameters
     ----------
     name : str
-        The array's name in the message (``"dW_hh"``, ``"the output"``).
+        The array's name in the message (``"dW_hh"``, ``"output"``).
     got : object
         What the student's function returned.
     expected : ndarray
@@ -105,12 +105,21 @@ def compare(name, got, expected, rtol):
     error = scaled_error(got, expected)
     if error <= rtol:
         return error, None
-    if error < FLOAT32_LEVEL:
-        return error, (
-            f"{name} is off by a relative error of {error:.1e}: the size of float32 rounding "
-            f"(precision); compute in float64 (the tolerance is {rtol:g})"
-        )
+    if is_rounding(error, rtol):
+        return error, f"{name} is off by a relative error of {error:.1e}: {rounding_advice(rtol)}"
     return error, f"{name} wrong (max relative error {error:.1e})"
+
+
+def is_rounding(error, rtol):
+    """Whether an error above the tolerance is the size of float32 rounding, not a bug."""
+    return rtol < error < FLOAT32_LEVEL
+
+
+def rounding_advice(rtol):
+    """What a float32-sized error means, and what to do."""
+    return (
+        f"the size of float32 rounding (precision); compute in float64 (the tolerance is {rtol:g})"
+    )
 
 
 def array_problem(name, got, expected_shape):
@@ -245,7 +254,7 @@ def _public_case(name, case, namespace):
     result = forward(*copies.values())
     out = result[0] if case["returns_cache"] else result
     if case["check"] == "forward":
-        _, problem = compare("the output", out, np.array(case["expected"]), case["rtol"])
+        _, problem = compare("output", out, np.array(case["expected"]), case["rtol"])
         return (False, problem) if problem else (True, "output matches")
     dout = np.array(case["dout"], dtype=np.float64)
     grads, problem = as_grad_list(namespace[name](dout, result[1]), list(case["grads"]))
