@@ -355,12 +355,13 @@ def test_a_symlinked_submission_is_an_error_and_its_target_is_never_read(tmp_pat
     (folder / "mallory_dir").symlink_to(tmp_path, target_is_directory=True)
     with pytest.raises(SubmissionError, match=r"^mallory\.py is a symbolic link; submit the file"):
         read_submission(folder / "mallory.py")
-    assert [name for name, _ in find_submissions([folder])] == ["mallory"]
+    assert [name for name, _ in find_submissions([folder])] == ["mallory", "mallory_dir"]
     with Grader("vanilla_rnn", seed=1) as grader:
-        result = grader.grade_file("mallory", folder / "mallory.py")
-    assert result.score == 0.0
-    assert "is a symbolic link" in result.items[0].output
-    assert "SOLUTION" not in json.dumps(gradescope_results(result))
+        for name, path in find_submissions([folder]):
+            result = grader.grade_file(name, path)
+            assert result.score == 0.0
+            assert f"{path.name} is a symbolic link" in result.items[0].output
+            assert "SOLUTION" not in json.dumps(gradescope_results(result))
 
 
 def test_files_that_look_like_submissions_but_are_not_taken_are_listed(tmp_path):

@@ -64,6 +64,8 @@ def read_submission(path) -> list:
     """
     path = Path(path)
     shown = printable(path.name)
+    if path.is_symlink():
+        raise SubmissionError(f"{shown} is a symbolic link; submit the file itself")
     if path.suffix not in SUFFIXES:
         raise SubmissionError(f"a submission must be a .py or an .ipynb file; got {shown!r}")
     data = _read_regular(path, shown)
@@ -197,8 +199,9 @@ def _folder_files(folder: Path) -> list:
 def scan_submissions(paths) -> Found:
     """Every submission under ``paths``, and the files that look like one but are not taken.
 
-    A file is one submission (named by its stem; a symbolic link is one too, and
-    grading it gives an error row). A directory holds one submission per
+    A file is one submission (named by its stem; a symbolic link, to a file or to a
+    folder, is one too, and grading it gives an error row without reading the target).
+    A directory holds one submission per
     ``.py``/``.ipynb`` directly inside it, and one per subdirectory (named by the
     subdirectory, e.g. nbgrader's ``submitted/<student>/<assignment>/``), which
     must hold one notebook or script (an ``.ipynb`` is preferred; checkpoints are
@@ -224,6 +227,8 @@ def scan_submissions(paths) -> Found:
             for entry in sorted(path.iterdir()):
                 if _is_candidate(entry):
                     found.append((entry.stem, entry))
+                elif entry.is_symlink() and entry.is_dir():
+                    found.append((entry.name, entry))  # a linked folder: an error row, unread
                 elif entry.is_dir() and not entry.is_symlink() and not entry.name.startswith("."):
                     files = _folder_files(entry)
                     inner = [p for p in files if _is_candidate(p)]
