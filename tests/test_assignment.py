@@ -1025,3 +1025,32 @@ def test_the_top_level_message_is_the_same_whoever_stopped_the_run():
             "of 10 s; move slow work into functions",
             "top-level time limit",
         )
+
+
+def test_a_fifo_named_like_a_submission_is_refused_without_blocking(tmp_path):
+    """A FIFO would block a plain read forever (the batch would hang): opened non-blocking,
+    it is named for what it is."""
+    import os
+
+    os.mkfifo(tmp_path / "pipe.py")
+    with pytest.raises(SubmissionError, match=r"^pipe\.py is not a regular file$"):
+        read_submission(tmp_path / "pipe.py")
+
+
+def test_printable_shows_control_characters_and_drops_escapes():
+    """What a student can put in a name or a message: ANSI CSI and OSC sequences (colours,
+    clear screen, a terminal title), newlines, a bidi override, undecodable file-name bytes."""
+    from numrnn.assignment.text import csv_cell, printable
+
+    assert printable("a\x1b[2J\x1b[31mb\x1b]0;title\x07c") == "abc"
+    assert printable("x\ny\rz\tw") == "x\\ny\\rz\\tw"
+    assert printable("evil\u202eexe.py") == "evil\\u202eexe.py"
+    assert printable("\udcff.py") == "\ufffd.py"
+    assert [csv_cell(text) for text in ("=1+2", "+1", "-1", "@x", "\tx", "ok")] == [
+        "'=1+2",
+        "'+1",
+        "'-1",
+        "'@x",
+        "\\tx",
+        "ok",
+    ]
