@@ -630,6 +630,7 @@ def test_distinct_sizes_keeps_a_size_that_cannot_differ_and_falls_back_when_it_m
             "rnn_forward",
         ),
     ],
+    ids=["B=2 hard-coded", "T=3 hard-coded"],
 )
 def test_a_hard_coded_size_fails_on_every_seed(old, new, function, tmp_path):
     """B = 2 and T = 3 written into the code: zero for that function on three seeds and
