@@ -311,10 +311,18 @@ class CountModTask(SyntheticTask):
     entropy of ``Binomial(t − 1, ½) mod k``, and the baseline is the mean over
     the T steps (0 at t = 1, where the bit alone decides; ``ln k`` for large t).
 
+    The defaults (T = 60, k = 5) are where the task separates architectures at
+    numrnn compare's budget (about 2000 parameters, 600 Adam steps, batch
+    32): measured on seeds 0-2 with learning rates 1e-3 to 1e-2, no vanilla
+    RNN got below 0.64 nats (baseline 1.54), while a q = 2 deep transition at
+    3e-3 reached 0.05-0.36. At T = 24 (k = 3, 5 or 8), or T = 40, the vanilla
+    RNN learns it too (below 0.015 at lr 1e-2); at k = 3, T = 60 it learns it
+    on some seeds.
+
     Parameters
     ----------
-    seq_len : int >= 1, default 24
-    modulus : int >= 2, default 3
+    seq_len : int >= 1, default 60
+    modulus : int >= 2, default 5
         k, the number of classes.
     seed, validation_size, dtype
         See :class:`numrnn.training.tasks.base.SyntheticTask`.
@@ -325,7 +333,7 @@ class CountModTask(SyntheticTask):
     metric_name = "xent"
     input_size = 2
 
-    def __init__(self, seq_len: int = 24, *, modulus: int = 3, **kwargs):
+    def __init__(self, seq_len: int = 60, *, modulus: int = 5, **kwargs):
         self.modulus = check_int(modulus, "modulus", minimum=2)
         self.output_size = self.modulus
         super().__init__(check_int(seq_len, "seq_len", minimum=1), **kwargs)
