@@ -55,10 +55,10 @@ PAGES = [
 ]
 
 
-def _cited_labels() -> set:
-    """Every (M|R|S|L).n label cited in the package's source."""
+def _cited_labels(paths=None) -> set:
+    """Every (M|R|S|L).n label cited in ``paths`` (default: every file of the package's source)."""
     labels = set()
-    for path in (REPO / "numrnn").rglob("*.py"):
+    for path in (REPO / "numrnn").rglob("*.py") if paths is None else paths:
         labels.update(
             f"{family}.{number}"
             for family, number in LABEL.findall(path.read_text(encoding="utf-8"))
@@ -93,6 +93,29 @@ def test_every_label_the_code_cites_is_derived_once():
             repeated.append(label)
     assert not missing, f"labels cited in numrnn/ but not derived in docs/derivations.md: {missing}"
     assert not repeated, f"labels derived more than once in docs/derivations.md: {repeated}"
+
+
+def _derived_labels() -> set:
+    """Every label docs/derivations.md tags on a displayed equation."""
+    derivations = (DOCS / "derivations.md").read_text(encoding="utf-8")
+    return set(re.findall(r"\\tag\{([MRSL]\.\d+)\}", derivations))
+
+
+def test_every_derived_equation_is_cited_in_the_code():
+    """Backward equations included: a derivation that no line of numrnn/ cites (a step the code
+    does differently, or a label renumbered on one side only) fails here."""
+    backward = {"M.3", "M.4", "M.5", "M.6", "M.7", "R.5", "R.6", "R.7", "R.8", "R.9", "R.10"}
+    assert backward | {"R.11", "S.2", "L.2", "L.4", "L.6"} <= _derived_labels()
+    uncited = sorted(_derived_labels() - _cited_labels())
+    assert not uncited, f"derived in docs/derivations.md but cited nowhere in numrnn/: {uncited}"
+
+
+def test_the_reference_cites_every_equation_it_implements():
+    """numrnn/reference.py, read beside the derivations, cites every MLP, layer and stack label
+    except (R.2), the core's fused product, which a one-step-at-a-time loop does not have."""
+    wanted = {label for label in _derived_labels() if label[0] in "MRS"} - {"R.2"}
+    cited = _cited_labels([REPO / "numrnn" / "reference.py"])
+    assert sorted(wanted - cited) == []
 
 
 def test_every_derived_label_is_tagged_once():
