@@ -117,8 +117,7 @@ class Exercise:
         start = f"exercise {self.name}:"
         if answer is None:
             return NOT_ANSWERED, (
-                f"{start} not answered yet (replace None with your answer and run the cell "
-                "again; the worked solution is at the end of the tutorial)"
+                f"{start} not answered yet (replace None with your answer; solutions at the end)"
             )
         number = _as_number(answer)
         if number is None:

@@ -522,6 +522,25 @@ def test_docs_render_every_tutorial_with_its_output_and_figures(
             assert shown, f"{script.name}: a tutorial page must show at least one figure (<img>)"
 
 
+def test_the_tutorial_pages_fold_the_checks_and_the_solutions(built_docs: Path):
+    """Tutorials 5-8 on the web: every cell tagged hide-input (the checks, whose hints give
+    hints away, and the worked solutions) shows its code folded in a <details>, the solutions
+    come after a Solutions heading, and nothing before it says an exercise is correct."""
+    for number in ("05", "06", "07", "08"):
+        page = next((built_docs / "tutorials").glob(f"{number}_*.html"))
+        html = page.read_text(encoding="utf-8")
+        tagged = html.count('class="cell tag_hide-input')
+        folded = re.findall(
+            r'<div class="cell tag_hide-input[^"]*">\s*<details class="[^"]*hide above-input">',
+            html,
+        )
+        assert tagged >= 3 and len(folded) == tagged, f"{page.name}: {len(folded)} of {tagged}"
+        before, solutions = html.split('id="solutions"', 1)
+        assert "not answered yet" in _page_text(before), page.name  # the blanks' checks ran
+        assert not re.search(r"exercise \w+: correct", _page_text(before)), page.name
+        assert re.search(r"exercise \w+: correct", _page_text(solutions)), page.name
+
+
 def _page_text(page: str) -> str:
     """The text a reader sees: tags removed, entities decoded."""
     import html
