@@ -306,11 +306,17 @@ exercise_2b.check(answer_2b)
 # Worked solutions of the numeric exercises, folded on the web page. Each runs its exercise's
 # check, which says "correct".
 
+# %% [markdown]
+# **Exercise 1: worked solution** (unfold the code to read it).
+
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
 # Exercise 1: layer 1 reads the D = 3 inputs, layers 2-4 the H = 8 states of the layer below;
 # each has W_xh, W_hh (8 x 8) and b_h (8); the output has W_hy (8 x 2) and b_y (2).
 solution_1 = (3 * 8 + 8 * 8 + 8) + 3 * (8 * 8 + 8 * 8 + 8) + 8 * 2 + 2
 exercise_1.check(solution_1)
+
+# %% [markdown]
+# **Exercise 2: worked solution** (unfold the code to read it).
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
 # Exercise 2: x_t passes one tanh per layer (5) and the output MLP's hidden layer (1); from

@@ -298,6 +298,9 @@ exercise_3.check(answer_3)
 # Worked solutions of the numeric exercises, folded on the web page. Each runs its exercise's
 # check, which says "correct".
 
+# %% [markdown]
+# **Exercise 1: worked solution** (unfold the code to read it).
+
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
 # Exercise 1: a deep transition passes ψ at each of its q = 5 hidden levels and φ at the last,
 # q + 1 = 6 in all; each layer of a stack is a vanilla recurrence, one φ per step.
@@ -305,10 +308,16 @@ solution_1a, solution_1b = 5 + 1, 1
 exercise_1a.check(solution_1a)
 exercise_1b.check(solution_1b)
 
+# %% [markdown]
+# **Exercise 2: worked solution** (unfold the code to read it).
+
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
 # Exercise 2: rate^n < 1e-6  <=>  n > log(1e-6) / log(rate) (log(rate) < 0 flips the sign).
 solution_2 = int(np.ceil(np.log(1e-6) / np.log(rates[4])))
 exercise_2.check(solution_2)
+
+# %% [markdown]
+# **Exercise 3: worked solution** (unfold the code to read it).
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
 # Exercise 3: log|det J_t| = Σ log σ_i(J_t) is the sum of the level terms; divide by the H of them.

@@ -337,12 +337,18 @@ exercise_2.check(answer_2)
 # Worked solutions of the numeric exercises, folded on the web page. Each runs its exercise's
 # check, which says "correct".
 
+# %% [markdown]
+# **Exercise 1: worked solution** (unfold the code to read it).
+
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
 # Exercise 1: ‖(I + K) v‖ >= ‖v‖ - ‖K v‖ >= 1 - ‖K‖₂ (triangle inequality), and K = -0.3 I
 # reaches it for every v. Check the bound on the random K:
 solution_1 = 1 - 0.3
 assert np.linalg.svd(identity + K, compute_uv=False)[-1] >= solution_1 - 1e-12
 exercise_1.check(solution_1)
+
+# %% [markdown]
+# **Exercise 2: worked solution** (unfold the code to read it).
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
 # Exercise 2: rate = ratio^(1/(T-1)) < VANISHING_BELOW  <=>  ratio < VANISHING_BELOW^(T-1):

@@ -405,6 +405,9 @@ exercise_2.check(answer_2)
 # Worked solutions of the numeric exercises, folded on the web page. Each runs its exercise's
 # check, which says "correct".
 
+# %% [markdown]
+# **Exercise 1: worked solution** (unfold the code to read it).
+
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
 # Exercise 1: a layer is its input matrix (D x H for layer 1, H x H above), q hidden levels of
 # H x H weights and H biases, and the last level W_hh (H x H) with b_h (H); the output is
@@ -412,6 +415,9 @@ exercise_2.check(answer_2)
 levels = q * (Hr * Hr + Hr) + Hr * Hr + Hr  # MLP_h's q levels, W_hh and b_h
 solution_1 = (D_task * Hr + levels) + (L - 1) * (Hr * Hr + levels) + Hr * O_task + O_task
 exercise_1.check(solution_1)
+
+# %% [markdown]
+# **Exercise 2: worked solution** (unfold the code to read it).
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
 # Exercise 2: ratio^(1/(T-1)) < VANISHING_BELOW  <=>  log10 ratio < (T - 1) log10 VANISHING_BELOW.
