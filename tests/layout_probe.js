@@ -4,8 +4,8 @@
 // WIDTHS and loads this script. Each page is opened in an iframe of each width (its media
 // queries see the iframe's width as the window's), typeset by MathJax, and measured:
 //
-// * every displayed equation (mjx-container[display="true"] > mjx-math): the first ancestor
-//   that hides part of it for good, if any. An ancestor with hidden overflow hides what lies
+// * every displayed equation (mjx-container[display="true"] > mjx-math): a MathJax error in
+//   place of the equation, or the first ancestor that hides part of it for good, if any. An ancestor with hidden overflow hides what lies
 //   beyond its edges, unless it scrolls horizontally and the part lies to the right, within
 //   its scroll width (content to the left of a scroll box cannot be scrolled to);
 // * every pre: its inner width in characters of its own font, the longest line it holds;
@@ -68,11 +68,11 @@ function measureDocument(doc) {
   const equations = [];
   for (const math of article.querySelectorAll('mjx-container[display="true"] > mjx-math')) {
     const box = math.getBoundingClientRect();
-    equations.push({
-      label: equationLabel(math),
-      width: Math.round(box.width),
-      problem: hiddenPart(box, math),
-    });
+    const error = math.querySelector("mjx-merror"); // TeX MathJax could not typeset
+    const problem = error
+      ? `is a MathJax error: ${error.getAttribute("data-mjx-error")}`
+      : hiddenPart(box, math);
+    equations.push({label: equationLabel(math), width: Math.round(box.width), problem: problem});
   }
   const code = [];
   for (const pre of article.querySelectorAll("pre")) {

@@ -828,7 +828,8 @@ def _measured_pages(built_docs: Path, tmp_path: Path, **options) -> list:
 @pytest.mark.slow
 def test_the_pages_fit_a_laptop(built_docs: Path, tmp_path: Path):
     """At 1024, 1280 and 1440 px no displayed equation or table is cut off (each fits, or scrolls
-    in its own box), and at 1280 px the code column holds 100 characters. Fails on the theme's
+    in its own box) and no equation is a MathJax error (\\tag in a $$ block of several lines
+    was one), and at 1280 px the code column holds 100 characters. Fails on the theme's
     own layout (see the next test) and on any page whose content outgrows it."""
     results = _measured_pages(built_docs, tmp_path, pages=LAYOUT_PAGES, widths=LAYOUT_WIDTHS)
     assert len(results) == len(LAYOUT_PAGES) * len(LAYOUT_WIDTHS)
