@@ -5,9 +5,10 @@
 // queries see the iframe's width as the window's), typeset by MathJax, and measured:
 //
 // * every displayed equation (mjx-container[display="true"] > mjx-math): a MathJax error in
-//   place of the equation, or the first ancestor that hides part of it for good, if any. An ancestor with hidden overflow hides what lies
-//   beyond its edges, unless it scrolls horizontally and the part lies to the right, within
-//   its scroll width (content to the left of a scroll box cannot be scrolled to);
+//   place of the equation, or the first ancestor that hides part of it for good, if any. An
+//   ancestor with hidden overflow hides what lies beyond its edges, unless it scrolls
+//   horizontally and the part lies to the right, within its scroll width (content to the left
+//   of a scroll box cannot be scrolled to);
 // * every pre: its inner width in characters of its own font, the longest line it holds;
 // * every table: cut as above, or wider than the column without a scroll box of its own.
 //
