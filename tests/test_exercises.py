@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from numrnn.exercises import CORRECT, NOT_A_NUMBER, NOT_ANSWERED, WRONG, Exercise
 
@@ -89,3 +91,18 @@ def test_a_teachers_mistakes_are_refused_with_a_clear_message():
         Exercise(1, expected=1.0, mistakes=[(1.0, "same")])
     with pytest.raises(TypeError, match="name must be a str or an int; got None"):
         Exercise(None, expected=1.0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    expected=st.floats(-1e6, 1e6, allow_nan=False).filter(lambda v: abs(v) > 1e-3),
+    answer=st.one_of(st.none(), st.floats(allow_nan=True), st.text(max_size=5), st.integers()),
+)
+def test_the_verdict_is_right_and_never_holds_the_expected_value(expected, answer):
+    """For any expected value and any answer: correct exactly when within rtol, and the line
+    never contains the expected value's digits (unless the student typed them)."""
+    status, line = Exercise("x", expected=expected).verdict(answer)
+    number = answer if isinstance(answer, (int, float)) and not isinstance(answer, bool) else None
+    right = number is not None and np.isfinite(number) and np.isclose(number, expected, 1e-9, 0)
+    assert (status == CORRECT) == bool(right)
+    assert repr(expected) not in line.replace(repr(answer), "")
