@@ -288,6 +288,7 @@ def save_figure(figure, path, close: bool = True) -> None:
     handle, temporary = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix
     )
+    _fit_texts(figure)  # a title or label a caller set after drawing is not clipped either
     try:
         with os.fdopen(handle, "wb") as stream:
             tight = None if figure.get_layout_engine() is not None else "tight"  # one draw, not two
@@ -301,3 +302,117 @@ def save_figure(figure, path, close: bool = True) -> None:
         raise
     if close:
         _pyplot().close(figure)
+
+
+# --------------------------------------------------------------------------- one colour scale
+
+MIN_DECADES = 2.0  # a log colour scale spans at least this many decades, centred on the data
+
+COLORBAR_LABEL = (
+    r"$\Vert\partial\,\mathrm{loss}/\partial h_t^{(l)}\Vert$"
+    " (Frobenius norm of the batch's (B, H) gradient)"
+)
+
+
+def _log_norm(arrays):
+    """One LogNorm for all ``arrays``: their smallest to largest positive entry, >= 2 decades.
+
+    A scale narrower than :data:`MIN_DECADES` is widened about the geometric middle of the
+    data, so a map whose norms vary by 20 % is drawn in one middle colour, not as a fade from
+    the darkest to the brightest colour (which would read as a vanishing gradient).
+    """
+    from matplotlib.colors import LogNorm
+
+    positive = np.concatenate([np.ravel(array)[np.ravel(array) > 0] for array in arrays])
+    if positive.size == 0:
+        return None
+    low, high = float(positive.min()), float(positive.max())
+    span = np.log10(high) - np.log10(low)
+    if span < MIN_DECADES:
+        middle = (np.log10(high) + np.log10(low)) / 2
+        low, high = 10.0 ** (middle - MIN_DECADES / 2), 10.0 ** (middle + MIN_DECADES / 2)
+    return LogNorm(vmin=low, vmax=high)
+
+
+# --------------------------------------------------------------------------- distinct lines
+
+LINE_STYLES = ("-", "--", "-.", ":")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def _line_style(index: int, points: int) -> dict:
+    """Dash pattern and marker of the ``index``-th line of an Axes: no two of 8 lines alike.
+
+    Colour says which architecture a line is; the dash pattern and the hollow
+    markers (about ten per line, each line's shifted) keep a line visible
+    where it lies on another one. ``points`` is the line's number of points.
+    """
+    every = max(1, points // 10)
+    return {
+        "linestyle": LINE_STYLES[index % len(LINE_STYLES)],
+        "marker": MARKERS[index % len(MARKERS)],
+        "markerfacecolor": "none",
+        "markevery": (index % every, every),
+    }
+
+
+# --------------------------------------------------------------------------- nothing clipped
+
+
+def _wrap(text: str, width: int) -> str:
+    """``text`` in lines of at most ``width`` characters, never breaking inside ``$...$``."""
+    import re
+
+    words = re.findall(r"(?:\$[^$]*\$|[^\s$])+", text)
+    lines, line = [], ""
+    for word in words:
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    lines.append(line)
+    return "\n".join(lines)
+
+
+def _fit_texts(figure, rounds: int = 3) -> int:
+    """Wrap every text of ``figure`` that would reach past its edge; return how many were wrapped.
+
+    Draws the figure (without rendering pixels), measures each visible text
+    and breaks the ones that do not fit onto more lines, in proportion to how
+    far they overflow; the layout engine then makes room for the new lines.
+    Texts without a space (a tick label) are left alone.
+    """
+    from matplotlib.text import Text
+
+    wrapped = 0
+    for _ in range(rounds):
+        figure.draw_without_rendering()  # layout and text sizes, no pixels
+        renderer = figure.canvas.get_renderer()
+        box = figure.bbox
+        changed = False
+        for text in figure.findobj(Text):
+            content = text.get_text()
+            if not text.get_visible() or " " not in content.strip():
+                continue
+            extent = text.get_window_extent(renderer)
+            if (
+                extent.x0 >= box.x0 - 1
+                and extent.x1 <= box.x1 + 1
+                and extent.y0 >= box.y0 - 1
+                and extent.y1 <= box.y1 + 1
+            ):
+                continue
+            vertical = abs(np.sin(np.deg2rad(text.get_rotation()))) > 0.5
+            needed = extent.height if vertical else extent.width
+            room = 0.9 * (box.height if vertical else box.width)
+            longest = max(len(line) for line in content.split("\n"))
+            width = max(8, int(longest * room / max(needed, 1.0)))
+            new = _wrap(content.replace("\n", " "), width)
+            if new != content:
+                text.set_text(new)
+                wrapped += 1
+                changed = True
+        if not changed:
+            break
+    return wrapped

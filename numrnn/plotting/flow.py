@@ -9,6 +9,7 @@ import numpy as np
 
 from ._common import (
     BASELINE_COLOR,
+    COLORBAR_LABEL,
     NORM_LABEL,
     SUBNORMAL_LABEL,
     ZERO_LABEL,
@@ -16,7 +17,10 @@ from ._common import (
     _as_norms,
     _check_bool,
     _check_named,
+    _fit_texts,
     _hatch_cells,
+    _line_style,
+    _log_norm,
     _mark_underflow,
     _named_rows,
     _new_axes,
@@ -37,12 +41,26 @@ __all__ = [
 ]
 
 
-def plot_gradient_norms(grad_norms, ax=None, log: bool = True, title: str | None = None):
+def plot_gradient_norms(
+    grad_norms,
+    ax=None,
+    log: bool = True,
+    title: str | None = None,
+    norm=None,
+    colorbar: bool = True,
+):
     """Heat map of ‖∂loss/∂h_t^(l)‖: layers on the y axis, steps on the x axis.
 
     With the loss on the last step only, this is the vanishing/exploding
     gradient picture: a colour that fades from right (step T) to left
     (step 1) is a vanishing gradient; one that grows is an exploding one.
+
+    The log colour scale runs from the smallest to the largest positive
+    norm, and spans at least two decades (``MIN_DECADES``) centred on
+    the data: norms that vary by a few per cent are drawn in one middle
+    colour, not as a fade that would read as vanishing. Maps that are
+    compared share one scale: pass the same ``norm`` to each (as
+    :func:`plot_gradient_norm_maps` does).
 
     A norm that is exactly 0 has no colour on a log scale; it is drawn as a
     white cell hatched ``///`` and named in a legend ("exact zero, or
@@ -63,6 +81,11 @@ def plot_gradient_norms(grad_norms, ax=None, log: bool = True, title: str | None
         Logarithmic colour scale. Needs at least one entry > 0.
     title : str or None, default None
         None gives a title naming L and T.
+    norm : matplotlib.colors.Normalize or None, default None
+        The colour scale, shared with other maps; None makes one from
+        ``grad_norms`` (and ``log``).
+    colorbar : bool, default True
+        Draw a colour bar beside the map (off when a figure has one for all its maps).
 
     Returns
     -------
@@ -73,7 +96,8 @@ def plot_gradient_norms(grad_norms, ax=None, log: bool = True, title: str | None
     Raises
     ------
     TypeError
-        If ``grad_norms`` is not an array of numbers, or ``ax`` not an Axes.
+        If ``grad_norms`` is not an array of numbers, ``norm`` not a
+        matplotlib Normalize, or ``ax`` not an Axes.
     ValueError
         If ``grad_norms`` is not 1-D or 2-D, is empty, has NaN, inf or
         negative entries, or (with ``log``) has no positive entry.
@@ -81,22 +105,26 @@ def plot_gradient_norms(grad_norms, ax=None, log: bool = True, title: str | None
     tiny = _tiny(grad_norms)
     norms = _as_2d(_as_norms(grad_norms, "grad_norms"))
     log = _check_bool(log, "log")
+    colorbar = _check_bool(colorbar, "colorbar")
     if title is not None and not isinstance(title, str):
         raise TypeError(f"title must be a string or None; got {type(title).__name__}")
     L, T = norms.shape
     from matplotlib import colormaps
-    from matplotlib.colors import LogNorm, Normalize
+    from matplotlib.colors import Normalize
     from matplotlib.patches import Patch
 
-    if log:
-        positive = norms[norms > 0]
-        if positive.size == 0:
+    if norm is not None and not isinstance(norm, Normalize):
+        raise TypeError(
+            f"norm must be a matplotlib Normalize (such as a LogNorm shared by several maps) "
+            f"or None; got {type(norm).__name__}"
+        )
+    if norm is None and log:
+        norm = _log_norm([norms])
+        if norm is None:
             raise ValueError(
                 "grad_norms has no entry > 0, so it has no log colour scale; pass log=False"
             )
-        low, high = positive.min(), positive.max()
-        norm = LogNorm(vmin=low, vmax=high if high > low else low * 10)
-    else:
+    elif norm is None:
         norm = Normalize(vmin=0.0, vmax=norms.max() if norms.max() > 0 else 1.0)
     ax = _new_axes(ax)
     cmap = colormaps["viridis"].with_extremes(
@@ -111,7 +139,8 @@ def plot_gradient_norms(grad_norms, ax=None, log: bool = True, title: str | None
         norm=norm,
         extent=(0.5, T + 0.5, 0.5, L + 0.5),
     )  # pixel centres at steps 1..T, layers 1..L
-    ax.figure.colorbar(image, ax=ax, label=NORM_LABEL + " (batch, units)")
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, label=COLORBAR_LABEL)
     zero, subnormal = _zero_and_subnormal(norms, tiny)
     handles = []
     count = _hatch_cells(ax, zero, "///", "white")
@@ -243,9 +272,10 @@ def compare_gradient_flow(named_grad_norms, ax=None, layer: int = -1, normalize:
             curves[label] = (norms / norms[-1], tiny)
     ax = _new_axes(ax)
     marked = {}
-    for label, (norms, tiny) in curves.items():
+    for index, (label, (norms, tiny)) in enumerate(curves.items()):
         steps = np.arange(1, norms.size + 1)
-        (line,) = ax.plot(steps, norms, label=label, color=color_for(label))
+        style = _line_style(index, norms.size)
+        (line,) = ax.plot(steps, norms, label=label, color=color_for(label), **style)
         line.set_ydata(_mark_underflow(ax, steps, norms, tiny, line.get_color(), marked))
     ax.set_yscale("log")
     ax.set_xlabel("step t")
@@ -292,7 +322,7 @@ def plot_norm_vs_distance(
     curves = _named_rows(named_norms, "named_norms", layer)
     ax = _new_axes(ax)
     marked = {}
-    for label, (norms, tiny) in curves.items():
+    for index, (label, (norms, tiny)) in enumerate(curves.items()):
         by_distance = norms[::-1] if order == "step" else norms
         if normalize:
             if by_distance[0] == 0:
@@ -302,7 +332,8 @@ def plot_norm_vs_distance(
                 )
             by_distance = by_distance / by_distance[0]
         distance = np.arange(by_distance.size)
-        (line,) = ax.plot(distance, by_distance, label=label, color=color_for(label))
+        style = _line_style(index, distance.size)
+        (line,) = ax.plot(distance, by_distance, label=label, color=color_for(label), **style)
         line.set_ydata(_mark_underflow(ax, distance, by_distance, tiny, line.get_color(), marked))
     ax.set_yscale("log")
     ax.set_xlabel("distance T − t (steps)")
@@ -379,10 +410,10 @@ def plot_jacobian_spectra(named_spectra, ax=None, layer: int = -1):
     for label, value in named_spectra.items():
         spectra[label] = _spectrum_array(value, label, layer)
     ax = _new_axes(ax)
-    for label, values in spectra.items():
+    for index, (label, values) in enumerate(spectra.items()):
         k = np.arange(1, values.shape[1] + 1)
         color = color_for(label)
-        ax.plot(k, values.mean(axis=0), marker=".", label=label, color=color)
+        ax.plot(k, values.mean(axis=0), label=label, color=color, **_line_style(index, k.size))
         low, high = np.percentile(values, [10, 90], axis=0)
         ax.fill_between(k, np.maximum(low, 1e-300), high, color=color, alpha=0.15, linewidth=0)
     ax.axhline(1.0, color=BASELINE_COLOR, linestyle="--", linewidth=1, gid="reference")
@@ -405,9 +436,13 @@ def plot_depth_sweep(
         The transition depths q swept, e.g. ``[1, 2, 4, 8]``.
     named_values : dict of str to array_like of shape (n_depths,) or (n_depths, n_seeds)
         Architecture to its values at each depth; with seeds, the line is
-        the mean and a band shows ± one standard deviation. NaN or inf
-        entries (a run that diverged) are left out of the mean; a depth with
-        no finite value is marked with an ``x`` on the top edge ("not finite").
+        the mean and a band shows ± one standard deviation. NaN entries (a
+        run that diverged) are left out of the mean; a depth with no finite
+        value is marked with an ``x`` on the top edge ("not finite"). A -inf
+        entry (the log of a norm that underflowed to 0) makes the mean -inf:
+        it is drawn as a triangle on the bottom edge labelled ``< bottom``
+        (``< 10^k`` on a log axis), never as a point at some finite value and
+        never dropped; +inf likewise on the top edge.
     ylabel : str
         What is measured, with its unit, e.g. ``"gradient ratio ‖dh_1‖/‖dh_T‖"``.
     ax : matplotlib.axes.Axes or None, default None
@@ -454,21 +489,29 @@ def plot_depth_sweep(
     ax = _new_axes(ax)
     marked = {}
     x = depths_array.astype(np.float64)
-    for label, array in series.items():
+    bounds = []  # (x, color, +1 above / -1 below): drawn once the y limits are known
+    for index, (label, array) in enumerate(series.items()):
         color = color_for(label)
         finite = np.isfinite(array)
+        below = (array == -np.inf).any(axis=1) & ~(array == np.inf).any(axis=1)
+        above = (array == np.inf).any(axis=1) & ~(array == -np.inf).any(axis=1)
         counts = finite.sum(axis=1)
         safe = np.where(finite, array, 0.0)
-        mean = np.where(counts > 0, safe.sum(axis=1) / np.maximum(counts, 1), np.nan)
+        mean = np.where(
+            (counts > 0) & ~below & ~above, safe.sum(axis=1) / np.maximum(counts, 1), np.nan
+        )
         spread = np.sqrt(
             np.where(finite, (safe - mean[:, None]) ** 2, 0.0).sum(axis=1) / np.maximum(counts, 1)
         )
-        (line,) = ax.plot(x, mean, marker="o", label=label, color=color)
+        style = _line_style(index, n)
+        (line,) = ax.plot(x, mean, label=label, color=color, **{**style, "markevery": None})
         if array.shape[1] > 1:
             ax.fill_between(x, mean - spread, mean + spread, color=color, alpha=0.2, linewidth=0)
         if log:  # a log axis cannot show a mean of 0: mark it
             line.set_ydata(_mark_underflow(ax, x, mean, 0.0, color, marked))
-        missing = counts == 0
+        bounds += [(x[i], color, -1) for i in np.flatnonzero(below)]
+        bounds += [(x[i], color, +1) for i in np.flatnonzero(above)]
+        missing = (counts == 0) & ~below & ~above
         if missing.any():
             text = None if marked.get("missing") else "not finite (diverged)"
             marked["missing"] = True
@@ -494,6 +537,7 @@ def plot_depth_sweep(
         )
     if log:
         ax.set_yscale("log")
+    _mark_bounds(ax, bounds, log)
     ax.set_xticks(depths_array)
     ax.set_xlabel("transition depth q (hidden layers of MLP_h)")
     ax.set_ylabel(ylabel)
@@ -502,22 +546,84 @@ def plot_depth_sweep(
     return ax
 
 
-def plot_gradient_norm_maps(named_grad_norms, columns: int = 3):
-    """One :func:`plot_gradient_norms` heat map per architecture, side by side.
+def _mark_bounds(ax, bounds, log: bool) -> None:
+    """Draw each ``(x, color, side)`` of ``bounds`` as a triangle on the bottom (side -1,
+    a value of -inf) or top (side +1, +inf) edge of ``ax``, labelled with the bound it is beyond.
+
+    The y limits are fixed first, so the label states the number the value lies beyond: on a
+    log axis ``< 10^k`` with 10^k at or below the axis' bottom, on a linear one ``< bottom``.
+    """
+    if not bounds:
+        return
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high)
+    for side, edge, marker, word in ((-1, low, "v", "<"), (+1, high, "^", ">")):
+        if log:
+            k = int(np.floor(np.log10(edge))) if side < 0 else int(np.ceil(np.log10(edge)))
+            text = f"${word}10^{{{k}}}$"
+        else:
+            text = f"{word} {edge:.3g}"
+        first = True
+        for x, color, s in bounds:
+            if s != side:
+                continue
+            name = "−∞" if side < 0 else "+∞"
+            ax.plot(
+                [x],
+                [0.0 if side < 0 else 1.0],
+                linestyle="none",
+                marker=marker,
+                markersize=9,
+                color=color,
+                markeredgecolor="black",
+                transform=ax.get_xaxis_transform(),
+                clip_on=False,
+                label=f"{name} ({'underflow' if side < 0 else 'overflow'}): "
+                f"beyond the axis, drawn on its edge"
+                if first
+                else None,
+                gid="below-marker" if side < 0 else "above-marker",
+            )
+            ax.annotate(
+                text,
+                xy=(x, 0.0 if side < 0 else 1.0),
+                xycoords=ax.get_xaxis_transform(),
+                xytext=(0, 9 if side < 0 else -9),
+                textcoords="offset points",
+                horizontalalignment="center",
+                verticalalignment="bottom" if side < 0 else "top",
+                fontsize="small",
+                color=color,
+                gid="bound-label",
+            )
+            first = False
+
+
+def plot_gradient_norm_maps(named_grad_norms, columns: int = 2, title: str | None = None):
+    """One :func:`plot_gradient_norms` heat map per architecture, on ONE shared colour scale.
+
+    Every panel draws with the same LogNorm (from the smallest positive norm
+    of all panels to the largest, at least two decades wide) and the
+    figure has one colour bar, so a colour means the same norm in every
+    panel: a map that is one flat colour really is flat, and two maps that
+    look alike really hold alike norms. Zero and subnormal cells are hatched
+    in every panel, each kind with its own legend entry.
 
     Parameters
     ----------
     named_grad_norms : dict of str to array_like of shape (L, T)
         Architecture (panel title) to its gradient-norm map.
-    columns : int, default 3
+    columns : int, default 2
         Panels per row.
+    title : str or None, default None
+        The figure's title; None says it shows the norms at initialisation
+        with the loss on step T only, as ``numrnn compare`` draws them.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One panel per entry, titled with its name (and L, T), each with a
-        colour bar of its own: the maps are compared by their gradient from
-        right to left, not by their absolute colours.
+        One panel per entry, titled with its name (and L, T), and one colour
+        bar for all of them.
 
     Raises
     ------
@@ -527,17 +633,42 @@ def plot_gradient_norm_maps(named_grad_norms, columns: int = 3):
     _check_named(named_grad_norms, "named_grad_norms", "(L, T) gradient norms", "panel titles")
     if isinstance(columns, bool) or not isinstance(columns, (int, np.integer)) or columns < 1:
         raise ValueError(f"columns must be an integer >= 1; got {columns!r}")
-    count = len(named_grad_norms)
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"title must be a string or None; got {type(title).__name__}")
+    maps = {
+        label: _as_2d(_as_norms(norms, f"named_grad_norms[{label!r}]"))
+        for label, norms in named_grad_norms.items()
+    }
+    shared = _log_norm(list(maps.values()))
+    if shared is None:
+        raise ValueError(
+            "named_grad_norms has no entry > 0 in any map, so the maps have no log colour scale"
+        )
+    count = len(maps)
     columns = min(int(columns), count)
     rows = -(-count // columns)
     figure, axes = _pyplot().subplots(
-        rows, columns, figsize=(4.6 * columns, 2.6 * rows), layout="constrained", squeeze=False
+        rows,
+        columns,
+        figsize=(4.2 * columns + 1.2, 2.4 * rows + 0.6),
+        layout="constrained",
+        squeeze=False,
     )
     flat = list(axes.ravel())
     for ax, (label, norms) in zip(flat, named_grad_norms.items(), strict=False):  # spare panels
-        L, T = _as_2d(_as_norms(norms, f"named_grad_norms[{label!r}]")).shape
-        plot_gradient_norms(norms, ax=ax, title=f"{label} (L={L}, T={T})")
+        L, T = maps[label].shape
+        plot_gradient_norms(
+            norms, ax=ax, title=f"{label} (L={L}, T={T})", norm=shared, colorbar=False
+        )
     for ax in flat[count:]:
         ax.set_visible(False)
-    figure.suptitle("‖∂loss/∂h_t‖ per layer and step at initialisation, loss on step T only")
+    figure.colorbar(
+        flat[0].images[0], ax=flat[:count], label=COLORBAR_LABEL + ", one scale for every panel"
+    )
+    figure.suptitle(
+        "‖∂loss/∂h_t‖ per layer and step at initialisation, loss on step T only"
+        if title is None
+        else title
+    )
+    _fit_texts(figure)
     return figure
