@@ -2,7 +2,8 @@
 
 Its modules follow what they draw: :mod:`numrnn.plotting.flow` (heat maps,
 norm against distance, spectra, depth sweeps), :mod:`numrnn.plotting.training`
-(training curves); ``_common`` holds what they share (the lazy backend, input
+(training curves), :mod:`numrnn.plotting.architecture` (the unrolled graph
+of any model); ``_common`` holds what they share (the lazy backend, input
 checks, underflow marks, colours, saving). Every public name is re-exported
 here, so ``from numrnn.plotting import plot_gradient_norms`` is the way to
 import it.
@@ -30,7 +31,9 @@ function                            picture
 :func:`plot_jacobian_spectra`       singular values of ∂h_t/∂h_{t-1}, one line per architecture
 :func:`plot_training_curves`        loss, validation metric, gradient norm: 3 panels
 :func:`plot_depth_sweep`            a measurement vs transition depth q, mean ± std
-:func:`plot_gradient_norm_maps`     one gradient-norm heat map per architecture
+:func:`plot_gradient_norm_maps`     one gradient-norm heat map per architecture, one scale
+:func:`plot_architecture`           the unrolled computation graph of a model (the diagram)
+:func:`architecture_graph`          that graph's nodes and edges, without matplotlib
 ==================================  ==============================================
 
 Every architecture has one colour in every figure (:data:`ARCHITECTURE_COLORS`,
@@ -46,6 +49,7 @@ from __future__ import annotations
 
 from ._common import ARCHITECTURE_COLORS, color_for, save_figure
 from ._common import _pyplot as _pyplot  # numrnn.compare closes its figures with it
+from .architecture import architecture_graph, plot_architecture
 from .flow import (
     compare_gradient_flow,
     plot_depth_sweep,
@@ -70,4 +74,6 @@ __all__ = [
     "plot_history",
     "plot_gradient_norm_maps",
     "save_figure",
+    "architecture_graph",
+    "plot_architecture",
 ]
