@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._common import _check_bool, _new_axes
+from ._common import _check_bool, _fit_texts, _new_axes
 
 __all__ = [
     "EDGE_KINDS",
@@ -383,8 +383,10 @@ def plot_architecture(model_or_config, steps: int = 3, ax=None, legend: bool = T
         from ._common import _pyplot
 
         width = 2.0 + 1.9 * graph.steps + (3.4 if legend else 0.0)
+        made = True
         figure, ax = _pyplot().subplots(figsize=(width, 1.4 + 0.75 * height), layout="constrained")
     else:
+        made = False
         ax = _new_axes(ax)
         figure = ax.figure
     where = {node.name: node for node in graph.nodes}
@@ -476,4 +478,6 @@ def plot_architecture(model_or_config, steps: int = 3, ax=None, legend: bool = T
             markerscale=0.45,
             frameon=False,
         )
+    if made:
+        _fit_texts(figure)
     return figure
