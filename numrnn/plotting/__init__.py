@@ -3,8 +3,10 @@
 Its modules follow what they draw: :mod:`numrnn.plotting.flow` (heat maps,
 norm against distance, spectra, depth sweeps), :mod:`numrnn.plotting.training`
 (training curves), :mod:`numrnn.plotting.architecture` (the unrolled graph
-of any model); ``_common`` holds what they share (the lazy backend, input
-checks, underflow marks, colours, saving). Every public name is re-exported
+of any model), :mod:`numrnn.plotting.explorer` (``numrnn.explore()``, the
+interactive explorer; the only module that imports ipywidgets); ``_common``
+holds what they share (the lazy backend, input checks, underflow marks,
+colours, saving). Every public name is re-exported
 here, so ``from numrnn.plotting import plot_gradient_norms`` is the way to
 import it.
 
@@ -34,6 +36,7 @@ function                            picture
 :func:`plot_gradient_norm_maps`     one gradient-norm heat map per architecture, one scale
 :func:`plot_architecture`           the unrolled computation graph of a model (the diagram)
 :func:`architecture_graph`          that graph's nodes and edges, without matplotlib
+:func:`explore`                     the interactive explorer for Jupyter (ipywidgets)
 ==================================  ==============================================
 
 Every architecture has one colour in every figure (:data:`ARCHITECTURE_COLORS`,
@@ -50,6 +53,7 @@ from __future__ import annotations
 from ._common import ARCHITECTURE_COLORS, color_for, save_figure
 from ._common import _pyplot as _pyplot  # numrnn.compare closes its figures with it
 from .architecture import architecture_graph, plot_architecture
+from .explorer import explore
 from .flow import (
     compare_gradient_flow,
     plot_depth_sweep,
@@ -76,4 +80,5 @@ __all__ = [
     "save_figure",
     "architecture_graph",
     "plot_architecture",
+    "explore",
 ]

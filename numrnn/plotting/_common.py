@@ -310,7 +310,7 @@ MIN_DECADES = 2.0  # a log colour scale spans at least this many decades, centre
 
 COLORBAR_LABEL = (
     r"$\Vert\partial\,\mathrm{loss}/\partial h_t^{(l)}\Vert$"
-    " (Frobenius norm of the batch's (B, H) gradient)"
+    ", Frobenius norm over (B, H)"
 )
 
 

@@ -407,6 +407,7 @@ def plot_architecture(model_or_config, steps: int = 3, ax=None, legend: bool = T
                 shrinkB=11,
                 zorder=1,
                 gid=edge.kind,
+                in_layout=False,  # inside the axes: the layout engine need not measure it
             )
         )
     for kind in NODE_KINDS:
@@ -435,6 +436,7 @@ def plot_architecture(model_or_config, steps: int = 3, ax=None, legend: bool = T
                 va="center",
                 fontsize=9 if kind in ("state", "input", "output") else 7,
                 zorder=3,
+                in_layout=False,
             )
     layer_rows = {}
     for node in graph.nodes:
