@@ -179,6 +179,40 @@ def _hatch_cells(ax, mask: np.ndarray, hatch: str, facecolor: str):
     return cells
 
 
+def _edge_markers(ax, x, edge: float, marker: str, color, label, gid: str, **style):
+    """Markers at data x on the bottom (``edge`` 0) or top (1) edge of ``ax``, never clipped.
+
+    For values a plot cannot place (0 on a log axis, -inf, a run that diverged): the marker
+    says where the value is without pretending it is a number on the axis.
+    """
+    x = np.atleast_1d(x)
+    ax.plot(
+        x,
+        np.full(x.size, edge),
+        linestyle="none",
+        marker=marker,
+        color=color,
+        transform=ax.get_xaxis_transform(),
+        clip_on=False,
+        label=label,
+        gid=gid,
+        **style,
+    )
+
+
+def _draw_baseline(ax, baseline) -> None:
+    """The task's trivial baseline, a dashed grey line labelled so (nothing when None)."""
+    if baseline is not None:
+        ax.axhline(
+            float(baseline),
+            color=BASELINE_COLOR,
+            linestyle="--",
+            linewidth=1,
+            label="trivial baseline",
+            gid="reference",
+        )
+
+
 def _mark_underflow(ax, x, y, tiny: float, color, marked: dict) -> np.ndarray:
     """On a log y axis: show entries of ``y`` that are 0 or subnormal, return ``y`` with zeros
     as NaN.
@@ -192,18 +226,7 @@ def _mark_underflow(ax, x, y, tiny: float, color, marked: dict) -> np.ndarray:
     if zero.any():
         label = None if marked.get("zero") else ZERO_LABEL + ", drawn on the bottom edge"
         marked["zero"] = True
-        ax.plot(
-            x[zero],
-            np.zeros(int(zero.sum())),
-            linestyle="none",
-            marker="v",
-            color=color,
-            markeredgecolor="black",
-            transform=ax.get_xaxis_transform(),
-            clip_on=False,
-            label=label,
-            gid="zero-marker",
-        )
+        _edge_markers(ax, x[zero], 0.0, "v", color, label, "zero-marker", markeredgecolor="black")
     if subnormal.any():
         label = None if marked.get("subnormal") else SUBNORMAL_LABEL
         marked["subnormal"] = True

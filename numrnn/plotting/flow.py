@@ -17,6 +17,8 @@ from ._common import (
     _as_norms,
     _check_bool,
     _check_named,
+    _draw_baseline,
+    _edge_markers,
     _fit_texts,
     _hatch_cells,
     _line_style,
@@ -515,26 +517,8 @@ def plot_depth_sweep(
         if missing.any():
             text = None if marked.get("missing") else "not finite (diverged)"
             marked["missing"] = True
-            ax.plot(
-                x[missing],
-                np.ones(int(missing.sum())),
-                linestyle="none",
-                marker="x",
-                color=color,
-                transform=ax.get_xaxis_transform(),
-                clip_on=False,
-                label=text,
-                gid="missing-marker",
-            )
-    if baseline is not None:
-        ax.axhline(
-            float(baseline),
-            color=BASELINE_COLOR,
-            linestyle="--",
-            linewidth=1,
-            label="trivial baseline",
-            gid="reference",
-        )
+            _edge_markers(ax, x[missing], 1.0, "x", color, text, "missing-marker")
+    _draw_baseline(ax, baseline)
     if log:
         ax.set_yscale("log")
     _mark_bounds(ax, bounds, log)
@@ -568,21 +552,19 @@ def _mark_bounds(ax, bounds, log: bool) -> None:
             if s != side:
                 continue
             name = "−∞" if side < 0 else "+∞"
-            ax.plot(
-                [x],
-                [0.0 if side < 0 else 1.0],
-                linestyle="none",
-                marker=marker,
+            label = (
+                f"{name} ({'underflow' if side < 0 else 'overflow'}): beyond the axis, on its edge"
+            )
+            _edge_markers(
+                ax,
+                x,
+                0.0 if side < 0 else 1.0,
+                marker,
+                color,
+                label if first else None,
+                "below-marker" if side < 0 else "above-marker",
                 markersize=9,
-                color=color,
                 markeredgecolor="black",
-                transform=ax.get_xaxis_transform(),
-                clip_on=False,
-                label=f"{name} ({'underflow' if side < 0 else 'overflow'}): "
-                f"beyond the axis, drawn on its edge"
-                if first
-                else None,
-                gid="below-marker" if side < 0 else "above-marker",
             )
             ax.annotate(
                 text,

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._common import BASELINE_COLOR, _check_bool, _check_named, _new_axes, _pyplot, color_for
+from ._common import _check_bool, _check_named, _draw_baseline, _new_axes, _pyplot, color_for
 
 __all__ = ["plot_history", "plot_training_curves"]
 
@@ -242,14 +242,6 @@ def plot_training_curves(
         ax.set_xlabel("training step")
         ax.set_ylabel(ylabel)
         ax.set_title(title)
-    if baseline is not None:
-        axes[1].axhline(
-            float(baseline),
-            color=BASELINE_COLOR,
-            linestyle="--",
-            linewidth=1,
-            label="trivial baseline",
-            gid="reference",
-        )
+    _draw_baseline(axes[1], baseline)
     axes[1].legend(fontsize="small")
     return figure
