@@ -310,7 +310,7 @@ EDGE_LEGEND = {
     "input": "input x_t → layer 1",
     "stacking": "stacking h_t^(l-1) → layer l",
     "input_level": "MLP_x levels",
-    "recurrent": "recurrent h_{t-1} → first transition level",
+    "recurrent": "recurrent h_{t-1} → h_t, or its first transition level",
     "transition": "transition levels (MLP_h)",
     "residual": "residual path h_{t-1} → h_t (identity)",
     "shortcut": "DT(S) learned shortcuts h_{t-1} → g_j, h_t",
