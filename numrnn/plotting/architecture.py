@@ -377,14 +377,20 @@ def plot_architecture(model_or_config, steps: int = 3, ax=None, legend: bool = T
         raise TypeError(f"title must be a string or None; got {type(title).__name__}")
     from matplotlib.lines import Line2D
     from matplotlib.patches import FancyArrowPatch
+    from matplotlib.transforms import ScaledTranslation
 
     height = max(node.y for node in graph.nodes)
     if ax is None:
         from ._common import _pyplot
 
-        width = 2.0 + 1.9 * graph.steps + (3.4 if legend else 0.0)
+        # Narrow enough to be read at the width of a page's text column: the legend goes below.
+        width = max(6.0, 1.5 + 1.6 * graph.steps)
+        legend_rows = 5 if legend else 0
+        axes_height = 0.75 * (height + 1.2)  # inches: room for the node markers
         made = True
-        figure, ax = _pyplot().subplots(figsize=(width, 1.4 + 0.75 * height), layout="constrained")
+        figure, ax = _pyplot().subplots(
+            figsize=(width, axes_height + 0.8 + 0.2 * legend_rows), layout="constrained"
+        )
     else:
         made = False
         ax = _new_axes(ax)
@@ -443,16 +449,15 @@ def plot_architecture(model_or_config, steps: int = 3, ax=None, legend: bool = T
         if node.kind == "state":
             layer_rows[node.layer] = node.y
     for l, y in layer_rows.items():
-        ax.text(-0.55, y, f"layer {l}", ha="right", va="center", fontsize=9, color="0.3")
-    ax.set_xlim(-1.6, graph.steps + 0.6)
+        ax.text(-0.4, y, f"layer {l}", ha="right", va="center", fontsize=9, color="0.3")
+    ax.set_xlim(-1.15, graph.steps + 0.45)
     ax.set_ylim(-0.6, height + 0.6)
     ax.set_xticks(range(graph.steps + 1))
-    ax.set_xticklabels([f"t={t}" for t in range(graph.steps + 1)])
+    ax.set_xticklabels([f"t={t}" for t in range(graph.steps)] + [f"t={graph.steps} →"])
     ax.tick_params(axis="x", length=0)
     ax.set_yticks([])
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
-    ax.set_xlabel("time step →")
     ax.set_title(graph.title if title is None else title)
     if legend:
         kinds = []
@@ -472,13 +477,22 @@ def plot_architecture(model_or_config, steps: int = 3, ax=None, legend: bool = T
             if kind in kinds
         ]
         node_handles = [line for line in ax.get_lines() if line.get_gid().startswith("node:")]
+        if made:  # the figure was sized for a legend in two columns below the graph
+            where_legend = {
+                "loc": "upper center",
+                "ncol": 2,
+                "bbox_to_anchor": (0.5, 0.0),  # below the tick labels (22 points down)
+                "bbox_transform": ax.transAxes
+                + ScaledTranslation(0, -22 / 72, figure.dpi_scale_trans),
+            }
+        else:  # a caller's Axes: beside it, where a grid of panels has room
+            where_legend = {"loc": "center left", "bbox_to_anchor": (1.01, 0.5)}
         ax.legend(
             handles=node_handles + handles,
-            loc="center left",
-            bbox_to_anchor=(1.01, 0.5),
             fontsize="small",
             markerscale=0.45,
             frameon=False,
+            **where_legend,
         )
     if made:
         _fit_texts(figure)
