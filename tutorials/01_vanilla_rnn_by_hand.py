@@ -59,7 +59,7 @@ out_dir.mkdir(parents=True, exist_ok=True)
 figure = numrnn.plotting.plot_architecture(numrnn.DeepRNN(D, H, 1, seed=0), steps=4)
 figure.savefig(out_dir / "vanilla_unrolled.png", dpi=80)
 
-import matplotlib.pyplot as plt  # noqa: E402  (after numrnn.plotting chose the backend)
+import matplotlib.pyplot as plt  # after numrnn.plotting chose the backend (Agg in a script)
 
 plt.show()
 

@@ -45,7 +45,7 @@ for name in ["hierarchical", "deep-transition", "deep-transition-skip"]:
     figure = numrnn.plotting.plot_architecture(name, steps=3)
     figure.savefig(out_dir / f"diagram_{name}.png", dpi=80)
 
-import matplotlib.pyplot as plt  # noqa: E402  (after numrnn.plotting chose the backend)
+import matplotlib.pyplot as plt  # after numrnn.plotting chose the backend (Agg in a script)
 
 plt.show()
 

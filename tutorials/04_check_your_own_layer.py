@@ -57,7 +57,7 @@ for title, skip in [
     figure = numrnn.plotting.plot_architecture(model, steps=3, title=title)
     figure.savefig(out_dir / f"neighbour_{skip}.png", dpi=80)
 
-import matplotlib.pyplot as plt  # noqa: E402  (after numrnn.plotting chose the backend)
+import matplotlib.pyplot as plt  # after numrnn.plotting chose the backend (Agg in a script)
 
 plt.show()
 
