@@ -28,6 +28,7 @@ __all__ = ["Explorer", "explore"]
 EXPLORER_HIDDEN = 16  # H of the explored models: small, so a redraw takes well under a second
 EXPLORER_BATCH = 4  # sequences averaged over
 INPUT_SIZE = 4
+SPECTRUM_STEPS = 50  # the spectrum's steps: an SVD per step, sequence and layer is the slow part
 NOTEBOOK_HINT = 'numrnn.explore() needs ipywidgets: pip install "numrnn[notebook]"'
 
 
@@ -207,7 +208,7 @@ class Explorer:
         T = settings["T"]
         flow = diagnostics.gradient_flow(model, T, batch_size=EXPLORER_BATCH, seed=0)
         x, _, _ = diagnostics.last_step_problem(model, T, batch_size=EXPLORER_BATCH, seed=0)
-        spectra = diagnostics.jacobian_spectra(model, x)
+        spectra = diagnostics.jacobian_spectra(model, x[:SPECTRUM_STEPS])  # (T', B, H) per layer
         plt = _pyplot()
         if self.figure is not None:
             plt.close(self.figure)
@@ -247,7 +248,8 @@ class Explorer:
         plot_norm_vs_distance(curves, ax=axes["norm_vs_distance"])
         axes["norm_vs_distance"].set_title("top layer, now and before the last change")
         plot_jacobian_spectra({name: spectra}, ax=axes["spectrum"])
-        axes["spectrum"].set_title("singular values of ∂h_t/∂h_{t-1}")
+        steps = min(T, SPECTRUM_STEPS)
+        axes["spectrum"].set_title(f"singular values of ∂h_t/∂h_(t-1), steps 1..{steps}")
         figure.suptitle(label)
         self.figure, self.axes, self.grad_norms = figure, axes, flow.grad_norms
         self._current = (label, flow.grad_norms)
@@ -267,11 +269,17 @@ class Explorer:
             return
         if get_ipython() is None:
             return
-        from IPython.display import display
+        import io
 
+        from IPython.display import Image, display
+
+        png = io.BytesIO()
+        self.figure.savefig(
+            png, format="png"
+        )  # one draw (the inline backend's "tight" box makes two)
         with self.output:
             self.output.clear_output(wait=True)
-            display(self.figure)
+            display(Image(data=png.getvalue()))
 
     def _ipython_display_(self):
         from IPython.display import display
