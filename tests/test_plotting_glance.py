@@ -11,6 +11,8 @@ from __future__ import annotations
 import matplotlib
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 matplotlib.use("Agg")
 
@@ -215,3 +217,28 @@ def test_matplotlib_is_imported_only_in_plotting_and_ipywidgets_only_in_the_expl
             found.setdefault(name, set()).add(path.relative_to(package).as_posix())
     assert found["matplotlib"] and all(p.startswith("plotting/") for p in found["matplotlib"])
     assert found["ipywidgets"] == {"plotting/explorer.py"}
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.text("abcdefgh", min_size=1, max_size=9),
+            st.builds(lambda s: f"$\\partial {s}$", st.text("xyz", min_size=1, max_size=4)),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    st.integers(8, 30),
+)
+def test_wrapping_a_label_keeps_its_words_and_never_breaks_inside_mathtext(words, width):
+    """Catches a wrap that splits '$\\partial x$' over two lines (matplotlib cannot typeset half
+    a formula) or drops or reorders words."""
+    from numrnn.plotting._common import _wrap
+
+    text = " ".join(words)
+    lines = _wrap(text, width).split("\n")
+    assert " ".join(lines) == text
+    assert all(line.count("$") % 2 == 0 for line in lines)
+    for line in lines:  # a line is too long only when it is one unbreakable word
+        assert len(line) <= width or line in words
