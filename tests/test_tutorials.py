@@ -46,6 +46,7 @@ def _check_01(out: str, figures: Path) -> None:
     assert agreement and float(agreement.group(1)) < 1e-12
     assert re.search(r"my vanilla RNN: full check in float64", out)
     assert re.search(r"^PASS: max relative error", out, re.MULTILINE)
+    assert (figures / "vanilla_unrolled.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def _check_02(out: str, figures: Path) -> None:
@@ -59,6 +60,8 @@ def _check_02(out: str, figures: Path) -> None:
     assert "deep transition with q = 0 equals vanilla: max |difference| = 0.0e+00" in out
     assert "hierarchical with L = 1 equals vanilla: max |difference| = 0.0e+00" in out
     assert "layers: ['vanilla', 'deep transition + skip', 'DT(S) shortcut']" in out
+    for name in ("hierarchical", "deep-transition", "deep-transition-skip"):  # the diagrams
+        assert (figures / f"diagram_{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
 
 
 def _check_03(out: str, figures: Path) -> None:
@@ -94,6 +97,8 @@ def _check_04(out: str, figures: Path) -> None:
     assert re.search(
         r"^leaky RNN, directional: directional check.*?^PASS", out, re.MULTILINE | re.DOTALL
     )
+    for skip in ("none", "residual"):  # the leaky layer's two neighbours, drawn
+        assert (figures / f"neighbour_{skip}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", skip
 
 
 def _exercises_pass(out: str, names: list) -> None:

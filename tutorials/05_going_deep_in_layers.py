@@ -184,10 +184,11 @@ figure, axes = plt.subplots(L + 1, 1, figsize=(8, 6), sharex=True, layout="const
 axes[0].plot(batch.x[:, 0, 0], color="0.2")
 axes[0].set_ylabel("x")
 for l, h in enumerate(states, start=1):
-    axes[l].imshow(
+    image = axes[l].imshow(
         h[:, 0, :].T, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest"
     )
     axes[l].set_ylabel(f"layer {l}\nunit")
+figure.colorbar(image, ax=axes[1:], label="state $h_t$ (tanh: -1 to 1), one scale for all layers")
 axes[-1].set_xlabel("step t")
 axes[0].set_title("one validation sequence: the input and every layer's states (tanh units)")
 figure.savefig(out_dir / "stack_states.png", dpi=80)
