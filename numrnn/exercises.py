@@ -42,7 +42,10 @@ def _as_number(answer) -> float | None:
         answer = answer[()]
     if isinstance(answer, (bool, np.bool_)) or not isinstance(answer, numbers.Real):
         return None
-    return float(answer)
+    try:
+        return float(answer)
+    except OverflowError:  # an int beyond float's range (10**400): not a finite number
+        return math.copysign(math.inf, answer)
 
 
 def _shown(answer) -> str:
