@@ -45,7 +45,7 @@ def _as_number(answer) -> float | None:
     try:
         return float(answer)
     except OverflowError:  # an int beyond float's range (10**400): not a finite number
-        return math.copysign(math.inf, answer)
+        return math.inf if answer > 0 else -math.inf
 
 
 def _shown(answer) -> str:
