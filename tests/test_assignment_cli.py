@@ -84,6 +84,8 @@ def test_grade_writes_json_and_gradebook_prints_summary_and_refuses_to_overwrite
     text = load("vanilla_rnn").text
     (folder / "ann.py").write_text(text)
     (folder / "bob.py").write_text(text.replace(*BUGGY))
+    seed_file = tmp_path / "seed"
+    seed_file.write_text("5\n")
     argv = [
         "grade",
         "vanilla_rnn",
@@ -94,8 +96,8 @@ def test_grade_writes_json_and_gradebook_prints_summary_and_refuses_to_overwrite
         tmp_path / "book.csv",
         "--workers",
         "2",
-        "--seed",
-        "5",
+        "--seed-file",
+        seed_file,
         "--feedback",
         "--no-progress",
     ]
@@ -107,7 +109,7 @@ def test_grade_writes_json_and_gradebook_prints_summary_and_refuses_to_overwrite
     assert "mean score 9.70 / 10 (97%), median 9.7, full marks 1, zero 0" in out
     assert re.search(r"\n  rnn_backward +2\.70 / 3 +1 of 2\n", out)
     assert "rnn_backward: dW_hh wrong  1" in out
-    assert "hidden seed: 5 (pass --seed 5 to regrade identically)" in out
+    assert "hidden seed: 5 (to regrade identically, put it in a file and pass --seed-file" in out
     for name, score in (("ann", 10.0), ("bob", 9.4)):
         results = json.loads((tmp_path / "json" / f"{name}.json").read_text())
         validate_gradescope(results)
@@ -135,7 +137,9 @@ def test_find_submission_file_prefers_the_assignments_name(tmp_path):
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     path = tmp_path_factory.mktemp("bundle") / "autograder.zip"
-    assert main(["assignment", "gradescope", "vanilla_rnn", str(path), "--seed", "11"]) == 0
+    seed_file = path.parent / "seed"
+    seed_file.write_text("11\n")
+    assert main(["assignment", "gradescope", "vanilla_rnn", str(path), "--seed-file", str(seed_file)]) == 0
     return path
 
 

@@ -270,7 +270,8 @@ def test_writes_outside_the_run_folder_land_nowhere(batch):
 @needs_root
 def test_the_grader_cannot_be_signalled_and_there_is_no_network(batch):
     assert batch.signals == []
-    assert "PermissionError" in items(batch, "signal_grader")["rnn_forward"].output
+    # in its own PID namespace the grader's pid is not there at all (before: PermissionError)
+    assert "ProcessLookupError" in items(batch, "signal_grader")["rnn_forward"].output
     assert batch.connections == []
     network = items(batch, "network")["rnn_forward"]
     assert network.score == 0 and "Error" in network.output
@@ -336,11 +337,11 @@ def test_a_forged_status_file_is_a_zero_not_a_crash(tmp_path):
 
 def test_both_answers_of_a_quick_run_arriving_at_once_are_both_read():
     """A run that ends before the grader reads its pid: the status must not wait for a timeout."""
-    from numrnn.assignment.sandbox import _Zygote
+    from numrnn.assignment.sandbox import _Server
 
     read_end, write_end = os.pipe()
     try:
-        zygote = _Zygote.__new__(_Zygote)  # only the answer-reading half, on a plain pipe
+        zygote = _Server.__new__(_Server)  # only the answer-reading half, on a plain pipe
         zygote._fd, zygote._pending = read_end, b""
         os.write(write_end, b'{"pid": 123}\n{"status": 256}\n')
         assert zygote._answer(1.0) == {"pid": 123}
@@ -393,21 +394,3 @@ def test_a_timeout_is_a_zero_even_after_writing_the_right_answers(tmp_path):
         result = grader.grade_file("hangs", tmp_path / "hangs.py")
     assert result.score == 0
     assert "stopped after the time limit of 2 s" in result.items[0].output
-
-
-def test_a_hidden_folder_that_holds_the_python_stays_hidden_but_for_the_path_to_it(tmp_path):
-    """A virtualenv under /tmp (as in a CI clone) used to leave all of /tmp visible to students,
-    so the hidden tests there were guarded by file modes alone: PermissionError, not absence."""
-    from numrnn.assignment.sandbox import plan_masks
-
-    (tmp_path / "venv" / "lib").mkdir(parents=True)
-    (tmp_path / "hidden").mkdir()
-    (tmp_path / "other").mkdir()
-    hide = [str(tmp_path), str(tmp_path / "hidden")]
-    needed = [str(tmp_path / "venv"), str(tmp_path / "venv" / "lib")]
-    plan = {path: (kind, keep) for path, kind, keep in plan_masks(hide, needed)}
-    assert plan[str(tmp_path)] == ("dir", ["venv"])  # only the way to the venv is bound back
-    inside = [path for path in plan if path.startswith(str(tmp_path) + "/")]
-    assert inside == []  # nothing below is masked again: the venv is whole, the rest is gone
-    unhidden = plan_masks([str(tmp_path / "venv")], needed)  # a needed folder is never hidden
-    assert not any(path.startswith(str(tmp_path)) for path, _, _ in unhidden)

@@ -84,6 +84,18 @@ def cell_errors(status: dict) -> list:
 def run_failure(item: Item, run: RunResult):
     """``(message, failure label)`` when the run itself failed, else None."""
     limits = item.limits
+    if run.outcome == "top-level-timeout":
+        return (
+            "stopped before the function was called: the file's top-level code (everything "
+            "outside functions) ran past its own time limit",
+            "top-level time limit",
+        )
+    if run.outcome == "out-of-memory":
+        return (
+            "ran out of memory: its processes together used more than the run's "
+            f"{limits.memory_mb} MiB, and one was killed",
+            "out of memory",
+        )
     if run.outcome == "timeout":
         return (
             f"stopped after the time limit of {limits.time:g} s (an infinite loop, or too slow)",
