@@ -139,7 +139,10 @@ def bundle(tmp_path_factory):
     path = tmp_path_factory.mktemp("bundle") / "autograder.zip"
     seed_file = path.parent / "seed"
     seed_file.write_text("11\n")
-    assert main(["assignment", "gradescope", "vanilla_rnn", str(path), "--seed-file", str(seed_file)]) == 0
+    assert (
+        main(["assignment", "gradescope", "vanilla_rnn", str(path), "--seed-file", str(seed_file)])
+        == 0
+    )
     return path
 
 
@@ -155,6 +158,31 @@ def test_bundle_holds_the_gradescope_files(bundle):
     assert not any("__pycache__" in name for name in names)
     assert config["assignment"] == "vanilla_rnn" and config["seed"] == 11
     assert requirements == ["numpy>=1.23", "matplotlib>=3.5", "tqdm>=4.60"]
+    # only the graded assignment: no shipped solution (all three were in it before)
+    assert not any(name.startswith("numrnn/assignment/library/") for name in names)
+    assert "README.md" in names
+
+
+def test_setup_sets_the_hidden_files_modes_whatever_the_zip_held(bundle, tmp_path):
+    """The owner-and-modes part of setup.sh, run on a bundle unpacked world-writable (fails
+    where the modes depended on how the zip was extracted)."""
+    from numrnn.assignment.gradescope import SETUP_SH
+
+    source = unpack_bundle(bundle, tmp_path / "ag")
+    for path in [source, *source.rglob("*")]:
+        os.chmod(path, 0o777)
+    lines = SETUP_SH.splitlines()
+    start = (
+        lines.index("chown -R root:root .")
+        if os.geteuid() == 0
+        else lines.index("chmod -R u=rwX,go= .")
+    )
+    end = lines.index("chmod 0700 setup.sh run_autograder") + 1
+    script = "\n".join(["set -e", f"cd {str(source)!r}", *lines[start:end]])
+    subprocess.run(["bash", "-c", script], check=True)
+    assert (source / "hidden").stat().st_mode & 0o777 == 0o700
+    assert {path.stat().st_mode & 0o777 for path in (source / "hidden").iterdir()} == {0o600}
+    assert (source / "numrnn" / "__init__.py").stat().st_mode & 0o077 == 0
 
 
 def test_gradescope_refuses_to_overwrite(bundle, capsys):
@@ -230,4 +258,6 @@ def test_run_autograder_hides_the_bundle_from_the_submission(bundle, tmp_path):
     results = run_autograder(bundle, root, {"vanilla_rnn.py": text})
     first = results["tests"][0]
     assert first["score"] == 0 and "FileNotFoundError" in first["output"], first["output"]
-    assert "own unprivileged user" in results["extra_data"]["isolation"]
+    isolation = results["extra_data"]["isolation"]
+    assert "unprivileged uid" in isolation
+    assert isolation in results["output"]  # stated where the staff and students see it

@@ -82,15 +82,11 @@ def _parents() -> tuple:
                     (parent / "cgroup.subtree_control").write_text("+memory +pids")
                 return 2, {"memory": parent, "pids": parent}
             except OSError as error:
-                reasons.append(
-                    f"cgroup v2 cannot delegate memory and pids here ({error.strerror})"
-                )
+                reasons.append(f"cgroup v2 cannot delegate memory and pids here ({error.strerror})")
         else:
             reasons.append("cgroup v2 has no memory and pids controllers here")
     if "memory" in mounts and "pids" in mounts:
-        return 1, {
-            name: _folder(mounts[name], own.get(name, "/")) for name in ("memory", "pids")
-        }
+        return 1, {name: _folder(mounts[name], own.get(name, "/")) for name in ("memory", "pids")}
     reasons.append("no cgroup v1 memory and pids hierarchies")
     return None, "; ".join(reasons)
 

@@ -13,7 +13,6 @@ what a process sets on itself:
 
 import ctypes
 import ctypes.util
-import os
 import resource
 
 PR_SET_DUMPABLE = 4

@@ -22,10 +22,10 @@ Gradescope reproduces the same hidden trials. Only the assignment graded is in t
 numrnn's shipped assignments (``numrnn/assignment/library``, with their solutions) are left
 out. Gradescope runs each submission in a fresh container, as root, so the grader isolates
 the student's code with bubblewrap where the container allows it, and otherwise grades
-without (the container being the only wall) and says so in the results' visible output. ``run_autograder`` reads the root
-from ``NUMRNN_GRADESCOPE_ROOT`` (default ``/autograder``) and the interpreter from
-``NUMRNN_PYTHON`` (default ``python3``), so a test can run it against a folder
-laid out like Gradescope's.
+without (the container being the only wall) and says so in the results' visible output.
+``run_autograder`` reads the root from ``NUMRNN_GRADESCOPE_ROOT`` (default ``/autograder``)
+and the interpreter from ``NUMRNN_PYTHON`` (default ``python3``), so a test can run it
+against a folder laid out like Gradescope's.
 """
 
 from __future__ import annotations

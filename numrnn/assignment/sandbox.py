@@ -134,9 +134,7 @@ class Isolation:
     def describe(self) -> str:
         """One line for the grader's summary and the Gradescope output."""
         if self.isolated:
-            who = (
-                "an unprivileged uid per worker" if self.root else "your user in a user namespace"
-            )
+            who = "an unprivileged uid per worker" if self.root else "your user in a user namespace"
             text = (
                 "sandbox: bubblewrap (a new root holding only Python and NumPy, read-only; "
                 "private /tmp; no network; own IPC, PID and UTS namespaces; no capabilities; "
@@ -942,6 +940,8 @@ class SubmissionSandbox:
         return RunResult(
             outcome, code, signal_name, seconds, read_status, arrays, errors, output, loaded
         )
+
+
 def _count_tasks(uid: int) -> int:
     """How many processes and threads ``uid`` has now, zombies included (``RLIMIT_NPROC``
     counts a dead process until its parent, or init, reaps it)."""

@@ -56,7 +56,9 @@ def sweep() -> None:
     me = os.getpid()
     deadline = time.monotonic() + SWEEP_SECONDS
     while time.monotonic() < deadline:
-        others = [name for name in os.listdir("/proc") if name.isdigit() and int(name) not in (1, me)]
+        others = [
+            name for name in os.listdir("/proc") if name.isdigit() and int(name) not in (1, me)
+        ]
         if not others:
             return
         try:

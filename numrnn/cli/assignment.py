@@ -179,6 +179,7 @@ def _grade(args) -> int:
     from ..assignment import grade
     from ..assignment.submission import find_submissions
 
+    seed = _seed(args)
     found = find_submissions(args.submissions)
     if not args.force:
         if args.csv is not None and args.csv.exists():
@@ -197,7 +198,7 @@ def _grade(args) -> int:
         json_dir=args.json,
         csv_path=args.csv,
         workers=args.workers,
-        seed=_seed(args),
+        seed=seed,
         limits=_limits(args),
         progress=not args.no_progress,
         allow_unisolated=args.allow_unisolated,
