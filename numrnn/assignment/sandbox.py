@@ -512,6 +512,12 @@ class _Server:
         self.process.stdin.flush()
         return int(self._answer(ZYGOTE_ANSWER_SECONDS)["pid"])
 
+    def ready(self) -> None:
+        """Wait for the server's first answer, ``{"ready": true}`` (NumPy imported)."""
+        answer = self._answer(ZYGOTE_ANSWER_SECONDS)
+        if not answer or not answer.get("ready"):
+            raise ConnectionError("the sandbox's fork server did not start")
+
     def wait(self, timeout: float | None):
         """The run's ``waitpid`` status, or None if ``timeout`` seconds pass first."""
         answer = self._answer(timeout)
@@ -732,9 +738,7 @@ class SubmissionSandbox:
             start_new_session=True,
         )
         self.server = _Server(process)
-        answer = self.server._answer(ZYGOTE_ANSWER_SECONDS)
-        if not answer or not answer.get("ready"):
-            raise ConnectionError("the sandbox's fork server did not start")
+        self.server.ready()
         if self.group is not None:
             self.base_memory = self.group.memory_usage()
             self.base_tasks = self.group.task_count()
@@ -757,6 +761,8 @@ class SubmissionSandbox:
         if self.group is not None:
             self.group.remove()
             self.group = None
+        if self.uid is not None:
+            _wait_reaped(self.uid)
 
     def close(self) -> None:
         """Kill the sandbox and remove the submission's folder."""
@@ -954,6 +960,18 @@ def _count_tasks(uid: int) -> int:
             except OSError:
                 continue
     return count
+
+
+def _wait_reaped(uid: int, seconds: float = 10.0) -> None:
+    """Wait until the sandbox ``uid`` has no process left, dead ones included.
+
+    Every process was killed (by cgroup and PID namespace); the dead still count against the
+    uid's ``RLIMIT_NPROC`` until the host's init reaps them, which on a loaded machine takes a
+    moment, and the worker's next submission runs as the same uid.
+    """
+    deadline = time.monotonic() + seconds
+    while _count_tasks(uid) and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 def _open_regular(dir_fd: int, name: str, limit: int):
