@@ -487,10 +487,19 @@ answer = 1
     tops = {Path(path).parts[1] for path in sandbox_module.needed_paths()}
     allowed = {"bin", "dev", "etc", "home", "lib", "lib32", "lib64", "libx32", "opt"}
     assert set(seen["root"]) <= allowed | {"proc", "sbin", "tmp", "usr"} | tops, seen["root"]
-    assert seen["run"] == "FileNotFoundError" and seen["tmp"] == []
+    under_tmp = {  # a virtualenv under /tmp (a CI clone) is there, alone
+        Path(path).parts[2] for path in sandbox_module.needed_paths() if path.startswith("/tmp/")
+    }
+    assert seen["run"] == "FileNotFoundError" and set(seen["tmp"]) == under_tmp
     assert set(seen["etc"]) <= {"ld.so.cache"}
-    if not any(str(checkout).startswith(path) for path in sandbox_module.needed_paths()):
-        assert seen["checkout"] == "FileNotFoundError"  # no .git, no gradebooks, no sources
+    needed = sandbox_module.needed_paths()
+    on_the_way = {  # a CI clone's virtualenv inside the checkout: only the way to it is there
+        Path(path).relative_to(checkout).parts[0]
+        for path in needed
+        if path.startswith(f"{checkout}/")
+    }
+    if not any(str(checkout).startswith(path) for path in needed):  # no .git, no gradebooks
+        assert seen["checkout"] == (sorted(on_the_way) if on_the_way else "FileNotFoundError")
     assert seen["roster"] == "FileNotFoundError"
     assert seen["roster_in_mounts"] is False
     assert seen["package"] in ("FileNotFoundError", [])  # numrnn (every solution) is not there
@@ -757,3 +766,20 @@ def test_as_root_without_bubblewrap_the_grader_refuses_unless_told(tmp_path):
     assert "sandbox: NOT isolated (bubblewrap (bwrap) is not installed)" in allowed.stdout
     if not any(map(sandbox_module.unreachable, sandbox_module.needed_paths())):
         assert "full marks 1" in allowed.stdout  # (a Python under /root: the uid cannot run it)
+
+
+def test_a_hidden_folder_inside_a_covered_one_is_not_covered_again(tmp_path, monkeypatch):
+    """numrnn installed in a virtualenv: its package folder is covered, and the assignment's
+    folder inside it must not be covered again (bubblewrap cannot make a mount point in the
+    read-only cover, and every sandbox failed to start)."""
+    venv = tmp_path / "venv"
+    package = venv / "numrnn"
+    (package / "assignment" / "library" / "vanilla_rnn").mkdir(parents=True)
+    (venv / "other.py").write_text("")
+    monkeypatch.setattr(sandbox_module, "needed_paths", lambda: [str(venv)])
+    monkeypatch.setattr(sandbox_module, "PACKAGE_DIR", package)
+    hide = [package / "assignment" / "library" / "vanilla_rnn", venv / "other.py", tmp_path]
+    args = sandbox_module.bwrap_arguments("/w", "/c", hide)
+    covers = [args[k + 1] for k, arg in enumerate(args) if arg == "--tmpfs"]
+    assert covers == ["/tmp", "/dev/shm", str(package)]
+    assert args[args.index(str(venv / "other.py")) - 2 :][:2] == ["--ro-bind", "/dev/null"]

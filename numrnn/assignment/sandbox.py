@@ -275,11 +275,15 @@ def bwrap_arguments(workdir: str, code: str, hide=(), staged=None) -> list:
         {os.path.realpath(path) for path in [str(PACKAGE_DIR), *map(str, hide)]},
         key=lambda path: path.count("/"),
     )
+    done: list = []
     for path in covered:
         if not any(_is_under(path, folder) for folder in bound) or not os.path.exists(path):
             continue  # not in the sandbox at all
         if any(_is_under(inside, path) for inside in bound):
             continue  # the Python itself is in there
+        if any(_is_under(path, folder) for folder in done):
+            continue  # inside a folder already covered
+        done.append(path)
         if os.path.isdir(path):
             args += ["--perms", "0555", "--tmpfs", path, "--remount-ro", path]
         else:
@@ -630,23 +634,6 @@ class Sandbox:
         if self._stopping.is_set():
             raise KeyboardInterrupt("grading was stopped")
         return SubmissionSandbox(self, slot)
-
-    def run(
-        self,
-        slot: int,
-        task: dict,
-        cells: list,
-        inputs: dict,
-        expected: list,
-        limits: Limits,
-        *,
-        top_level_timeout: float | None = None,
-    ) -> RunResult:
-        """One task in a sandbox of its own (see :meth:`SubmissionSandbox.run`)."""
-        with self.submission(slot) as box:
-            return box.run(
-                task, cells, inputs, expected, limits, top_level_timeout=top_level_timeout
-            )
 
     def stop(self) -> None:
         """Kill every run going on now (after Ctrl-C); a run that was stopped raises
