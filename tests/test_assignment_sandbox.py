@@ -764,6 +764,7 @@ def test_as_root_without_bubblewrap_the_grader_refuses_unless_told(tmp_path):
     )
     assert allowed.returncode == 0, allowed.stderr
     assert "sandbox: NOT isolated (bubblewrap (bwrap) is not installed)" in allowed.stdout
+    assert allowed.stderr.startswith("numrnn assignment: warning: sandbox: NOT isolated")
     if not any(map(sandbox_module.unreachable, sandbox_module.needed_paths())):
         assert "full marks 1" in allowed.stdout  # (a Python under /root: the uid cannot run it)
 

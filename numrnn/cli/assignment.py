@@ -176,11 +176,14 @@ def _make(args) -> int:
 
 
 def _grade(args) -> int:
-    from ..assignment import grade
+    from ..assignment import grade, probe_isolation
     from ..assignment.submission import find_submissions
 
     seed = _seed(args)
     found = find_submissions(args.submissions)
+    isolation = probe_isolation()
+    if not isolation.isolated and (os.geteuid() != 0 or args.allow_unisolated):
+        print(f"numrnn assignment: warning: {isolation.describe()}", file=sys.stderr)
     if not args.force:
         if args.csv is not None and args.csv.exists():
             raise FileExistsError(f"--csv {str(args.csv)!r} exists; pass --force to replace it")
