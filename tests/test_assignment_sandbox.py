@@ -784,3 +784,16 @@ def test_a_hidden_folder_inside_a_covered_one_is_not_covered_again(tmp_path, mon
     covers = [args[k + 1] for k, arg in enumerate(args) if arg == "--tmpfs"]
     assert covers == ["/tmp", "/dev/shm", str(package)]
     assert args[args.index(str(venv / "other.py")) - 2 :][:2] == ["--ro-bind", "/dev/null"]
+
+
+def test_runs_with_other_limits_follow_each_other_in_one_sandbox():
+    """Items may declare their own limits: the cgroup's bound follows each run, up and down
+    (fails where raising memory.limit_in_bytes above the swap-inclusive limit was refused)."""
+    isolation = require_isolation()
+    if not isolation.cgroup:
+        pytest.skip("no cgroup here")
+    code = "block = b'x' * (300 << 20)\nanswer = len(block) >> 20"
+    with Sandbox() as sandbox, sandbox.submission(0) as box:
+        runs = [probe(box, code, Limits(memory_mb=size)) for size in (256, 1024, 256, 1024)]
+    assert [run.outcome for run in runs] == ["finished"] * 4
+    assert [int(run.arrays.get("t0_value", -1)) for run in runs] == [-1, 300, -1, 300]

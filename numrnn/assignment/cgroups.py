@@ -148,7 +148,11 @@ class RunGroup:
             except OSError:
                 pass  # no swap accounting: nothing to swap to either
         else:
-            self._write("memory", "memory.limit_in_bytes", memory_bytes)
+            try:
+                self._write("memory", "memory.limit_in_bytes", memory_bytes)
+            except OSError:  # above the limit with swap (it may not be below): raise that first
+                self._write("memory", "memory.memsw.limit_in_bytes", memory_bytes)
+                self._write("memory", "memory.limit_in_bytes", memory_bytes)
             try:
                 self._write("memory", "memory.memsw.limit_in_bytes", memory_bytes)
             except OSError:

@@ -739,10 +739,7 @@ class SubmissionSandbox:
         if self.group is not None:
             self.group.kill()
         if self.server is not None:
-            try:
-                os.killpg(self.server.process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            _kill_group(self.server.process.pid)
             self.server.close()
             self.server = None
         if self.group is not None:
@@ -863,6 +860,23 @@ class SubmissionSandbox:
             "sweep": self.isolation.isolated,
         }
 
+    def _limit(self, limits) -> None:
+        """The cgroup's bounds for one run: its limits beyond what the idle sandbox holds."""
+        for attempt in range(2):
+            try:
+                self.group.limit(
+                    self.base_memory + (int(limits.memory_mb) << 20),
+                    self.base_tasks + int(limits.processes),
+                )
+                return
+            except OSError:
+                if attempt:
+                    raise
+                # A lower limit than what the earlier runs left (files in its private /tmp)
+                # is refused: start a fresh sandbox, which holds only the idle server.
+                self.kill()
+                self.start()
+
     def _wait(self, server, rundir, limits, top_level_timeout):
         """``(waitpid status or None, the limit that ran out or None)``."""
         if top_level_timeout is None:
@@ -883,23 +897,22 @@ class SubmissionSandbox:
 
     def _execute(self, rundir, expected, limits, top_level_timeout) -> RunResult:
         start = time.perf_counter()
-        status, ran_out, oom_before, started = None, None, 0, False
+        status, ran_out, oom_before, started, pid = None, None, 0, False, None
         try:
             if not self.alive():
                 self.kill()
                 self.start()
             started = True
             if self.group is not None:
-                self.group.limit(
-                    self.base_memory + (int(limits.memory_mb) << 20),
-                    self.base_tasks + int(limits.processes),
-                )
+                self._limit(limits)
                 oom_before = self.group.oom_kills()
             server = self.server
-            server.send(self._request(rundir, limits))
+            pid = server.send(self._request(rundir, limits))
             status, ran_out = self._wait(server, rundir, limits, top_level_timeout)
         except (OSError, ConnectionError, ValueError, KeyError, TypeError):
             status = None  # the sandbox could not start, or died: a new one next time
+        if pid is not None and not self.isolation.isolated:
+            _kill_group(pid)  # no PID namespace to sweep: the run's own session, at least
         out_of_memory = self.group is not None and self.group.oom_kills() > oom_before
         if status is None:
             self.kill()  # a run past its limit: the whole sandbox goes, the next run gets a new one
@@ -959,6 +972,13 @@ def _wait_reaped(uid: int, seconds: float = 10.0) -> None:
     deadline = time.monotonic() + seconds
     while _count_tasks(uid) and time.monotonic() < deadline:
         time.sleep(0.005)
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _open_regular(dir_fd: int, name: str, limit: int):
