@@ -190,8 +190,9 @@ def test_gradescope_refuses_to_overwrite(bundle, capsys):
     assert "exists; pass --force to replace it" in capsys.readouterr().err
 
 
-def run_autograder(bundle, root: Path, files: dict) -> dict:
-    """Lay ``root`` out like Gradescope's /autograder, run the bundle's run_autograder."""
+def run_autograder(bundle, root: Path, files: dict, **environment) -> dict:
+    """Lay ``root`` out like Gradescope's /autograder, run the bundle's run_autograder (with
+    ``environment`` added to this process's)."""
     unpack_bundle(bundle, root)
     (root / "submission").mkdir()
     for name, text in files.items():
@@ -200,6 +201,7 @@ def run_autograder(bundle, root: Path, files: dict) -> dict:
         os.environ,
         NUMRNN_GRADESCOPE_ROOT=str(root),
         NUMRNN_PYTHON=sys.executable,
+        **environment,
     )
     env.pop("PYTHONPATH", None)
     completed = subprocess.run(
@@ -261,3 +263,14 @@ def test_run_autograder_hides_the_bundle_from_the_submission(bundle, tmp_path):
     isolation = results["extra_data"]["isolation"]
     assert "unprivileged uid" in isolation
     assert isolation in results["output"]  # stated where the staff and students see it
+
+
+def test_run_autograder_without_isolation_says_so_in_the_visible_output(bundle, tmp_path):
+    """A container where bubblewrap cannot run (here: as if it were not installed): the bundle
+    still grades, and the output students and staff see says what was missing (fails where it
+    was said only in a log)."""
+    results = run_autograder(
+        bundle, tmp_path / "ag", {"vanilla_rnn.py": load("vanilla_rnn").text}, NUMRNN_BWRAP=""
+    )
+    assert results["visibility"] == "visible"
+    assert "sandbox: NOT isolated (bubblewrap (bwrap) is not installed)" in results["output"]

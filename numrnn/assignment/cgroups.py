@@ -1,12 +1,14 @@
 """One control group per submission's sandbox: its processes and memory bounded as a whole.
 
 cgroup v2 (``memory.max``, ``pids.max``, ``cgroup.kill``) is used where the grader's own
-cgroup can delegate the memory and pids controllers; otherwise cgroup v1's ``memory`` and
-``pids`` hierarchies (``memory.limit_in_bytes``, ``pids.max``), where the grader may create a
-child of its own cgroup (root, or a delegated tree). Every group is a child of the grader's
-own cgroup, named ``numrnn-<grader pid>-<n>``, so two graders never share one, and it is
-removed when its sandbox ends. Without either, :func:`available` says why and the sandbox
-states the per-process bound it falls back on.
+cgroup delegates the memory and pids controllers, or, as root, under a ``numrnn`` folder at
+the hierarchy's root; otherwise cgroup v1's ``memory`` and ``pids`` hierarchies
+(``memory.limit_in_bytes``, ``pids.max``), where the grader may create a child of its own
+cgroup (root, or a delegated tree). Every group is named ``numrnn-<grader pid>-<n>``, so two
+graders never share one, and it is removed when its sandbox ends. (This machine's tests run
+on cgroup v1; the v2 path is written to the kernel's documented rules but was not run here.)
+Without either, :func:`available` says why and the sandbox states the per-process bound it
+falls back on.
 """
 
 from __future__ import annotations
@@ -65,26 +67,50 @@ def _folder(mount: tuple, own: str) -> Path:
     return folder if folder.is_dir() else Path(point)
 
 
+def _delegating(folder: Path) -> bool:
+    """Whether ``folder``'s children get the memory and pids controllers (enabling them if
+    need be: refused in a cgroup that holds processes, unless it is the hierarchy's root)."""
+    try:
+        if not {"memory", "pids"} <= set((folder / "cgroup.controllers").read_text().split()):
+            return False
+        enabled = (folder / "cgroup.subtree_control").read_text().split()
+        if not {"memory", "pids"} <= set(enabled):
+            (folder / "cgroup.subtree_control").write_text("+memory +pids")
+        return True
+    except OSError:
+        return False
+
+
+def _v2_parent(mount: tuple, own: str):
+    """The cgroup v2 folder to make run groups in, or None.
+
+    The grader's own cgroup if it delegates memory and pids; else, as root, a ``numrnn``
+    folder at the hierarchy's root (a cgroup that holds processes, as the grader's own
+    usually does, cannot hand controllers to its children).
+    """
+    parent = _folder(mount, own)
+    if _delegating(parent):
+        return parent
+    top = Path(mount[0])
+    if os.geteuid() != 0 or not _delegating(top):
+        return None
+    shared = top / "numrnn"
+    try:
+        shared.mkdir(mode=0o755, exist_ok=True)
+    except OSError:
+        return None
+    return shared if _delegating(shared) else None
+
+
 def _parents() -> tuple:
     """``(version, {controller: parent folder})``, or ``(None, reason)``."""
     mounts, own = _mounts(), _own_paths()
     reasons = []
     if "cgroup2" in mounts and "" in own:
-        parent = _folder(mounts["cgroup2"], own[""])
-        try:
-            controllers = (parent / "cgroup.controllers").read_text().split()
-        except OSError:
-            controllers = []
-        if {"memory", "pids"} <= set(controllers):
-            try:
-                enabled = (parent / "cgroup.subtree_control").read_text().split()
-                if not {"memory", "pids"} <= set(enabled):
-                    (parent / "cgroup.subtree_control").write_text("+memory +pids")
-                return 2, {"memory": parent, "pids": parent}
-            except OSError as error:
-                reasons.append(f"cgroup v2 cannot delegate memory and pids here ({error.strerror})")
-        else:
-            reasons.append("cgroup v2 has no memory and pids controllers here")
+        parent = _v2_parent(mounts["cgroup2"], own[""])
+        if parent is not None:
+            return 2, {"memory": parent, "pids": parent}
+        reasons.append("cgroup v2 cannot give memory and pids to a child group here")
     if "memory" in mounts and "pids" in mounts:
         return 1, {name: _folder(mounts[name], own.get(name, "/")) for name in ("memory", "pids")}
     reasons.append("no cgroup v1 memory and pids hierarchies")
