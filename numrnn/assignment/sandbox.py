@@ -242,7 +242,7 @@ def _ancestors(path: str) -> list:
     return [str(Path(*parts[:end])) for end in range(1, len(parts))]
 
 
-def bwrap_arguments(workdir: str, code: str, hide=(), staged=None) -> list:
+def bwrap_arguments(workdir: str, code: str, hide=(), staged=None, accounts=None) -> list:
     """bubblewrap's options for one submission's sandbox (before ``--`` and the command).
 
     Parameters
@@ -256,6 +256,9 @@ def bwrap_arguments(workdir: str, code: str, hide=(), staged=None) -> list:
     staged : dict of str to str, optional
         Python folders the sandbox uid cannot reach, to the staging folder each is bound on
         before bubblewrap starts (see :func:`unreachable`).
+    accounts : str, optional
+        A folder holding ``passwd`` and ``group`` (see :func:`write_accounts`), bound
+        read-only in ``/etc``.
 
     Returns
     -------
@@ -288,6 +291,9 @@ def bwrap_arguments(workdir: str, code: str, hide=(), staged=None) -> list:
             args += ["--perms", "0555", "--tmpfs", path, "--remount-ro", path]
         else:
             args += ["--ro-bind", "/dev/null", path]
+    if accounts is not None:
+        for name in ("passwd", "group"):
+            args += ["--ro-bind", os.path.join(accounts, name), f"/etc/{name}"]
     return args + [
         "--ro-bind",
         code,
@@ -301,6 +307,21 @@ def bwrap_arguments(workdir: str, code: str, hide=(), staged=None) -> list:
         "HOME",
         INSIDE_HOME,
     ]
+
+
+def write_accounts(folder: str, uid: int) -> str:
+    """Write the sandbox's ``passwd`` and ``group`` into ``folder``: root and ``student``
+    (``uid``), no passwords, so that programs looking a user up find one; returns ``folder``."""
+    os.makedirs(folder, mode=0o755, exist_ok=True)
+    entries = {
+        "passwd": f"root:x:0:0:root:/root:/bin/sh\nstudent:x:{uid}:{uid}::{INSIDE_HOME}:/bin/sh\n",
+        "group": f"root:x:0:\nstudent:x:{uid}:\n",
+    }
+    for name, text in entries.items():
+        with open(os.path.join(folder, name), "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(os.path.join(folder, name), 0o644)
+    return folder
 
 
 def lease_uid(base: int = UID_BASE, span: int = UID_SPAN):
@@ -703,7 +724,9 @@ class SubmissionSandbox:
         ]
         staged = sandbox.staged if isolation.isolated else {}
         if isolation.isolated:
-            options = bwrap_arguments(self.workdir, sandbox.code, sandbox.hide, staged)
+            uid = os.getuid() if self.uid is None else self.uid
+            accounts = write_accounts(os.path.join(sandbox.base, f"accounts-{uid}"), uid)
+            options = bwrap_arguments(self.workdir, sandbox.code, sandbox.hide, staged, accounts)
             command = [_bwrap_path(), *options, "--", *command]
         return _launcher(self.uid, staged, self.group) + command
 
