@@ -632,7 +632,10 @@ def test_top_level_code_has_its_own_time_limit():
         {"dims": {"B": 2}, "items": {"f": {"check": "forward", "points": 1, "args": {"x": ("B",)}}}}
     ).items["f"]
     message, label = run_failure(item, run)
-    assert "top-level code" in message and label == "top-level time limit"
+    assert "top-level code (everything outside functions) ran past its own time limit of 0.5 s" in (
+        message
+    )
+    assert label == "top-level time limit"
 
 
 GRADE_ONE_BATCH = """

@@ -87,7 +87,7 @@ def run_failure(item: Item, run: RunResult):
     if run.outcome == "top-level-timeout":
         return (
             "stopped before the function was called: the file's top-level code (everything "
-            "outside functions) ran past its own time limit",
+            f"outside functions) ran past its own time limit of {run.top_level_timeout:g} s",
             "top-level time limit",
         )
     if run.outcome == "out-of-memory":

@@ -495,6 +495,8 @@ class RunResult:
         Whether the submission's cells ran to their end (each item's run
         loads them first): when a run failed before that, every item with the
         same limits would fail the same way.
+    top_level_timeout : float or None
+        The top-level code's own time limit in seconds, if the run had one.
     """
 
     outcome: str
@@ -506,6 +508,7 @@ class RunResult:
     array_errors: dict
     output: str
     loaded: bool = False
+    top_level_timeout: float | None = None
 
     @property
     def failed_while_loading(self) -> bool:
@@ -967,7 +970,16 @@ class SubmissionSandbox:
         else:
             outcome, signal_name = "finished", None
         return RunResult(
-            outcome, code, signal_name, seconds, read_status, arrays, errors, output, loaded
+            outcome,
+            code,
+            signal_name,
+            seconds,
+            read_status,
+            arrays,
+            errors,
+            output,
+            loaded,
+            top_level_timeout,
         )
 
 
