@@ -71,6 +71,7 @@ PACKAGE_DIR = HERE.parent  # numrnn itself: never visible inside the sandbox
 # sandbox did not start (4), or the fork server's child could not set up (5).
 CANNOT_START = (4, 5)
 ZYGOTE_ANSWER_SECONDS = 30.0  # the fork server answers at once unless the machine is stuck
+SERVER_EXIT_SECONDS = 2.0  # an idle fork server told to stop exits at once
 MAX_ARRAY_BYTES = 16 << 20
 MAX_STATUS_BYTES = 1 << 20
 OUTPUT_EXCERPT = 2000
@@ -570,6 +571,15 @@ class _Server:
         line, self._pending = self._pending.split(b"\n", 1)
         return json.loads(line)
 
+    def finish(self, timeout: float) -> None:
+        """Tell the server there is no more work (its stdin ends); wait ``timeout`` seconds
+        at most for it to exit."""
+        try:
+            self.process.stdin.close()
+            self.process.wait(timeout)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+
     def close(self) -> None:
         for stream in (self.process.stdin, self.process.stdout):
             try:
@@ -771,11 +781,17 @@ class SubmissionSandbox:
         if self.group is not None:
             self.group.remove()
             self.group = None
-        if self.uid is not None:
-            _wait_reaped(self.uid)
 
     def close(self) -> None:
-        """Kill the sandbox and remove the submission's folder."""
+        """End the sandbox and remove the submission's folder.
+
+        An idle sandbox is ended from inside first: the fork server, told there is no more
+        work, exits, and bubblewrap's init (the sandbox's PID 1) reaps it and exits; killed at
+        once instead, every process of the sandbox would wait for the host's init to reap it.
+        Then :meth:`kill` makes sure.
+        """
+        if self.alive():
+            self.server.finish(SERVER_EXIT_SECONDS)
         self.kill()
         _remove_tree(self.workdir)
         self.sandbox._sessions.discard(self)
@@ -866,9 +882,11 @@ class SubmissionSandbox:
 
     def _request(self, rundir, limits) -> dict:
         """What the fork server's child needs: :func:`confine.confine`'s settings and more."""
-        nproc = limits.processes + 8  # the sandbox's init, the fork server and the harness
-        if self.uid is None:  # RLIMIT_NPROC counts every process of this user: allow what runs now
-            nproc += _count_tasks(os.getuid())
+        # RLIMIT_NPROC counts every process and thread of the user, dead ones until reaped:
+        # allow what there is now (bubblewrap, the fork server and its threads, the last
+        # submission's processes not yet reaped by the host's init), and the harness.
+        user = os.getuid() if self.uid is None else self.uid
+        nproc = limits.processes + _count_tasks(user) + 2
         return {
             "workdir": self.inside(rundir),
             "capture": self.inside(rundir + ".output"),
@@ -995,18 +1013,6 @@ def _count_tasks(uid: int) -> int:
             except OSError:
                 continue
     return count
-
-
-def _wait_reaped(uid: int, seconds: float = 10.0) -> None:
-    """Wait until the sandbox ``uid`` has no process left, dead ones included.
-
-    Every process was killed (by cgroup and PID namespace); the dead still count against the
-    uid's ``RLIMIT_NPROC`` until the host's init reaps them, which on a loaded machine takes a
-    moment, and the worker's next submission runs as the same uid.
-    """
-    deadline = time.monotonic() + seconds
-    while _count_tasks(uid) and time.monotonic() < deadline:
-        time.sleep(0.005)
 
 
 def _kill_group(pgid: int) -> None:
