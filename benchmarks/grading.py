@@ -43,7 +43,7 @@ if str(HERE.parent) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(HERE.parent))
 
 from numrnn.assignment import grade, load  # noqa: E402
-from numrnn.assignment.grader import Grader  # noqa: E402
+from numrnn.assignment.grader import Grader, run_limits  # noqa: E402
 from numrnn.assignment.submission import read_submission  # noqa: E402
 
 RESULTS = HERE / "results" / "grading.json"
@@ -147,8 +147,8 @@ def sandbox_overhead(repeats: int) -> dict:
         cells = read_submission(path)
     with Grader("vanilla_rnn", seed=3) as grader:
         name = "rnn_step_forward"
-        task, inputs, expected = grader.tasks[name]
-        item, trials = grader.items[name], grader.trials[name]
+        item, trials = grader.items[name], grader.trials_for("good")[name]
+        task, inputs, expected = grader.task(name, trials)
         starts, sandboxed, in_process = [], [], []
         for _ in range(repeats):
             with grader.sandbox.submission(0) as box:
@@ -156,7 +156,7 @@ def sandbox_overhead(repeats: int) -> dict:
                 box.start()
                 starts.append(time.perf_counter() - start)
                 start = time.perf_counter()
-                run = box.run(task, cells, inputs, expected, item.limits)
+                run = box.run(task, cells, inputs, expected, run_limits(item.limits))
                 sandboxed.append(time.perf_counter() - start)
             assert run.outcome == "finished" and len(run.arrays) == len(trials)
             start = time.perf_counter()

@@ -274,7 +274,7 @@ def test_public_tests_name_the_wrong_gradient():
     ok, message = __import__("numrnn.assignment.kit", fromlist=["_public_case"])._public_case(
         "rnn_step_backward", cases["rnn_step_backward"], namespace
     )
-    assert not ok and message.startswith("wrong: dW_hh (max relative error")
+    assert not ok and message.startswith("dW_hh wrong (max relative error")
     assert "disagree with differences of your rnn_step_forward" in message
 
 
@@ -314,6 +314,15 @@ def test_notebook_and_percent_submission_read_the_same_code_cells(tmp_path):
         ("a.txt", "x", r"must be a \.py or an \.ipynb file; got 'a\.txt'"),
         ("a.ipynb", "{not json", r"a\.ipynb is not a valid notebook: not JSON"),
         ("a.ipynb", '{"cells": 3}', r"a\.ipynb is not a valid notebook: no list of cells"),
+        ("alice.py", "", r"^alice\.py is empty$"),
+        ("alice.py", " \n\n", r"^alice\.py is empty$"),
+        ("alice.ipynb", '{"cells": []}', r"^alice\.ipynb has no code$"),
+        pytest.param(
+            "deep.ipynb",
+            "[" * 100_000 + "]" * 100_000,
+            r"deep\.ipynb .*: its JSON nests too deeply",
+            id="deeply-nested-notebook",
+        ),
     ],
 )
 def test_unreadable_submissions_are_named(tmp_path, name, content, message):
@@ -321,6 +330,76 @@ def test_unreadable_submissions_are_named(tmp_path, name, content, message):
     path.write_text(content)
     with pytest.raises(SubmissionError, match=message):
         read_submission(path)
+
+
+def test_a_utf8_bom_is_read_as_python_reads_it(tmp_path):
+    """``python file.py`` runs a file that starts with a BOM; reading it as UTF-8 kept U+FEFF
+    in the first cell (a SyntaxError, 0 / 10), and json.loads refuses a notebook with one."""
+    text = "# %%\nimport numpy as np\n\n# %%\nanswer = 42\n"
+    (tmp_path / "bom.py").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    (tmp_path / "plain.py").write_text(text)
+    assert read_submission(tmp_path / "bom.py") == read_submission(tmp_path / "plain.py")
+    notebook = notebook_json(parse_percent(text)[1])
+    (tmp_path / "bom.ipynb").write_bytes(b"\xef\xbb\xbf" + json.dumps(notebook).encode())
+    assert read_submission(tmp_path / "bom.ipynb") == read_submission(tmp_path / "plain.py")
+
+
+def test_a_symlinked_submission_is_an_error_and_its_target_is_never_read(tmp_path):
+    """A link to the teacher's source (or another student's file) is refused by O_NOFOLLOW:
+    following it would grade, or echo in the feedback, a file the student cannot read."""
+    secret = tmp_path / "secret.py"
+    secret.write_text("SOLUTION = 1\n")
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    (folder / "mallory.py").symlink_to(secret)
+    (folder / "mallory_dir").symlink_to(tmp_path, target_is_directory=True)
+    with pytest.raises(SubmissionError, match=r"^mallory\.py is a symbolic link; submit the file"):
+        read_submission(folder / "mallory.py")
+    assert [name for name, _ in find_submissions([folder])] == ["mallory", "mallory_dir"]
+    with Grader("vanilla_rnn", seed=1) as grader:
+        for name, path in find_submissions([folder]):
+            result = grader.grade_file(name, path)
+            assert result.score == 0.0
+            assert f"{path.name} is a symbolic link" in result.items[0].output
+            assert "SOLUTION" not in json.dumps(gradescope_results(result))
+
+
+def test_files_that_look_like_submissions_but_are_not_taken_are_listed(tmp_path):
+    """bob.py.txt, hw1.PY, x.ipynb.bak, .hidden.py and a second script in a student's folder
+    were skipped without a word ("graded 1 submission")."""
+    from numrnn.assignment.submission import scan_submissions
+
+    for name in ("alice.py", "bob.py.txt", "hw1.PY", "x.ipynb.bak", ".hidden.py", "notes.txt"):
+        (tmp_path / name).write_text("x = 1")
+    (tmp_path / "carol").mkdir()
+    (tmp_path / "carol" / "a.ipynb").write_text("{}")
+    (tmp_path / "carol" / "b.py").write_text("x = 1")
+    found = scan_submissions([tmp_path])
+    assert [name for name, _ in found.submissions] == ["alice", "carol"]
+    assert found.skipped == [
+        ".hidden.py (a hidden file)",
+        "bob.py.txt (not .py or .ipynb)",
+        "carol/b.py (one file per folder: graded a.ipynb)",
+        "hw1.PY (not .py or .ipynb)",
+        "x.ipynb.bak (not .py or .ipynb)",
+    ]
+
+
+def test_names_are_unique_even_against_a_file_called_like_a_duplicate(tmp_path):
+    """dave.py, dave.ipynb and dave-2.py made two rows called dave-2 (one JSON overwrote the
+    other, and dave got the other file's score); names differing in case only clash on
+    macOS's file system, and a name that is not UTF-8 cannot be written to the CSV."""
+    from numrnn.assignment.submission import unique_names
+
+    for name in ("dave.py", "dave-2.py", "Dave.py"):
+        (tmp_path / name).write_text("x = 1")
+    (tmp_path / "dave.ipynb").write_text("{}")
+    found = find_submissions([tmp_path])
+    names = [name for name, _ in found]
+    assert len({name.casefold() for name in names}) == 4
+    assert dict((path.name, name) for name, path in found)["dave-2.py"] == "dave-2"
+    weird = unique_names([("\udcff=1\n\x1b[31m", tmp_path), ("a/b", tmp_path)])
+    assert [name for name, _ in weird] == ["\ufffd=1\\n", "a_b"]
 
 
 def test_find_submissions_takes_files_and_nbgrader_style_folders(tmp_path):
@@ -418,8 +497,9 @@ def test_feedback_names_each_wrong_gradient_and_where_the_bug_is(graders, tmp_pa
     assert set(step.failures) == {"dW_hh wrong", "db_h wrong"}
 
 
-def test_a_wrong_forward_is_told_apart_by_finite_differences(graders, tmp_path):
-    """Backward consistent with a wrong forward: the feedback says to fix the forward first."""
+def test_a_wrong_forward_with_a_consistent_backward_is_blamed_on_the_forward(graders, tmp_path):
+    """Backward consistent with a wrong forward: the feedback says to fix the forward first
+    (a checker that trusted the finite differences alone would pass the backward's blame on)."""
     text = variant(
         "vanilla_rnn",
         "    a = x @ W_xh + h_prev @ W_hh + b_h  # (B, H) pre-activation a_t\n",
@@ -429,8 +509,29 @@ def test_a_wrong_forward_is_told_apart_by_finite_differences(graders, tmp_path):
     forward = next(item for item in result.items if item.name == "rnn_step_forward")
     assert forward.score == 0 and "output wrong (max relative error" in forward.output
     step = next(item for item in result.items if item.name == "rnn_step_backward")
-    assert "agree with finite differences of your own rnn_step_forward" in step.output
-    assert "check rnn_step_forward first" in step.output
+    assert "Your rnn_step_forward does not match the reference on these inputs (max" in (
+        step.output
+    )
+    assert "the likely cause is rnn_step_forward, so fix it first" in step.output
+
+
+def test_a_wrong_forward_with_a_right_backward_blames_the_forward_not_the_backward(
+    graders, tmp_path
+):
+    """The issue's case: the reference's backward after a wrong forward disagrees with finite
+    differences of that forward, so a checker that trusts them says "the bug is in
+    rnn_step_backward". Comparing the forward's own output with the reference's tells."""
+    text = variant(
+        "vanilla_rnn",
+        "    a = x @ W_xh + h_prev @ W_hh + b_h  # (B, H) pre-activation a_t\n",
+        "    a = x @ W_xh + h_prev @ W_hh + 2 * b_h  # (B, H) pre-activation a_t\n",
+    )
+    result = grade_text(graders["vanilla_rnn"], tmp_path, text)
+    step = next(item for item in result.items if item.name == "rnn_step_backward")
+    assert "the likely cause is rnn_step_forward, so fix it first" in step.output
+    assert "the bug is in rnn_step_backward" not in step.output
+    sequence = next(item for item in result.items if item.name == "rnn_backward")
+    assert "the likely cause is rnn_forward, so fix it first" in sequence.output
 
 
 def test_notebook_and_py_of_the_same_code_score_the_same(graders, tmp_path):
@@ -441,10 +542,9 @@ def test_notebook_and_py_of_the_same_code_score_the_same(graders, tmp_path):
     (tmp_path / "nb").mkdir()
     (tmp_path / "py" / "same.py").write_text(text)
     (tmp_path / "nb" / "same.ipynb").write_text(json.dumps(notebook_json(cells)))
-    from_py, from_nb = graders["vanilla_rnn"].grade_many(
-        [("py", tmp_path / "py" / "same.py"), ("nb", tmp_path / "nb" / "same.ipynb")],
-        progress=False,
-    )
+    grader = graders["vanilla_rnn"]  # one name: the same hidden trials
+    from_py = grader.grade_file("same", tmp_path / "py" / "same.py")
+    from_nb = grader.grade_file("same", tmp_path / "nb" / "same.ipynb")
     assert from_py.score == from_nb.score == pytest.approx(10 - 3 / 5)
     assert [item.output for item in from_py.items] == [item.output for item in from_nb.items]
 
@@ -469,14 +569,78 @@ def test_grading_only_some_items_refuses_unknown_names():
         Grader("vanilla_rnn", only=["nope"])
 
 
-def test_hidden_trials_depend_on_the_seed_only():
-    first = Reference(load("vanilla_rnn")).hidden_trials(7)["rnn_step_forward"][0]
-    again = Reference(load("vanilla_rnn")).hidden_trials(7)["rnn_step_forward"][0]
-    other = Reference(load("vanilla_rnn")).hidden_trials(8)["rnn_step_forward"][0]
-    np.testing.assert_array_equal(first.inputs["x"], again.inputs["x"])
-    assert first.inputs["x"].shape != other.inputs["x"].shape or not np.array_equal(
-        first.inputs["x"], other.inputs["x"]
-    )
+def test_hidden_trials_depend_on_the_seed_and_the_submission_only():
+    """A regrade (same seed, same name) draws the same trials; another student draws others
+    (one draw for the whole batch would miss a bug for every student at once)."""
+    reference = Reference(load("vanilla_rnn"))
+    first = reference.hidden_trials(7, "alice")["rnn_backward"]
+    again = Reference(load("vanilla_rnn")).hidden_trials(7, "alice")["rnn_backward"]
+    for one, other in zip(first, again, strict=True):
+        np.testing.assert_array_equal(one.inputs["x"], other.inputs["x"])
+        np.testing.assert_array_equal(one.dout, other.dout)
+    for changed in (reference.hidden_trials(8, "alice"), reference.hidden_trials(7, "bob")):
+        x = changed["rnn_backward"][0].inputs["x"]
+        assert x.shape != first[0].inputs["x"].shape or not np.array_equal(x, first[0].inputs["x"])
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_item_has_a_hidden_trial_whose_sizes_all_differ_from_the_public_ones(name):
+    """Over 50 seeds (and names): the first trial of every function differs from the public
+    case in each of B, T, D, H, M and has D != H, M != H, so a size written as a number fails
+    on every seed. Drawing each size from its whole range (today's grader) keeps B = 2 on a
+    quarter of the seeds."""
+    reference = Reference(load(name))
+    grading = reference.assignment.grading
+    public = grading.public_dims
+    for seed in range(50):
+        trials = reference.hidden_trials(seed, f"student{seed}")
+        for item, spec in grading.items.items():
+            if spec.check == "value":
+                continue
+            dims = trials[item][0].dims
+            assert all(dims[size] != public[size] for size in dims), (seed, item, dims)
+            assert len(set(dims.values())) == len(dims), (seed, item, dims)
+            shapes = [value.shape for value in trials[item][0].inputs.values()]
+            assert all(low <= dims[s] <= high for s, (low, high) in grading.dims.items())
+            assert shapes, item
+
+
+def test_distinct_sizes_keeps_a_size_that_cannot_differ_and_falls_back_when_it_must():
+    """A one-value range keeps its value; ranges too narrow for all-distinct sizes still give
+    sizes that differ from the public ones (a search that demanded both would loop)."""
+    from numrnn.assignment.reference import distinct_sizes
+
+    rng = np.random.default_rng(0)
+    assert distinct_sizes({"B": (2, 2), "D": (2, 3)}, {"B": 2, "D": 2}, rng) == {"B": 2, "D": 3}
+    drawn = distinct_sizes({"B": (2, 3), "D": (2, 3)}, {"B": 2, "D": 2}, rng)
+    assert drawn == {"B": 3, "D": 3}
+
+
+@pytest.mark.parametrize(
+    "old, new, function",
+    [
+        (
+            "    h = np.tanh(a)\n",
+            "    h = np.tanh(a)[:2]  # B = 2 hard-coded\n",
+            "rnn_step_forward",
+        ),
+        (
+            "    for t in range(T):\n        h[t], step_cache",
+            "    for t in range(3):\n        h[t], step_cache",
+            "rnn_forward",
+        ),
+    ],
+    ids=["B=2 hard-coded", "T=3 hard-coded"],
+)
+def test_a_hard_coded_size_fails_on_every_seed(old, new, function, tmp_path):
+    """B = 2 and T = 3 written into the code: zero for that function on three seeds and
+    three names (today's grader misses B = 2 on 25 % of seeds and T = 3 on 11 %)."""
+    (tmp_path / "hard.py").write_text(variant("vanilla_rnn", old, new))
+    for seed in (0, 1, 2):
+        with Grader("vanilla_rnn", seed=seed, only=function, limits={"time": 20}) as grader:
+            for student in ("ann", "ben", "cy"):
+                result = grader.grade_file(student, tmp_path / "hard.py")
+                assert result.score == 0.0, (seed, student, result.items[0].output)
 
 
 # ---------------------------------------------------------------- results
@@ -581,3 +745,312 @@ def test_a_teachers_own_source_with_a_per_item_limit_and_visibility(tmp_path):
     results = gradescope_results(off_result)
     validate_gradescope(results)
     assert results["tests"][1]["visibility"] == "after_due_date"
+
+
+# ---------------------------------------------------------------- side effects
+
+
+def wrapped(name: str, function: str, body: str) -> str:
+    """A shipped source with ``function`` wrapped, as seen by the grader only: calls from the
+    submission's own cells (a sequence calling its step, the answers' cells) stay pure."""
+    return load(name).text + (
+        "\n\n# %%\nimport copy as _copy\nimport functools as _functools\nimport sys as _sys\n\n"
+        f"_pure = {function}\n\n\n@_functools.wraps(_pure)\ndef {function}(*args):\n"
+        "    if _sys._getframe(1).f_code.co_filename.startswith('<cell'):\n"
+        "        return _pure(*args)\n"
+        f"{body}"
+    )
+
+
+def writes_into(index: int) -> str:
+    """A forward that works on a copy of argument ``index``, then adds 0.5 to the caller's."""
+    return (
+        "    args = list(args)\n"
+        f"    given = args[{index}]\n"
+        f"    args[{index}] = given.copy()\n"
+        "    result = _pure(*args)\n"
+        "    given += 0.5  # the planted side effect\n"
+        "    return result\n"
+    )
+
+
+def squares_cache(path: str) -> str:
+    """A backward that works on a deep copy of the cache, then squares ``cache<path>``."""
+    return (
+        "    dout, cache = args\n"
+        "    grads = _pure(dout, _copy.deepcopy(cache))\n"
+        f"    target = cache{path}\n"
+        "    target **= 2  # the planted side effect\n"
+        "    return grads\n"
+    )
+
+
+SCALES_DOUT = (
+    "    dout, cache = args\n"
+    "    grads = _pure(dout.copy(), cache)\n"
+    "    dout *= 2.0  # the planted side effect\n"
+    "    return grads\n"
+)
+
+MUTATING = {
+    # assignment: [(function, its wrapper's body, what the message names)]
+    "vanilla_rnn": [
+        ("rnn_step_forward", writes_into(1), "h_prev"),
+        ("rnn_step_backward", squares_cache('["h"]'), "cache['h']"),
+        ("rnn_forward", writes_into(1), "h0"),
+        ("rnn_backward", SCALES_DOUT, "dh"),
+    ],
+    "deep_transition": [
+        ("dt_step_forward", writes_into(0), "x"),
+        ("dt_step_backward", squares_cache('["g"]'), "cache['g']"),
+        ("dt_forward", writes_into(1), "h0"),
+        ("dt_backward", squares_cache('["steps"][1]["h"]'), "cache['steps'][1]['h']"),
+    ],
+    "residual_flow": [
+        ("res_forward", writes_into(5), "W_hh"),
+        ("res_backward", squares_cache('["h"]'), "cache['h']"),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_a_side_effect_costs_exactly_that_functions_points_with_what_it_mutated(
+    name, graders, tmp_path
+):
+    """Each graded function, mutating one of its inputs (an argument, dout, an array in the
+    cache) but computing the right values: a grader that checks values only gives full marks.
+    The reference (the correct variant) keeps full marks."""
+    grader = graders[name]
+    cases = MUTATING[name]
+    assert {function for function, _, _ in cases} == {
+        item for item, spec in grader.items.items() if spec.check != "value"
+    }, "every graded function needs a mutating variant"
+    for function, body, _ in cases:
+        (tmp_path / f"{function}.py").write_text(wrapped(name, function, body))
+    (tmp_path / "correct.py").write_text(load(name).text)
+    results = grader.grade_many(
+        [(path.stem, path) for path in sorted(tmp_path.glob("*.py"))], workers=2, progress=False
+    )
+    by_name = {result.name: result for result in results}
+    full = {item: spec.points for item, spec in grader.items.items()}
+    assert scores(by_name["correct"]) == full
+    for function, _, target in cases:
+        result = by_name[function]
+        assert scores(result) == {**full, function: 0.0}, function
+        output = next(item.output for item in result.items if item.name == function)
+        assert output.startswith(f"`{function}` modified its argument {target} in place (max "), (
+            output
+        )
+        assert "work on copies. 0 / " in output
+        assert next(item.failures for item in result.items if item.name == function) == [
+            "side effect"
+        ]
+
+
+def test_the_side_effect_message_says_how_much_changed(graders, tmp_path):
+    """h_prev += 0.5: the message's max change is that 0.5 (not a flag, not another array)."""
+    result = grade_text(
+        graders["vanilla_rnn"], tmp_path, wrapped("vanilla_rnn", "rnn_step_forward", writes_into(1))
+    )
+    assert result.items[0].output == (
+        "`rnn_step_forward` modified its argument h_prev in place (max change 0.5); "
+        "work on copies. 0 / 2 points."
+    )
+
+
+def test_a_function_that_keeps_state_between_calls_fails_the_second_call(graders, tmp_path):
+    """A forward that adds a counter it keeps: right on the first call, wrong on the second,
+    which a grader calling each function once never sees."""
+    body = (
+        "    _calls.append(1)\n"
+        "    h, cache = _pure(*args)\n"
+        "    return h + (len(_calls) % 2 == 0), cache\n"
+    )
+    text = wrapped("vanilla_rnn", "rnn_step_forward", body).replace(
+        "_pure = rnn_step_forward", "_pure = rnn_step_forward\n_calls = []"
+    )
+    result = grade_text(graders["vanilla_rnn"], tmp_path, text)
+    assert result.items[0].score == 0
+    assert result.items[0].output.startswith(
+        "`rnn_step_forward` returned a different output when called a second time on equal inputs"
+    )
+    assert result.items[0].failures == ["not repeatable"]
+
+
+# ---------------------------------------------------------------- the precision contract
+
+FLOAT32_CELL = """
+# %%
+def _to(value, dtype):
+    if isinstance(value, np.ndarray):
+        return value.astype(dtype)
+    if isinstance(value, dict):
+        return {key: _to(inner, dtype) for key, inner in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to(inner, dtype) for inner in value)
+    return value
+
+
+def _in_float32(function, is_forward):
+    def computed_in_float32(*args):
+        result = function(*_to(args, np.float32))
+        if is_forward:
+            return result[0].astype(np.float64), result[1]
+        return _to(result, np.float64)
+
+    return computed_in_float32
+
+
+rnn_step_forward = _in_float32(rnn_step_forward, True)
+rnn_step_backward = _in_float32(rnn_step_backward, False)
+rnn_forward = _in_float32(rnn_forward, True)
+rnn_backward = _in_float32(rnn_backward, False)
+"""
+
+
+def test_float32_arithmetic_fails_the_public_checks_and_the_grader_alike(graders, tmp_path):
+    """The issue's case: float32 arithmetic cast back to float64. The grader took points for
+    it while the public checks passed 3 of the same 4 functions (two verdicts near one
+    threshold); now one function (kit.compare) decides both, and both name the precision."""
+    from numrnn.assignment.student import public_cases
+
+    assignment = load("vanilla_rnn")
+    text = assignment.text + FLOAT32_CELL
+    namespace = {"__name__": "submission"}
+    exec(compile(text, "float32", "exec"), namespace)
+    cases = public_cases(assignment, Reference(assignment))
+    result = grade_text(graders["vanilla_rnn"], tmp_path, text)
+    assert result.score == 0.0, [item.output for item in result.items]
+    for item in result.items:
+        ok, message = kit._public_case(item.name, cases[item.name], namespace)
+        assert not ok and "float32 rounding (precision); compute in float64" in message, message
+        assert "float32 rounding (precision); compute in float64" in item.output, item.output
+
+
+def test_the_handout_states_the_precision_contract_the_grader_enforces(tmp_path):
+    """The student version's prose and each shipped source state the tolerance the
+    declaration gives the grader (a changed default would make them disagree)."""
+    import re
+
+    for name in SHIPPED:
+        assignment = load(name)
+        tolerances = {
+            item.rtol for item in assignment.grading.items.values() if item.check != "value"
+        }
+        assert tolerances == {kit.DEFAULT_RTOL}
+        stated = re.search(r"must be at most ([0-9.e-]+)\.", assignment.text)
+        assert stated and float(stated.group(1)) == kit.DEFAULT_RTOL, name
+        py_path, _ = write_student_version(assignment, tmp_path / name)
+        student = py_path.read_text()
+        assert "Work in float64" in student
+        assert kit.precision_contract(kit.DEFAULT_RTOL).split(": ")[0] in student.replace(
+            "\n# ", " "
+        )
+
+
+def test_float64_rounding_differences_pass_and_float32_sized_ones_do_not():
+    """kit.compare on the arrays' scale: an entry near zero by cancellation, off by 1e-17,
+    passes (an entrywise relative error would call it 2e-9 and fail it); 1e-8 of each entry is
+    float32's size and fails with the precision message; 1e-2 is a wrong formula."""
+    expected = np.array([1.0, -2.0, 3e-9])
+    assert kit.compare("dW", expected + [0, 0, 1e-17], expected, 1e-9) == (
+        pytest.approx(2e-18, abs=1e-17),
+        None,
+    )
+    error, message = kit.compare("dW", expected * (1 + 1e-8), expected, 1e-9)
+    assert "dW is off by a relative error of 5.0e-09: the size of float32 rounding" in message
+    error, message = kit.compare("dW", expected * 1.02, expected, 1e-9)
+    assert message == "dW wrong (max relative error 9.9e-03)"
+    error, message = kit.compare("dW", expected.astype(np.float32), expected, 1e-9)
+    assert error == np.inf and message == "dW has dtype float32, expected float64"
+
+
+# ---------------------------------------------------------------- the top-level code's own limit
+
+
+def test_slow_top_level_code_has_its_own_limit_and_message(tmp_path):
+    """Top-level code slower than its limit: every function says so, naming the file (today
+    each function said it hit the function's own time limit)."""
+    (tmp_path / "slow.py").write_text(load("vanilla_rnn").text + "\n# %%\nwhile True:\n    pass\n")
+    limits = {"top_level_time": 0.5, "time": 20}
+    with Grader("vanilla_rnn", seed=1, limits=limits) as grader:
+        result = grader.grade_file("slow", tmp_path / "slow.py")
+    assert result.score == 0.0
+    for item in result.items:
+        assert item.output == (
+            f"`{item.name}`: not graded: the top-level code of slow.py did not finish within the "
+            f"time limit of 0.5 s; move slow work into functions. 0 / {item.max_score:g} points."
+        )
+        assert item.failures == ["top-level time limit"]
+    assert result.seconds < 5  # one run, reused: the same code would stop the same way
+
+
+def test_top_level_code_does_not_use_up_the_functions_time(tmp_path):
+    """The issue's case scaled down: top-level code of 1.2 s, a function limit of 1 s. The
+    function's clock starts when the top-level code is done, so full marks (today: zero,
+    with the function time limit's message)."""
+    text = load("vanilla_rnn").text + "\n# %%\nimport time\n\ntime.sleep(1.2)\n"
+    (tmp_path / "patient.py").write_text(text)
+    limits = {"time": 1, "top_level_time": 10}
+    with Grader("vanilla_rnn", seed=1, limits=limits, only="rnn_step_forward") as grader:
+        result = grader.grade_file("patient", tmp_path / "patient.py")
+    assert result.score == 2.0, result.items[0].output
+
+
+def test_a_slow_function_after_quick_top_level_code_gets_the_function_limit(tmp_path):
+    """The harness's own clock for the function: an endless loop in it is stopped at the
+    function's limit, with the function's message."""
+    text = variant("vanilla_rnn", "    h = np.tanh(a)\n", "    while True:\n        pass\n")
+    (tmp_path / "loop.py").write_text(text)
+    with Grader("vanilla_rnn", seed=1, limits={"time": 0.5}, only="rnn_step_forward") as grader:
+        result = grader.grade_file("loop", tmp_path / "loop.py")
+    assert result.items[0].output.startswith(
+        "`rnn_step_forward`: stopped after the time limit of 0.5 s (an infinite loop, or too slow)"
+    )
+    assert result.items[0].seconds < 3
+
+
+def test_the_top_level_message_names_the_file_and_the_limit():
+    """The harness's parent stopped the top-level code (exit code EXIT_TOP_LEVEL_TIME, the
+    one top-level clock: the sandbox's own was merged away): one message, naming the file
+    and the limit."""
+    from numrnn.assignment.checks import run_failure
+    from numrnn.assignment.harness import EXIT_TOP_LEVEL_TIME
+    from numrnn.assignment.sandbox import RunResult
+
+    item = load("vanilla_rnn").grading.items["rnn_forward"]
+    by_harness = RunResult("no-status", EXIT_TOP_LEVEL_TIME, None, 10.0, None, {}, {}, "")
+    assert run_failure(item, by_harness, "alice.py") == (
+        "not graded: the top-level code of alice.py did not finish within the time limit "
+        "of 10 s; move slow work into functions",
+        "top-level time limit",
+    )
+
+
+def test_a_fifo_named_like_a_submission_is_refused_without_blocking(tmp_path):
+    """A FIFO would block a plain read forever (the batch would hang): opened non-blocking,
+    it is named for what it is."""
+    import os
+
+    os.mkfifo(tmp_path / "pipe.py")
+    with pytest.raises(SubmissionError, match=r"^pipe\.py is not a regular file$"):
+        read_submission(tmp_path / "pipe.py")
+
+
+def test_printable_shows_control_characters_and_drops_escapes():
+    """What a student can put in a name or a message: ANSI CSI and OSC sequences (colours,
+    clear screen, a terminal title), newlines, a bidi override, undecodable file-name bytes."""
+    from numrnn.assignment.text import csv_cell, printable
+
+    assert printable("a\x1b[2J\x1b[31mb\x1b]0;title\x07c") == "abc"
+    assert printable("x\ny\rz\tw") == "x\\ny\\rz\\tw"
+    assert printable("evil\u202eexe.py") == "evil\\u202eexe.py"
+    assert printable("\udcff.py") == "\ufffd.py"
+    assert [csv_cell(text) for text in ("=1+2", "+1", "-1", "@x", "\tx", "ok")] == [
+        "'=1+2",
+        "'+1",
+        "'-1",
+        "'@x",
+        "\\tx",
+        "ok",
+    ]

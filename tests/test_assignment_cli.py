@@ -274,3 +274,49 @@ def test_run_autograder_without_isolation_says_so_in_the_visible_output(bundle, 
     )
     assert results["visibility"] == "visible"
     assert "sandbox: NOT isolated (bubblewrap (bwrap) is not installed)" in results["output"]
+
+
+def test_a_hostile_batch_finishes_with_a_row_each_escaped_everywhere(tmp_path, capsys):
+    """Today a nested notebook (RecursionError) aborts the batch, a name that is not UTF-8
+    loses the CSV and the summary after grading everything, ``=1+2`` is a formula in the
+    gradebook, and a student's newline and ANSI escapes forge a "== alice" line."""
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    text = load("vanilla_rnn").text
+    forged = "\n== alice: 0 / 10\x1b[2J\x1b[31m"
+    (folder / "=1+2.py").write_text(
+        text.replace(
+            "    ### BEGIN SOLUTION\n    a = x @ W_xh",
+            f"    raise ValueError({forged!r})\n    ### BEGIN SOLUTION\n    a = x @ W_xh",
+        )
+    )
+    (folder / "alice.py").write_text(text)
+    (folder / "deep.ipynb").write_text("[" * 100_000 + "]" * 100_000)
+    (folder / "binary.py").write_bytes(bytes(range(256)) * 8)
+    (folder / "huge.py").write_bytes(b"x = 1\n" * 900_000)
+    (folder / os.fsdecode(b"z\xff\xfe.py")).write_text("x = 1")
+    argv = ["grade", "vanilla_rnn", folder, "--json", tmp_path / "json", "--csv"]
+    (tmp_path / "seed").write_text("5")
+    argv += [tmp_path / "book.csv", "--seed-file", tmp_path / "seed", "--feedback", "--no-progress"]
+    assert run_cli(*argv, "--workers", "2") == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    assert [line for line in out.splitlines() if line.startswith("== alice")] == [
+        "== alice: 10 / 10"
+    ]
+    assert "`rnn_step_forward`: ValueError: \\n== alice: 0 / 10 (in cell 3" in out
+    assert "graded 6 submissions of vanilla_rnn" in out
+    rows = list(csv.DictReader((tmp_path / "book.csv").open(encoding="utf-8")))
+    names = [row["submission"] for row in rows]
+    assert names == ["'=1+2", "alice", "binary", "deep", "huge", "z\ufffd\ufffd"]
+    assert all(not row["file"].startswith(("=", "+", "-", "@")) for row in rows)
+    assert {row["submission"]: row["score"] for row in rows}["alice"] == "10"
+    written = sorted(path.name for path in (tmp_path / "json").iterdir())
+    assert written == sorted(f"{name.lstrip(chr(39))}.json" for name in names)
+    for path in (tmp_path / "json").iterdir():
+        results = json.loads(path.read_bytes().decode("utf-8", errors="strict"))
+        validate_gradescope(results)
+    deep = json.loads((tmp_path / "json" / "deep.json").read_text())
+    assert "its JSON nests too deeply" in deep["output"]
+    huge = json.loads((tmp_path / "json" / "huge.json").read_text())
+    assert "the limit is 5000000" in huge["output"]

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import kit
 from .declaration import Item
+from .harness import EXIT_FUNCTION_TIME, EXIT_TOP_LEVEL_TIME
 from .sandbox import CANNOT_START, RunResult
 
 SIGNAL_MESSAGES = {
@@ -61,13 +62,16 @@ def _points(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _zero(item: Item, message: str, failure: str, seconds: float = 0.0) -> ItemResult:
+def _zero(
+    item: Item, message: str, failure: str, seconds: float = 0.0, *, subject: bool = False
+) -> ItemResult:
+    """Zero points; ``subject``: ``message`` reads on from the function's name, with no colon."""
     return ItemResult(
         item.name,
         item.check,
         0.0,
         item.points,
-        f"`{item.name}`: {message}. 0 / {_points(item.points)} points.",
+        f"`{item.name}`{' ' if subject else ': '}{message}. 0 / {_points(item.points)} points.",
         [failure],
         item.visibility,
         seconds,
@@ -81,13 +85,15 @@ def cell_errors(status: dict) -> list:
     return [note for note in notes if isinstance(note, str)] if isinstance(notes, list) else []
 
 
-def run_failure(item: Item, run: RunResult):
+def run_failure(item: Item, run: RunResult, file_name: str = "your file"):
     """``(message, failure label)`` when the run itself failed, else None."""
     limits = item.limits
-    if run.outcome == "top-level-timeout":
+    # the harness's waiting parent stopped the run: whatever the student's code wrote before
+    # does not count
+    if run.returncode == EXIT_TOP_LEVEL_TIME:
         return (
-            "stopped before the function was called: the file's top-level code (everything "
-            f"outside functions) ran past its own time limit of {run.top_level_timeout:g} s",
+            f"not graded: the top-level code of {file_name} did not finish within the time "
+            f"limit of {limits.top_level_seconds:g} s; move slow work into functions",
             "top-level time limit",
         )
     if run.outcome == "out-of-memory":
@@ -96,7 +102,7 @@ def run_failure(item: Item, run: RunResult):
             f"{limits.memory_mb} MiB, and one was killed",
             "out of memory",
         )
-    if run.outcome == "timeout":
+    if run.outcome == "timeout" or run.returncode == EXIT_FUNCTION_TIME:
         return (
             f"stopped after the time limit of {limits.time:g} s (an infinite loop, or too slow)",
             "time limit",
@@ -139,16 +145,55 @@ def _trial_error(run: RunResult, k: int):
     return str(error)[:600] if error else None
 
 
-def _returned(run: RunResult, key: str, label: str, shape):
-    """``(array, problem)`` for one returned array."""
+def _compared(run: RunResult, key: str, label: str, expected: np.ndarray, rtol: float):
+    """``(error, problem)`` of one returned array against the reference's (:func:`kit.compare`,
+    the public checks' verdict too); ``error`` is inf when the array cannot be compared."""
     problems = run.status.get("problems") if isinstance(run.status.get("problems"), dict) else {}
     if key in problems:
-        return None, str(problems[key])[:300]
+        return np.inf, str(problems[key])[:300]
     if key not in run.arrays:
-        return None, f"{label} did not come back ({run.array_errors.get(key, 'missing')})"
-    got = run.arrays[key]
-    problem = kit.array_problem(label, got, shape)
-    return (None, problem) if problem else (got, None)
+        return np.inf, f"{label} did not come back ({run.array_errors.get(key, 'missing')})"
+    return kit.compare(label, run.arrays[key], expected, rtol)
+
+
+def _worst(run: RunResult, trials: list, key: str, label: str, rtol: float):
+    """``(error, problem)`` of the trial where the returned ``key`` is furthest from the
+    reference's (``trial.expected[key]``)."""
+    verdicts = [
+        _compared(run, f"t{k}_{key}", label, trial.expected[key], rtol)
+        for k, trial in enumerate(trials)
+    ]
+    return max(verdicts, key=lambda verdict: verdict[0])
+
+
+def side_effect(item: Item, run: RunResult):
+    """The message on the first side effect the harness saw ``item``'s function have, or None.
+
+    The harness reports facts (:mod:`.harness`): an argument or an array in the cache changed
+    (``change`` its largest change, ``"removed"`` or ``"reshaped"``), or a second call on equal
+    inputs gave another result (``"repeat"``, with the relative ``error``).
+    """
+    facts = run.status.get("side_effects")
+    for fact in facts if isinstance(facts, list) else []:
+        if not isinstance(fact, dict) or fact.get("function") != item.name:
+            continue
+        target, change = str(fact.get("target", "?"))[:80], fact.get("change")
+        if change == "repeat":
+            error = fact.get("error")
+            size = f" (relative difference {error:.1e})" if isinstance(error, float) else ""
+            return (
+                f"returned a different {target} when called a second time on equal inputs{size}: "
+                "it must not keep or change state between calls"
+            ), "not repeatable"
+        if change == "removed":
+            what = f"removed {target} from an argument"
+        elif change == "reshaped":
+            what = f"changed the shape of its argument {target} in place"
+        else:
+            size = f" (max change {change:.2g})" if isinstance(change, float) else ""
+            what = f"modified its argument {target} in place{size}"
+        return f"{what}; work on copies", "side effect"
+    return None
 
 
 def _failure_label(message: str) -> str:
@@ -165,27 +210,31 @@ def _failure_label(message: str) -> str:
     return f"raised {head}" if head.isidentifier() else "wrong return value"
 
 
-def check_forward(item: Item, trials: list, run: RunResult) -> ItemResult:
+def check_forward(
+    item: Item, trials: list, run: RunResult, *, file_name: str = "your file"
+) -> ItemResult:
     """Score a forward item: its output on every hidden trial within ``rtol`` of the reference."""
-    failed = run_failure(item, run)
+    failed = run_failure(item, run, file_name)
     if failed:
         return _zero(item, *failed, run.seconds)
-    worst = 0.0
-    for k, trial in enumerate(trials):
+    for k in range(len(trials)):
         error = _trial_error(run, k)
         if error:
             return _zero(item, error, _failure_label(error), run.seconds)
-        got, problem = _returned(run, f"t{k}_out", "the output", trial.expected["out"].shape)
-        if problem:
-            return _zero(item, problem, "wrong shape/dtype/NaN", run.seconds)
-        worst = max(worst, kit.max_relative_error(got, trial.expected["out"]))
-    if worst > item.rtol:
-        return _zero(
-            item,
-            f"output wrong (max relative error {worst:.1e} over {len(trials)} hidden trials)",
-            "wrong output",
-            run.seconds,
-        )
+    effect = side_effect(item, run)
+    if effect:
+        return _zero(item, effect[0], effect[1], run.seconds, subject=True)
+    error, problem = _worst(run, trials, "out", "the output", item.rtol)
+    if problem and not np.isfinite(error):
+        return _zero(item, problem, "wrong shape/dtype/NaN", run.seconds)
+    if problem:  # kit.compare's verdict, worded for the worst of the trials
+        over = f"the worst of {len(trials)} hidden trials"
+        if kit.is_rounding(error, item.rtol):
+            message = f"output off by a relative error of {error:.1e} ({over}): "
+            message += kit.rounding_advice(item.rtol)
+            return _zero(item, message, "float32 precision", run.seconds)
+        message = f"output wrong (max relative error {error:.1e}, {over})"
+        return _zero(item, message, "wrong output", run.seconds)
     return ItemResult(
         item.name,
         item.check,
@@ -199,40 +248,69 @@ def check_forward(item: Item, trials: list, run: RunResult) -> ItemResult:
     )
 
 
-def check_backward(item: Item, trials: list, run: RunResult) -> ItemResult:
-    """Score a backward item gradient by gradient, with a finite-difference diagnosis."""
-    failed = run_failure(item, run)
+def check_backward(
+    item: Item,
+    trials: list,
+    run: RunResult,
+    *,
+    file_name: str = "your file",
+    forward_rtol: float | None = None,
+) -> ItemResult:
+    """Score a backward item gradient by gradient, and say where a wrong gradient comes from.
+
+    When the student's own forward (called in the same run) disagrees with the reference's,
+    the feedback blames the forward: the backward works from that forward's cache. Otherwise
+    each wrong gradient is compared with central differences of the student's forward: a
+    disagreement puts the bug in the backward. ``forward_rtol`` is the forward item's
+    tolerance (default: this item's).
+    """
+    failed = run_failure(item, run, file_name)
     if failed:
         return _zero(item, *failed, run.seconds)
     for k in range(len(trials)):
         error = _trial_error(run, k)
         if error:
             return _zero(item, error, _failure_label(error), run.seconds)
-    verdicts = {}  # grad -> (correct, message, agrees with FD)
+    effect = side_effect(item, run)
+    if effect:
+        return _zero(item, effect[0], effect[1], run.seconds, subject=True)
+    verdicts, errors = {}, {}  # grad -> (correct, message, agrees with FD); grad -> error
     for grad in item.grads:
-        worst, worst_fd, problem = 0.0, 0.0, None
-        for k, trial in enumerate(trials):
-            got, problem = _returned(run, f"t{k}_{grad}", grad, trial.expected[grad].shape)
-            if problem:
-                break
-            worst = max(worst, kit.max_relative_error(got, trial.expected[grad]))
-            fd = run.arrays.get(f"t{k}_fd_{grad}")
-            if isinstance(fd, np.ndarray) and fd.shape == got.shape and fd.dtype == np.float64:
+        error, problem = _worst(run, trials, grad, grad, item.rtol)
+        worst_fd = 0.0
+        for k in range(len(trials)):
+            got, fd = run.arrays.get(f"t{k}_{grad}"), run.arrays.get(f"t{k}_fd_{grad}")
+            if (
+                isinstance(got, np.ndarray)
+                and isinstance(fd, np.ndarray)
+                and fd.shape == got.shape
+                and fd.dtype == np.float64
+            ):
                 worst_fd = max(worst_fd, kit.max_relative_error(got, fd, floor=1e-6))
             else:
                 worst_fd = np.inf
-        if problem:
-            verdicts[grad] = (False, problem, None)
-        elif worst > item.rtol:
+        if problem is None:
+            verdicts[grad] = (True, grad, worst_fd <= item.fd_tol)
+        else:
             verdicts[grad] = (
                 False,
-                f"{grad} wrong (max relative error {worst:.1e})",
-                worst_fd <= item.fd_tol,
+                problem,
+                worst_fd <= item.fd_tol if np.isfinite(error) else None,
             )
-        else:
-            verdicts[grad] = (True, grad, worst_fd <= item.fd_tol)
+        errors[grad] = error
     correct = [grad for grad, verdict in verdicts.items() if verdict[0]]
-    wrong = [verdict[1] for verdict in verdicts.values() if not verdict[0]]
+    rounded = [  # float32-sized errors: one clause for all of them
+        grad
+        for grad, verdict in verdicts.items()
+        if not verdict[0] and kit.is_rounding(errors[grad], item.rtol)
+    ]
+    wrong = [v[1] for g, v in verdicts.items() if not v[0] and g not in rounded]
+    if rounded:
+        verb = "is" if len(rounded) == 1 else "are"
+        wrong.append(
+            f"{kit.join_names(rounded)} {verb} off by a relative error of up to "
+            f"{max(errors[grad] for grad in rounded):.1e}: {kit.rounding_advice(item.rtol)}"
+        )
     score = round(item.points * len(correct) / len(item.grads), 6)
     if not wrong:
         summary = f"all {len(item.grads)} gradients correct ({kit.join_names(correct)})"
@@ -241,21 +319,44 @@ def check_backward(item: Item, trials: list, run: RunResult) -> ItemResult:
         if correct:
             summary += f"; {kit.join_names(correct)} correct"
     lines = [f"`{item.name}`: {summary}. {_points(score)} / {_points(item.points)} points."]
+    forward_error, forward_problem = _worst(
+        run,
+        trials,
+        "forward_out",
+        "its output",
+        item.rtol if forward_rtol is None else forward_rtol,
+    )
     disagree = [g for g, v in verdicts.items() if not v[0] and v[2] is False]
     agree = [g for g, v in verdicts.items() if not v[0] and v[2] is True]
-    if disagree:
+    if wrong and forward_problem:
+        # the cache came from a wrong forward: the backward cannot be judged on its own
+        lines.append(
+            f"Your {item.forward} does not match the reference on these inputs ("
+            + (
+                f"max relative error {forward_error:.1e}"
+                if np.isfinite(forward_error)
+                else forward_problem
+            )
+            + f"), and {item.name} works from its cache: the likely cause is {item.forward}, "
+            "so fix it first."
+        )
+    elif disagree:
         verb = "disagrees" if len(disagree) == 1 else "disagree"
         lines.append(
             f"{kit.join_names(disagree)} also {verb} with finite differences of your own "
             f"{item.forward}, so the bug is in {item.name} (or in a function it calls)."
         )
-    if agree:
+    if agree and not (wrong and forward_problem):
         verb = "agrees" if len(agree) == 1 else "agree"
         lines.append(
             f"{kit.join_names(agree)} {verb} with finite differences of your own {item.forward}: "
             f"{item.name} is consistent with it, so check {item.forward} first."
         )
-    failures = [f"{grad} wrong" for grad, verdict in verdicts.items() if not verdict[0]]
+    failures = [
+        f"{grad} wrong"
+        for grad, verdict in verdicts.items()
+        if not verdict[0] and grad not in rounded
+    ] + (["float32 precision"] if rounded else [])
     return ItemResult(
         item.name,
         item.check,
@@ -268,9 +369,11 @@ def check_backward(item: Item, trials: list, run: RunResult) -> ItemResult:
     )
 
 
-def check_value(item: Item, trials: list, run: RunResult) -> ItemResult:
+def check_value(
+    item: Item, trials: list, run: RunResult, *, file_name: str = "your file"
+) -> ItemResult:
     """Score a numeric answer: within ``atol + rtol * |reference|`` of the reference's value."""
-    failed = run_failure(item, run)
+    failed = run_failure(item, run, file_name)
     if failed:
         return _zero(item, *failed, run.seconds)
     expected = trials[0].expected["value"]

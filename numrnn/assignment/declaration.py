@@ -39,7 +39,12 @@ class Limits:
     Attributes
     ----------
     time : float
-        Wall-clock seconds before the run is killed (default 10).
+        Wall-clock seconds the graded function may take, after the submission's
+        top-level code has run (default 10).
+    top_level_time : float or None
+        Wall-clock seconds the submission's top-level code (everything outside
+        functions, run before each graded function) may take (default None: the
+        same as ``time``).
     memory_mb : int
         Address-space limit, ``RLIMIT_AS`` (default 1024, i.e. 1 GiB).
     output_kb : int
@@ -52,6 +57,17 @@ class Limits:
     memory_mb: int = 1024
     output_kb: int = 1024
     processes: int = 64
+    top_level_time: float | None = None
+
+    @property
+    def top_level_seconds(self) -> float:
+        """The top-level code's limit: ``top_level_time``, else ``time``."""
+        return self.time if self.top_level_time is None else self.top_level_time
+
+    @property
+    def wall_seconds(self) -> float:
+        """The whole run's wall-clock bound: top-level code, then the function, then 1 s."""
+        return self.top_level_seconds + self.time + 1.0
 
     def updated(self, overrides: dict, where: str) -> "Limits":
         """A copy with ``overrides`` (a ``limits`` dict of the declaration) applied."""
@@ -60,6 +76,7 @@ class Limits:
             memory_mb=self.memory_mb,
             output_kb=self.output_kb,
             processes=self.processes,
+            top_level_time=self.top_level_time,
         )
         if not isinstance(overrides, dict):
             raise ValueError(f"{where} must be a dict; got {overrides!r}")
@@ -70,7 +87,7 @@ class Limits:
                 )
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
                 raise ValueError(f"{where}[{key!r}] must be a positive number; got {value!r}")
-            values[key] = float(value) if key == "time" else int(value)
+            values[key] = float(value) if key.endswith("time") else int(value)
         return Limits(**values)
 
 

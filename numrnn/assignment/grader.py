@@ -19,7 +19,7 @@ import secrets
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,8 @@ from .reference import Reference
 from .results import summary_text, write_gradebook, write_results_json
 from .sandbox import Sandbox
 from .source import Assignment
-from .submission import SubmissionError, find_submissions, read_submission
+from .submission import SubmissionError, read_submission, scan_submissions
+from .text import printable
 
 
 @dataclass
@@ -66,6 +67,7 @@ class BatchResult:
     workers: int
     seconds: float
     isolation: str
+    skipped: list = field(default_factory=list)
 
     def summary(self) -> str:
         """The end-of-batch summary (see :func:`numrnn.assignment.results.summary_text`)."""
@@ -140,7 +142,6 @@ class Grader:
         self.seed = secrets.randbits(64) if seed is None else seed
         self.seed_id = seed_id(self.seed)
         self.reference = Reference(self.assignment)
-        self.trials = self.reference.hidden_trials(self.seed)
         self.items = dict(self.assignment.grading.items)
         if only is not None:
             only = [only] if isinstance(only, str) else list(only)
@@ -153,7 +154,6 @@ class Grader:
             self.items = {name: item for name, item in self.items.items() if name in only}
         if limits:
             self.items = {name: _with_limits(item, limits) for name, item in self.items.items()}
-        self.tasks = {name: self._task(name) for name in self.items}
         hide = [*hide, self.assignment.path.parent]
         self.sandbox = Sandbox(hide=hide, isolate=isolate, allow_unisolated=allow_unisolated)
 
@@ -167,10 +167,22 @@ class Grader:
     def __exit__(self, *exc):
         self.close()
 
-    def _task(self, name):
-        """``(task.json dict, input files, expected array names)`` of item ``name``."""
-        item, trials = self.items[name], self.trials[name]
-        task = {"check": item.check, "name": name, "trials": len(trials)}
+    def trials_for(self, submission: str) -> dict:
+        """Item name to the hidden trials of the submission called ``submission``."""
+        return self.reference.hidden_trials(self.seed, submission)
+
+    def task(self, name: str, trials: list):
+        """``(task.json dict, input files, expected array names)`` of item ``name`` on
+        ``trials`` (one submission's, from :meth:`trials_for`)."""
+        item = self.items[name]
+        task = {
+            "check": item.check,
+            "name": name,
+            "trials": len(trials),
+            "rtol": item.rtol,
+            "time": item.limits.time,
+            "top_level_time": item.limits.top_level_seconds,
+        }
         inputs, expected = {}, []
         if item.check == "value":
             return task, inputs, ["t0_value"]
@@ -192,6 +204,7 @@ class Grader:
                 expected += [f"t{k}_{grad}" for grad in item.grads] + [
                     f"t{k}_fd_{grad}" for grad in item.grads
                 ]
+                expected.append(f"t{k}_forward_out")
         return task, inputs, expected
 
     def grade_file(self, name: str, path, slot: int = 0) -> SubmissionResult:
@@ -200,7 +213,9 @@ class Grader:
         Parameters
         ----------
         name : str
-            The submission's name in the gradebook.
+            The submission's name in the gradebook; with the seed, it draws the
+            submission's own hidden trials (:meth:`trials_for`), so pass the same name to
+            regrade identically.
         path : str or Path
         slot : int
             The worker's number (each concurrent worker needs its own).
@@ -217,35 +232,56 @@ class Grader:
             seed_id=self.seed_id,
         )
         try:
-            cells = read_submission(path)
+            self._grade_into(result, slot)
         except SubmissionError as error:
-            result.notes.append(f"could not read the submission: {error}")
-            result.items = [
-                ItemResult(
-                    item.name,
-                    item.check,
-                    0.0,
-                    item.points,
-                    f"`{item.name}`: {error}. 0 / {item.points:.4g} points.",
-                    ["unreadable"],
-                    item.visibility,
-                )
-                for item in self.items.values()
-            ]
-            result.seconds = time.perf_counter() - start
-            return result
+            self._error_row(
+                result, f"could not read the submission: {error}", str(error), "unreadable"
+            )
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:  # noqa: BLE001 - one file must never stop the batch
+            message = (
+                f"could not be graded ({type(error).__name__}: {error}); tell the course staff"
+            )
+            self._error_row(result, message, message, "not graded")
+        result.notes = [printable(note) for note in result.notes]
+        for item in result.items:
+            item.output = printable(item.output)  # feedback quotes what the student's code said
+        result.seconds = time.perf_counter() - start
+        return result
+
+    def _error_row(self, result, note, message, failure) -> None:
+        """Every item of ``result`` zero, with ``message``; ``note`` for the whole submission."""
+        result.notes.append(note)
+        result.items = [
+            ItemResult(
+                item.name,
+                item.check,
+                0.0,
+                item.points,
+                f"`{item.name}`: {message}. 0 / {item.points:.4g} points.",
+                [failure],
+                item.visibility,
+            )
+            for item in self.items.values()
+        ]
+
+    def _grade_into(self, result: SubmissionResult, slot: int) -> None:
+        """Read, run and check every item of one submission into ``result``."""
+        cells = read_submission(result.path)
+        trials = self.trials_for(result.name)
         cell_notes = None
         load_failure = None  # (limits, run) of a run that died before the cells had run
         with self.sandbox.submission(slot) as box:  # one sandbox per submission, never shared
             for item_name, item in self.items.items():
-                task, inputs, expected = self.tasks[item_name]
+                task, inputs, expected = self.task(item_name, trials[item_name])
                 if load_failure is not None and load_failure[0] == item.limits:
                     run = load_failure[1]  # same code, same limits: it would die the same way
                 else:
-                    run = box.run(task, cells, inputs, expected, item.limits)
+                    run = box.run(task, cells, inputs, expected, run_limits(item.limits))
                     if run.failed_while_loading:
                         load_failure = (item.limits, run)
-                result.items.append(self._check(item, run))
+                result.items.append(self._check(item, run, trials[item_name], result.path.name))
                 if cell_notes is None and run.status is not None:
                     cell_notes = [note[:300] for note in cell_errors(run.status)[:5]]
         if cell_notes:
@@ -253,13 +289,14 @@ class Grader:
                 "Your code raised while it was loaded (each cell still ran): "
                 + "; ".join(cell_notes)
             )
-        result.seconds = time.perf_counter() - start
-        return result
 
-    def _check(self, item, run) -> ItemResult:
+    def _check(self, item, run, trials, file_name) -> ItemResult:
         """Score one run; what came back is the student's, so a surprise in it is a zero."""
+        context = {"file_name": printable(file_name)}
+        if item.check == "backward":
+            context["forward_rtol"] = self.assignment.grading.items[item.forward].rtol
         try:
-            return CHECKERS[item.check](item, self.trials[item.name], run)
+            return CHECKERS[item.check](item, trials, run, **context)
         except Exception as error:  # noqa: BLE001 - a forged status file must not stop the batch
             return ItemResult(
                 item.name,
@@ -323,9 +360,13 @@ class Grader:
         return results
 
 
-def _with_limits(item, overrides):
-    from dataclasses import replace
+def run_limits(limits):
+    """The limits a sandboxed run gets: its wall clock covers the top-level code and the
+    function (the harness stops each at its own limit; this is the backstop)."""
+    return replace(limits, time=limits.wall_seconds)
 
+
+def _with_limits(item, overrides):
     return replace(item, limits=item.limits.updated(overrides, "limits"))
 
 
@@ -409,7 +450,8 @@ def grade(
     -------
     BatchResult
     """
-    found = find_submissions(submissions)
+    scan = scan_submissions(submissions)
+    found = scan.submissions
     workers = _workers(workers)
     hide = [path for _, path in found] + [Path(path) for path in submissions]
     if json_dir is not None:
@@ -449,4 +491,5 @@ def grade(
         workers=workers,
         seconds=time.perf_counter() - start,
         isolation=isolation,
+        skipped=scan.skipped,
     )

@@ -16,7 +16,8 @@ import numpy as np
 
 DEFAULT_FD_EPS = 1e-5
 DEFAULT_FD_TOL = 1e-4
-DEFAULT_RTOL = 1e-6
+DEFAULT_RTOL = 1e-10  # the precision contract: float64 work (~1e-15) meets it, float32 (2e-9+) not
+FLOAT32_LEVEL = 1e-5  # an error above the tolerance and below this is rounding, not a wrong formula
 ERROR_FLOOR = 1e-8
 
 
@@ -51,6 +52,74 @@ def max_relative_error(got, expected, floor=ERROR_FLOOR):
         return 0.0
     scale = np.maximum(np.abs(got) + np.abs(expected), floor)
     return float(np.max(np.abs(got - expected) / scale))
+
+
+def scaled_error(got, expected):
+    """``max |got - expected|`` over the largest ``|got| + |expected|`` of the arrays; 0 if empty.
+
+    The error is measured against the arrays' scale, not entry by entry, so an
+    entry that is nearly zero because terms cancel cannot turn float64 rounding
+    into a large relative error; float32 rounding still shows as 1e-8 or more.
+    """
+    got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    if got.size == 0:
+        return 0.0
+    scale = float(np.max(np.abs(got) + np.abs(expected)))
+    difference = float(np.max(np.abs(got - expected)))
+    return difference / scale if scale > 0 else difference
+
+
+def precision_contract(rtol):
+    """The sentence that states the dtype and tolerance contract to students."""
+    return (
+        f"Work in float64 (NumPy's default) and return float64 arrays: each array is compared "
+        f"with the reference's, and its largest difference, relative to the arrays' largest "
+        f"entry, must be at most {rtol:g}. float32 arithmetic (errors of 1e-9 and more) does "
+        f"not meet it."
+    )
+
+
+def compare(name, got, expected, rtol):
+    """The verdict on one returned array, the same in the public checks and the grader.
+
+    Parameters
+    ----------
+    name : str
+        The array's name in the message (``"dW_hh"``, ``"output"``).
+    got : object
+        What the student's function returned.
+    expected : ndarray
+        The reference's array.
+    rtol : float
+        The item's tolerance on :func:`scaled_error`.
+
+    Returns
+    -------
+    (float, str or None)
+        The error (inf when ``got`` is not a finite float64 array of the right
+        shape) and None when it passes, else the message for the student.
+    """
+    problem = array_problem(name, got, np.shape(expected))
+    if problem:
+        return np.inf, problem
+    error = scaled_error(got, expected)
+    if error <= rtol:
+        return error, None
+    if is_rounding(error, rtol):
+        return error, f"{name} is off by a relative error of {error:.1e}: {rounding_advice(rtol)}"
+    return error, f"{name} wrong (max relative error {error:.1e})"
+
+
+def is_rounding(error, rtol):
+    """Whether an error above the tolerance is the size of float32 rounding, not a bug."""
+    return rtol < error < FLOAT32_LEVEL
+
+
+def rounding_advice(rtol):
+    """What a float32-sized error means, and what to do."""
+    return (
+        f"the size of float32 rounding (precision); compute in float64 (the tolerance is {rtol:g})"
+    )
 
 
 def array_problem(name, got, expected_shape):
@@ -185,14 +254,8 @@ def _public_case(name, case, namespace):
     result = forward(*copies.values())
     out = result[0] if case["returns_cache"] else result
     if case["check"] == "forward":
-        expected = np.array(case["expected"], dtype=np.float64)
-        problem = array_problem("the output", out, expected.shape)
-        if problem:
-            return False, problem
-        error = max_relative_error(out, expected)
-        if error > case["rtol"]:
-            return False, f"wrong output (max relative error {error:.1e})"
-        return True, "output matches"
+        _, problem = compare("output", out, np.array(case["expected"]), case["rtol"])
+        return (False, problem) if problem else (True, "output matches")
     dout = np.array(case["dout"], dtype=np.float64)
     grads, problem = as_grad_list(namespace[name](dout, result[1]), list(case["grads"]))
     if problem:
@@ -200,18 +263,18 @@ def _public_case(name, case, namespace):
     loss = forward_loss(forward, list(inputs), dout, case["returns_cache"])
     wrong, inconsistent = [], []
     for (grad_name, arg_name), got in zip(case["grads"].items(), grads, strict=True):
-        expected = np.array(case["expected"][grad_name], dtype=np.float64)
-        problem = array_problem(grad_name, got, expected.shape)
-        if problem:
+        error, problem = compare(
+            grad_name, got, np.array(case["expected"][grad_name]), case["rtol"]
+        )
+        if problem and error == np.inf:
             return False, problem
-        error = max_relative_error(got, expected)
-        if error > case["rtol"]:
-            wrong.append(f"{grad_name} (max relative error {error:.1e})")
+        if problem:
+            wrong.append(problem)
         numeric = finite_difference(loss, inputs, arg_name, case["fd_eps"])
         if max_relative_error(got, numeric, floor=1e-6) > case["fd_tol"]:
             inconsistent.append(grad_name)
     if wrong:
-        message = "wrong: " + join_names(wrong)
+        message = "; ".join(wrong)
         if inconsistent:
             message += (
                 f"; {join_names(inconsistent)} disagree with differences of your {function_name}"

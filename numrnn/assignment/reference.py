@@ -9,6 +9,7 @@ own run and nothing else.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 from dataclasses import dataclass, field
 
@@ -18,6 +19,7 @@ from . import kit
 from .source import Assignment
 
 PUBLIC_ENTROPY = 0x5EED  # the public cases' seed; hidden trials use the grader's seed
+SIZE_ATTEMPTS = 1000  # draws tried for a trial whose sizes all differ from each other
 
 
 @dataclass
@@ -95,6 +97,7 @@ class Reference:
         if item.check == "forward":
             trial.expected["out"] = out
             return trial
+        trial.expected["forward_out"] = out  # tells a wrong backward from a wrong forward's cache
         trial.dout = rng.standard_normal(out.shape)
         grads, problem = kit.as_grad_list(
             self.namespace[name](trial.dout.copy(), result[1]), list(item.grads)
@@ -118,28 +121,72 @@ class Reference:
             np.random.default_rng([PUBLIC_ENTROPY, index]),
         )
 
-    def hidden_trials(self, seed: int) -> dict:
-        """Item name to its hidden trials, drawn from ``seed`` (the same for every submission).
+    def hidden_trials(self, seed: int, submission: str = "") -> dict:
+        """Item name to its hidden trials, drawn from ``seed`` and the submission's name.
+
+        Each submission gets its own draw (a bug that a lucky draw would hide is not hidden
+        for a whole class at once), and the same seed and name give the same trials again.
+        The first trial of every item has sizes that differ from the public case's in every
+        dimension and from each other (so D != H and M != H): a size written into the code as
+        a number fails it, whatever the seed (:func:`distinct_sizes`).
 
         Parameters
         ----------
         seed : int
             The grader's hidden seed.
+        submission : str
+            The submission's name in the batch.
 
         Returns
         -------
         dict of str to list of Trial
         """
         grading = self.assignment.grading
+        digest = hashlib.sha256(submission.encode("utf-8", "surrogateescape")).digest()
+        key = [int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4)]
         trials = {}
         for index, (name, item) in enumerate(grading.items.items()):
             count = 1 if item.check == "value" else grading.trials
             trials[name] = []
             for k in range(count):
-                rng = np.random.default_rng([seed, index, k, 1])
-                dims = {
-                    size: int(rng.integers(low, high + 1))
-                    for size, (low, high) in grading.dims.items()
-                }
+                rng = np.random.default_rng([seed, index, k, 1, *key])
+                if k == 0:
+                    dims = distinct_sizes(grading.dims, grading.public_dims, rng)
+                else:
+                    dims = {
+                        size: int(rng.integers(low, high + 1))
+                        for size, (low, high) in grading.dims.items()
+                    }
                 trials[name].append(self._trial(name, dims, rng))
         return trials
+
+
+def distinct_sizes(dims: dict, public: dict, rng: np.random.Generator) -> dict:
+    """Sizes drawn from ``dims`` that differ from ``public`` in every dimension, and from
+    each other where the ranges allow.
+
+    Parameters
+    ----------
+    dims : dict of str to (int, int)
+        Each size's range, both ends included.
+    public : dict of str to int
+        The public case's sizes.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    dict of str to int
+        A size keeps its public value only when its range holds no other; the sizes are
+        pairwise distinct unless :data:`SIZE_ATTEMPTS` draws found no such choice.
+    """
+    choices = {
+        size: [v for v in range(low, high + 1) if v != public.get(size)] or [public[size]]
+        for size, (low, high) in dims.items()
+    }
+    first = None
+    for _ in range(SIZE_ATTEMPTS):
+        drawn = {size: int(rng.choice(values)) for size, values in choices.items()}
+        if len(set(drawn.values())) == len(drawn):
+            return drawn
+        first = first or drawn
+    return first

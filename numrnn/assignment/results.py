@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 from .files import write_text_atomic
+from .text import csv_cell, printable
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 _TEST_KEYS = {
@@ -71,7 +72,7 @@ def gradescope_results(result) -> dict:
             }
         )
     lines = [
-        f"{result.score:.4g} / {result.max_score:.4g} points for {result.name}.",
+        f"{result.score:.4g} / {result.max_score:.4g} points for {printable(result.name)}.",
         *result.notes,
     ]
     return {
@@ -152,7 +153,11 @@ def write_results_json(path, result) -> Path:
 
 
 def gradebook_csv(results: list, item_names: list) -> str:
-    """The CSV gradebook: one row per submission, a column per item, and the failures."""
+    """The CSV gradebook: one row per submission, a column per item, and the failures.
+
+    Every text cell goes through :func:`numrnn.assignment.text.csv_cell`: one line, valid
+    Unicode, and never read as a formula by a spreadsheet.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["submission", "score", "max_score", *item_names, "failures", "file"])
@@ -163,12 +168,12 @@ def gradebook_csv(results: list, item_names: list) -> str:
         )
         writer.writerow(
             [
-                result.name,
+                csv_cell(result.name),
                 f"{result.score:.6g}",
                 f"{result.max_score:.6g}",
                 *[f"{scores.get(name, 0.0):.6g}" for name in item_names],
-                failures,
-                str(result.path),
+                csv_cell(failures),
+                csv_cell(str(result.path)),
             ]
         )
     return buffer.getvalue()
@@ -234,5 +239,7 @@ def summary_text(batch) -> str:
             counts.items(), key=lambda pair: (rank.get(pair[0][0], -1), -pair[1], pair[0][1])
         ):
             lines.append(f"  {labels[key]:<{width}}  {count}")
+    skipped = getattr(batch, "skipped", [])
+    lines += [f"not graded: {printable(entry)}" for entry in skipped]
     lines.append(batch.isolation)
     return "\n".join(lines)

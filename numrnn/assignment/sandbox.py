@@ -477,7 +477,6 @@ class RunResult:
     ----------
     outcome : str
         ``"finished"`` (a status file came back), ``"timeout"`` (the time limit),
-        ``"top-level-timeout"`` (the submission's top-level code outran its own limit),
         ``"out-of-memory"`` (the run's processes together outgrew its memory and the kernel
         killed one), ``"signal"`` (killed by a signal) or ``"no-status"`` (it exited without
         one).
@@ -496,8 +495,6 @@ class RunResult:
         Whether the submission's cells ran to their end (each item's run
         loads them first): when a run failed before that, every item with the
         same limits would fail the same way.
-    top_level_timeout : float or None
-        The top-level code's own time limit in seconds, if the run had one.
     """
 
     outcome: str
@@ -509,7 +506,6 @@ class RunResult:
     array_errors: dict
     output: str
     loaded: bool = False
-    top_level_timeout: float | None = None
 
     @property
     def failed_while_loading(self) -> bool:
@@ -811,8 +807,6 @@ class SubmissionSandbox:
         inputs: dict,
         expected: list,
         limits: Limits,
-        *,
-        top_level_timeout: float | None = None,
     ) -> RunResult:
         """Run one task and collect what it returned.
 
@@ -827,22 +821,14 @@ class SubmissionSandbox:
         expected : list of str
             Names of the arrays to read back (``t0_out``, ...).
         limits : Limits
-            ``time`` bounds the whole run (or, with ``top_level_timeout``, the run after the
-            submission's top-level code); ``memory_mb`` each process's address space and, with a
+            ``time`` bounds the whole run (the harness stops the top-level code and the function
+            at their own limits first); ``memory_mb`` each process's address space and, with a
             cgroup, all the run's processes together; ``processes`` their number.
-        top_level_timeout : float, optional
-            Seconds the submission's top-level code (its cells) may take before the graded
-            function is called; past it the run is ``"top-level-timeout"``. Default: no
-            separate limit (the cells count against ``time``).
 
         Returns
         -------
         RunResult
         """
-        if top_level_timeout is not None and not top_level_timeout > 0:
-            raise ValueError(
-                f"top_level_timeout must be a positive number of seconds; got {top_level_timeout!r}"
-            )
         result = None
         for _ in range(2):  # a run that could not start is retried once, in a fresh sandbox
             if self.sandbox._stopping.is_set():
@@ -851,7 +837,7 @@ class SubmissionSandbox:
             rundir = os.path.join(self.workdir, f"run{self.runs}")
             try:
                 self._prepare(rundir, task, cells, inputs)
-                result = self._execute(rundir, expected, limits, top_level_timeout)
+                result = self._execute(rundir, expected, limits)
             finally:
                 _remove_tree(rundir)
                 _remove_file(rundir + ".output")
@@ -921,27 +907,9 @@ class SubmissionSandbox:
                 self.kill()
                 self.start()
 
-    def _wait(self, server, rundir, limits, top_level_timeout):
-        """``(waitpid status or None, the limit that ran out or None)``."""
-        if top_level_timeout is None:
-            status = server.wait(limits.time)
-            return status, None if status is not None else "timeout"
-        deadline = time.monotonic() + top_level_timeout
-        loaded = os.path.join(rundir, "out", "loaded")
-        while True:
-            status = server.wait(min(0.05, max(0.0, deadline - time.monotonic())))
-            if status is not None:
-                return status, None
-            if os.path.lexists(loaded):
-                break
-            if time.monotonic() >= deadline:
-                return None, "top-level-timeout"
-        status = server.wait(limits.time)
-        return status, None if status is not None else "timeout"
-
-    def _execute(self, rundir, expected, limits, top_level_timeout) -> RunResult:
+    def _execute(self, rundir, expected, limits) -> RunResult:
         start = time.perf_counter()
-        status, ran_out, oom_before, started, pid = None, None, 0, False, None
+        status, oom_before, started, pid, timed_out = None, 0, False, None, False
         try:
             if not self.alive():
                 self.kill()
@@ -952,7 +920,8 @@ class SubmissionSandbox:
                 oom_before = self.group.oom_kills()
             server = self.server
             pid = server.send(self._request(rundir, limits))
-            status, ran_out = self._wait(server, rundir, limits, top_level_timeout)
+            status = server.wait(limits.time)
+            timed_out = status is None
         except (OSError, ConnectionError, ValueError, KeyError, TypeError):
             status = None  # the sandbox could not start, or died: a new one next time
         if pid is not None and not self.isolation.isolated:
@@ -973,8 +942,8 @@ class SubmissionSandbox:
             code = -os.WTERMSIG(status)
         else:
             code = os.WEXITSTATUS(status)
-        if ran_out is not None:
-            outcome, signal_name = ran_out, None
+        if timed_out:
+            outcome, signal_name = "timeout", None
         elif code is None:
             outcome, signal_name = "no-status", None
             if not started:
@@ -997,7 +966,6 @@ class SubmissionSandbox:
             errors,
             output,
             loaded,
-            top_level_timeout,
         )
 
 

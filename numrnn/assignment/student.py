@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import pprint
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -122,6 +123,10 @@ def student_cells(assignment: Assignment, reference: Reference) -> list:
         for cell in assignment.cells
         if "instructor" not in cell.tags
     ]
+    tolerances = sorted(
+        {item.rtol for item in assignment.grading.items.values() if item.check != "value"}
+    )
+    contract = textwrap.wrap(kit.precision_contract(max(tolerances)), 92) if tolerances else []
     intro = Cell(
         "markdown",
         "# %% [markdown]",
@@ -131,7 +136,8 @@ def student_cells(assignment: Assignment, reference: Reference) -> list:
             "# The next cell runs each graded function on a fixed public case and compares it with",
             "# the reference solution's output; for a backward function it also compares your",
             "# gradients with finite differences of your own forward. The grader uses other,",
-            "# hidden inputs.",
+            "# hidden inputs, and the same comparison.",
+            *(["#"] + [f"# {line}" for line in contract] if contract else []),
         ),
     )
     return [*cells, intro, public_tests_cell(public_cases(assignment, reference))]

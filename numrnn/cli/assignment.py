@@ -30,6 +30,13 @@ def _add_limit_flags(parser) -> None:
         "(default: the declaration's, else 10)",
     )
     parser.add_argument(
+        "--top-level-time",
+        type=positive_number,
+        default=None,
+        help="seconds the submission's top-level code (outside functions) may take before "
+        "each graded function (default: the declaration's, else --time)",
+    )
+    parser.add_argument(
         "--memory-mb",
         type=WholeNumber(1),
         default=None,
@@ -121,6 +128,8 @@ def _limits(args) -> dict | None:
     limits = {}
     if args.time is not None:
         limits["time"] = args.time
+    if args.top_level_time is not None:
+        limits["top_level_time"] = args.top_level_time
     if args.memory_mb is not None:
         limits["memory_mb"] = args.memory_mb
     return limits or None
@@ -178,6 +187,7 @@ def _make(args) -> int:
 def _grade(args) -> int:
     from ..assignment import grade, probe_isolation
     from ..assignment.submission import find_submissions
+    from ..assignment.text import printable
 
     seed = _seed(args)
     found = find_submissions(args.submissions)
@@ -207,12 +217,12 @@ def _grade(args) -> int:
         allow_unisolated=args.allow_unisolated,
     )
     if args.feedback:
-        for result in batch.results:
-            print(f"== {result.name}: {result.score:.4g} / {result.max_score:.4g}")
+        for result in batch.results:  # printable: a student's text can never start a line
+            print(f"== {printable(result.name)}: {result.score:.4g} / {result.max_score:.4g}")
             for note in result.notes:
-                print(f"   {note}")
+                print(f"   {printable(note)}")
             for item in result.items:
-                print(f"   {item.output}")
+                print(f"   {printable(item.output)}")
     print(batch.summary())
     print(
         f"hidden seed: {batch.seed} (to regrade identically, put it in a file and pass "

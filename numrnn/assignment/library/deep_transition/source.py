@@ -36,6 +36,10 @@
 # with `W` of shape `(in, out)`; `dX` is the gradient of the loss with respect to `X`. Sizes:
 # D inputs, H hidden state, M width of the transition MLP. The parameter names are numrnn's
 # (`numrnn.layers.deep_transition_forward` computes the same layer). Use only NumPy.
+#
+# **Precision.** Work in float64 (NumPy's default) and return float64 arrays: each array is
+# compared with the reference's, and its largest difference, relative to the arrays' largest
+# entry, must be at most 1e-10. float32 arithmetic (errors of 1e-9 and more) does not meet it.
 
 # %%
 import numpy as np

@@ -38,6 +38,10 @@
 #
 # **Conventions** (numrnn's, as in assignment 2): `x` is `(T, B, D)`, `v @ W + b` with `W` of shape
 # `(in, out)`; `numrnn.layers.residual_forward` computes the same layer. Use only NumPy.
+#
+# **Precision.** Work in float64 (NumPy's default) and return float64 arrays: each array is
+# compared with the reference's, and its largest difference, relative to the arrays' largest
+# entry, must be at most 1e-10. float32 arithmetic (errors of 1e-9 and more) does not meet it.
 
 # %%
 import numpy as np

@@ -31,6 +31,10 @@
 # **Conventions** (the same as numrnn's): sequences are time-major, `x` has shape `(T, B, D)`;
 # an affine map is `v @ W + b` with `W` of shape `(in, out)`; `dX` is the gradient of the loss
 # with respect to `X` and has the shape of `X`. Use only NumPy. Do not change the signatures.
+#
+# **Precision.** Work in float64 (NumPy's default) and return float64 arrays: each array is
+# compared with the reference's, and its largest difference, relative to the arrays' largest
+# entry, must be at most 1e-10. float32 arithmetic (errors of 1e-9 and more) does not meet it.
 
 # %%
 import numpy as np
