@@ -26,7 +26,8 @@ Beside them: :mod:`numrnn.config` (the settings and parameter names),
 Around the maths: :mod:`numrnn.presets` (named architectures),
 :mod:`numrnn.layers` (the functional API for exercises), :mod:`numrnn.training`
 (optimizers, tasks, trainer, checkpoints), :mod:`numrnn.plotting` (the only
-module that imports matplotlib) and :mod:`numrnn.cli` (the ``numrnn`` command).
+module that imports matplotlib; :func:`numrnn.explore` is its interactive
+gradient-flow explorer for Jupyter) and :mod:`numrnn.cli` (the ``numrnn`` command).
 """
 
 from . import diagnostics, gradcheck, layers, losses, presets, training
@@ -34,6 +35,7 @@ from ._version import __version__
 from .config import LayerConfig, ModelConfig
 from .model import DeepRNN
 from .network import LossInfo
+from .plotting.explorer import explore  # imports neither matplotlib nor ipywidgets until called
 from .training import Trainer, TrainingDiverged, train
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
     "Trainer",
     "TrainingDiverged",
     "train",
+    "explore",
     "diagnostics",
     "gradcheck",
     "layers",

@@ -200,21 +200,21 @@ def layer_forward(
         h_prev = states[t - 1]  # h_{t-1}
         np.dot(h_prev, W_from_h, out=P)  # (R.2) P_t = h_{t-1} W_from_h
         g_below = h_prev  # g_0 = h_{t-1}
-        for j in levels:
+        for j in levels:  # s_j of level j <= q is (R.3); s_{q+1} = a_t is (R.4)
             c = U[t] if j == j_in else b[j]  # c_{j,t}: u_t at the input level, else b_j
             if j == 1:
-                np.add(P_level[1], c, out=s[1])  # (R.3) s_1 = h_{t-1} W_1 + c_1
+                np.add(P_level[1], c, out=s[1])  # (R.3)/(R.4) s_1 = h_{t-1} W_1 + c_1
             else:
-                np.dot(g_below, W[j], out=s[j])  # (R.3) s_j = g_{j-1} W_j
+                np.dot(g_below, W[j], out=s[j])  # (R.3)/(R.4) s_j = g_{j-1} W_j
                 if P_level[j] is not None:
-                    s[j] += P_level[j]  # (R.3) s_j += h_{t-1} S_j  (DT(S))
-                s[j] += c  # (R.3) s_j += c_{j,t}
+                    s[j] += P_level[j]  # (R.3)/(R.4) s_j += h_{t-1} S_j  (DT(S))
+                s[j] += c  # (R.3)/(R.4) s_j += c_{j,t}
             if j <= q:
                 psi.forward(s[j], out=psi_s[j][t])  # (R.3) ψ(s_j)
                 if has_skip[j]:
                     np.add(g_below, psi_s[j][t], out=g[j][t])  # (R.3) g_j = g_{j-1} + ψ(s_j)
                 g_below = g[j][t]  # g_j, the input of level j + 1
-            elif residual:  # level q + 1: a_t = s_{q+1}
+            elif residual:  # level q + 1: (R.4) a_t = s_{q+1}
                 phi.forward(s[j], out=phi_a[t])  # (R.4) φ(a_t)
                 np.add(h_prev, phi_a[t], out=states[t])  # (R.4) h_t = h_{t-1} + φ(a_t)
             else:

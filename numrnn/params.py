@@ -159,12 +159,15 @@ def output_params(params: dict) -> dict:
     return _strip(params, OUTPUT_PREFIX)
 
 
-def _layer_equations(config: LayerConfig) -> dict[str, str]:
+def _layer_equations(config: LayerConfig, l: int = 1) -> dict[str, str]:
+    """Layer l's parameter -> equation, in docs/derivations.md's bookkeeping: each transition
+    level has one bias, and the input level's bias travels with u_t (R.1)."""
     q, p = config.transition_depth, config.input_depth
     eqs = {}
+    layer_input = "x_t" if l == 1 else f"h_t^({l - 1})"  # layer l >= 2 reads layer l-1's states
 
-    def gx(j):  # MLP_x's hidden outputs, gx_0 = x_t
-        return "x_t" if j == 0 else f"gx_{j}"
+    def gx(j):  # MLP_x's hidden outputs, gx_0 = the layer's input
+        return layer_input if j == 0 else f"gx_{j}"
 
     def g(j):  # MLP_h's hidden outputs, g_0 = h_(t-1)
         return "h_(t-1)" if j == 0 else f"g_{j}"
@@ -176,20 +179,26 @@ def _layer_equations(config: LayerConfig) -> dict[str, str]:
             else f"{gx(j)} = ψ("
         )
         eqs[f"W_x{j}"] = eqs[f"b_x{j}"] = f"{lhs}{gx(j - 1)} W_x{j} + b_x{j})   (MLP_x)"
-    joins = "a_t = u_t + z_t" if config.input_level == q + 1 else "joins g_1"
-    eqs["W_xh"] = f"u_t = {gx(p)} W_xh   ({joins})"
+    j_in = config.input_level
+    input_bias = config.level_names(j_in).bias  # b_h, or b_h1 for DT(S)
+    joins = "a_t = u_t + z_t" if j_in == q + 1 else "joins g_1"
+    eqs["W_xh"] = eqs[input_bias] = f"u_t = {gx(p)} W_xh + {input_bias}   ({joins})"
     for j in range(1, q + 1):
         extra = f" + h_(t-1) S_h{j}" if config.skip == "shortcut" and j >= 2 else ""
-        extra += " + u_t" if config.input_level == j else ""
+        extra += " + u_t" if j == j_in else f" + b_h{j}"
         lhs = f"g_{j} = {g(j - 1)} + ψ(" if config.level_has_skip(j) else f"g_{j} = ψ("
-        eqs[f"W_h{j}"] = eqs[f"b_h{j}"] = f"{lhs}{g(j - 1)} W_h{j}{extra} + b_h{j})   (MLP_h)"
+        eqs[f"W_h{j}"] = f"{lhs}{g(j - 1)} W_h{j}{extra})   (MLP_h)"
+        if j != j_in:
+            eqs[f"b_h{j}"] = eqs[f"W_h{j}"]
         if config.skip == "shortcut" and j >= 2:
             eqs[f"S_h{j}"] = eqs[f"W_h{j}"]
     shortcut = " + h_(t-1) S_hh" if config.skip == "shortcut" else ""
-    inject = " + u_t" if config.input_level == q + 1 else ""
-    a = f"a_t = {g(q)} W_hh{shortcut}{inject} + b_h"
+    joined = " + u_t" if j_in == q + 1 else " + b_h"
+    a = f"a_t = {g(q)} W_hh{shortcut}{joined}"
     h = "h_t = h_(t-1) + φ(a_t)" if config.skip == "residual" else "h_t = φ(a_t)"
-    eqs["W_hh"] = eqs["b_h"] = f"{a};  {h}"
+    eqs["W_hh"] = f"{a};  {h}"
+    if j_in != q + 1:
+        eqs["b_h"] = eqs["W_hh"]
     if config.skip == "shortcut":
         eqs["S_hh"] = eqs["W_hh"]
     return eqs
@@ -209,7 +218,7 @@ def parameter_equations(config: ModelConfig) -> dict[str, str]:
     """
     eqs = {}
     for l, layer in enumerate(config.layers, start=1):
-        for name, eq in _layer_equations(layer).items():
+        for name, eq in _layer_equations(layer, l).items():
             eqs[layer_prefix(l) + name] = eq
     r = config.output_depth
 

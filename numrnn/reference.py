@@ -6,18 +6,28 @@ over t that calls ``step_forward``, and a reverse loop that calls
 ``step_backward``, in the style of CS231n's ``rnn_layers.py`` and Karpathy's
 min-char-rnn. The test suite uses it as the core's independent oracle.
 
-One layer, one step (``docs/architectures.md``; q transition depth, p input depth)::
+Read it beside ``docs/derivations.md``: every line that computes a labelled
+equation cites it, ``(M.1)``-``(M.7)`` for the MLPs, ``(R.1)``-``(R.11)`` for
+the recurrent layer, ``(S.1)``-``(S.2)`` for the stack. One layer, one step
+(q transition depth, p input depth)::
 
-    gx_0 = x_t,      gx_j = [gx_{j-1} +] ψ(gx_{j-1} @ W_x{j} + b_x{j})   j = 1..p
-    u_t  = gx_p @ W_xh                                   (no bias: u_t joins a level)
-    g_0  = h_{t-1},  s_j  = g_{j-1} @ W_j [+ h_{t-1} @ S_j] + b_j [+ u_t]   j = 1..q+1
-                     g_j  = [g_{j-1} +] ψ(s_j)                             j = 1..q
-    a_t  = s_{q+1},  h_t  = [h_{t-1} +] φ(a_t)
+    gx_0 = x_t,      gx_j = [gx_{j-1} +] ψ(gx_{j-1} @ W_x{j} + b_x{j})   j = 1..p     (M.1)
+    u_t  = gx_p @ W_xh + b_{j_in}                                                      (R.1)
+    g_0  = h_{t-1},  s_j  = g_{j-1} @ W_j [+ h_{t-1} @ S_j] + c_{j,t}   j = 1..q+1  (R.3, R.4)
+                     g_j  = [g_{j-1} +] ψ(s_j)                           j = 1..q        (R.3)
+    a_t  = s_{q+1},  h_t  = [h_{t-1} +] φ(a_t)                                         (R.4)
 
 Level j's weight and bias are ``W_h{j}, b_h{j}`` (j <= q) or ``W_hh, b_h``
 (j = q + 1); ``S_h{j}``/``S_hh`` exist for skip="shortcut" (DT(S)) and j >= 2.
-``u_t`` joins level ``config.input_level``: q + 1 (so ``a_t = u_t + z_t``) for
-skip none/residual, 1 for DT(S). Bracketed terms are the optional skips.
+Bracketed terms are the optional skips. The input joins one level, the input
+level ``j_in = config.input_level``: q + 1 (so ``a_t = u_t + z_t``) for skip
+none/residual, 1 for DT(S). Each level has exactly one bias, and the
+derivation's bookkeeping puts the input level's in ``u_t``: ``c_{j,t}`` is
+``u_t`` at level ``j_in`` and ``b_j`` at every other level. So for the vanilla
+RNN ``u_t = x_t W_xh + b_h`` and ``z_t = h_{t-1} W_hh``.
+
+The one equation of the core this file does not have is (R.2), its fused
+product: here each level multiplies ``h_{t-1}`` by its own matrix.
 
 Shape legend: T steps, B batch, D input size, H hidden size, M MLP width,
 O output size, L layers.
@@ -61,32 +71,32 @@ __all__ = [
 
 
 def _mlp_hidden_forward(v, params, letter, depth, act: Activation, layer_skip):
-    """Hidden layers ``g_j = [g_{j-1} +] act(g_{j-1} @ W_{letter}{j} + b_{letter}{j})``.
+    """Hidden layers ``g_j = [g_{j-1} +] act(g_{j-1} @ W_{letter}{j} + b_{letter}{j})``, (M.1).
 
     Returns ``(g_0 .. g_k, act outputs)``.
     """
     g, act_out = [v], []
     for j in range(1, depth + 1):
         W = params[f"W_{letter}{j}"]
-        out = act.forward(g[j - 1] @ W + params[f"b_{letter}{j}"])
+        out = act.forward(g[j - 1] @ W + params[f"b_{letter}{j}"])  # (M.1) ψ(s_j)
         act_out.append(out)
         g.append(g[j - 1] + out if layer_skip and W.shape[0] == W.shape[1] else out)
     return tuple(g), tuple(act_out)
 
 
 def _mlp_hidden_backward(dg, g, act_out, params, letter, act: Activation, layer_skip, grads):
-    """Backprop ``dg`` (grad at g_k) down to g_0, adding weight grads into ``grads``.
+    """Backprop ``dg`` (grad at g_k) down to g_0, adding weight grads into ``grads``: (M.5)-(M.7).
 
     Returns ``dg_0``.
     """
     for j in range(len(act_out), 0, -1):
         W = params[f"W_{letter}{j}"]
-        ds = dg * act.derivative_from_output(act_out[j - 1])  # backprop through ψ
-        grads[f"W_{letter}{j}"] += g[j - 1].T @ ds  # dW_j = g_{j-1}ᵀ ds_j
-        grads[f"b_{letter}{j}"] += ds.sum(axis=0)  # db_j = Σ_rows ds_j
-        dg_below = ds @ W.T  # backprop into g_{j-1}
+        ds = dg * act.derivative_from_output(act_out[j - 1])  # (M.5) δ_j = dg_j ⊙ ψ'(s_j)
+        grads[f"W_{letter}{j}"] += g[j - 1].T @ ds  # (M.6) dW_j = g_{j-1}ᵀ δ_j
+        grads[f"b_{letter}{j}"] += ds.sum(axis=0)  # (M.6) db_j = Σ_rows δ_j
+        dg_below = ds @ W.T  # (M.7) dg_{j-1} = δ_j W_jᵀ
         if layer_skip and W.shape[0] == W.shape[1]:
-            dg_below += dg  # layer-skip path g_j = g_{j-1} + ...
+            dg_below += dg  # (M.7) + dg_j: layer-skip path g_j = g_{j-1} + ψ(s_j)
         dg = dg_below
     return dg
 
@@ -101,7 +111,7 @@ class StepCache(NamedTuple):
     h_prev: np.ndarray  # (B, H) h_{t-1}
     gx: tuple  # gx_0 = x_t, gx_1..gx_p: MLP_x's hidden layers
     psi_x: tuple  # ψ(gx_{j-1} @ W_x{j} + b_x{j}), j = 1..p (= gx_j without layer skip)
-    u: np.ndarray  # (B, H) or (B, M) the input projection u_t
+    u: np.ndarray  # (B, H) or (B, M) the input projection u_t, with the input level's bias
     g: tuple  # g_0 = h_{t-1}, g_1..g_q: the transition levels' outputs
     psi_h: tuple  # ψ(s_j), j = 1..q, each (B, M)
     phi_a: np.ndarray  # (B, H) φ(a_t)
@@ -128,25 +138,25 @@ def step_forward(x_t, h_prev, params, config: LayerConfig):
     cache : StepCache
     """
     psi, phi = get_activation(config.psi), get_activation(config.activation)
-    q = config.transition_depth
-    # input MLP: gx_j = [gx_{j-1} +] ψ(gx_{j-1} @ W_x{j} + b_x{j}), then u_t = gx_p @ W_xh
+    q, j_in = config.transition_depth, config.input_level
+    # input MLP: gx_j = [gx_{j-1} +] ψ(gx_{j-1} @ W_x{j} + b_x{j}), (M.1)
     gx, psi_x = _mlp_hidden_forward(x_t, params, "x", config.input_depth, psi, config.layer_skip)
-    u = gx[-1] @ params["W_xh"]
-    # transition: levels 1..q+1, g_0 = h_{t-1}
+    u = gx[-1] @ params["W_xh"] + params[config.level_names(j_in).bias]  # (R.1) u_t
+    # transition: levels 1..q+1, g_0 = h_{t-1}; level j <= q is (R.3), level q + 1 is (R.4)
     g, psi_h = [h_prev], []
     for j in range(1, q + 2):
         W, b, S = config.level_names(j)  # LevelNames(weight, bias, shortcut or None)
-        s = g[j - 1] @ params[W] + params[b]
+        c = u if j == j_in else params[b]  # c_{j,t}: u_t at the input level, else b_j
+        s = g[j - 1] @ params[W]  # (R.3)/(R.4) s_j = g_{j-1} W_j
         if S is not None:
-            s = s + h_prev @ params[S]  # DT(S) shortcut from h_{t-1}
-        if j == config.input_level:
-            s = s + u  # the input joins this level
+            s = s + h_prev @ params[S]  # (R.3)/(R.4) s_j += h_{t-1} S_j  (DT(S))
+        s = s + c  # (R.3)/(R.4) s_j += c_{j,t}
         if j <= q:
-            out = psi.forward(s)
+            out = psi.forward(s)  # (R.3) ψ(s_j)
             psi_h.append(out)
-            g.append(g[j - 1] + out if config.level_has_skip(j) else out)
-    phi_a = phi.forward(s)  # s_{q+1} is a_t
-    h = h_prev + phi_a if config.skip == "residual" else phi_a
+            g.append(g[j - 1] + out if config.level_has_skip(j) else out)  # (R.3) g_j
+    phi_a = phi.forward(s)  # (R.4) φ(a_t), a_t = s_{q+1}
+    h = h_prev + phi_a if config.skip == "residual" else phi_a  # (R.4) h_t
     cache = StepCache(
         x=x_t,
         h_prev=h_prev,
@@ -183,33 +193,35 @@ def step_backward(dh, cache: StepCache):
     """
     config, params = cache.config, cache.params
     psi, phi = get_activation(config.psi), get_activation(config.activation)
-    q = config.transition_depth
+    q, j_in = config.transition_depth, config.input_level
     grads = {name: np.zeros_like(value) for name, value in params.items()}
     dh_prev = (
         dh.copy() if config.skip == "residual" else np.zeros_like(dh)
-    )  # residual path h_t = h_{t-1} + ...
+    )  # (R.8) + dh_t: the residual path h_t = h_{t-1} + φ(a_t)
     du = dg = None  # dg: ∂loss/∂g_j, from the level above (none above level q + 1)
     for j in range(q + 1, 0, -1):
         if j == q + 1:
-            ds = dh * phi.derivative_from_output(cache.phi_a)  # backprop through φ: da
+            ds = dh * phi.derivative_from_output(cache.phi_a)  # (R.6) δ_{q+1} = dh_t ⊙ φ'(a_t)
         else:
-            ds = dg * psi.derivative_from_output(cache.psi_h[j - 1])  # backprop through ψ: ds_j
+            ds = dg * psi.derivative_from_output(cache.psi_h[j - 1])  # (R.7) δ_j = dg_j ⊙ ψ'(s_j)
         W, b, S = config.level_names(j)
-        grads[W] += cache.g[j - 1].T @ ds  # dW_j = g_{j-1}ᵀ ds_j
-        grads[b] += ds.sum(axis=0)  # db_j = Σ_rows ds_j
+        grads[W] += cache.g[j - 1].T @ ds  # (R.9) dW_j = g_{j-1}ᵀ δ_j, this step's term
+        if j == j_in:
+            du = ds  # (R.10) du_t = δ_{j_in}: u_t, which holds b_{j_in}, is added into s_{j_in}
+        else:
+            grads[b] += ds.sum(axis=0)  # (R.9) db_j = Σ_rows δ_j, j ≠ j_in
         if S is not None:
-            grads[S] += cache.h_prev.T @ ds  # dS_j = h_{t-1}ᵀ ds_j
-            dh_prev += ds @ params[S].T  # backprop into h_{t-1} through the shortcut
-        if j == config.input_level:
-            du = ds  # u_t is added into s_j
-        dg_below = ds @ params[W].T  # backprop into g_{j-1}
+            grads[S] += cache.h_prev.T @ ds  # (R.9) dS_j = h_{t-1}ᵀ δ_j
+            dh_prev += ds @ params[S].T  # (R.8) + δ_j S_jᵀ: h_{t-1} through the shortcut
+        dg_below = ds @ params[W].T  # (R.7) dg_{j-1} = δ_j W_jᵀ
         if config.level_has_skip(j):
-            dg_below += dg  # layer-skip path g_j = g_{j-1} + ψ(s_j)
+            dg_below += dg  # (R.7) + dg_j: layer-skip path g_j = g_{j-1} + ψ(s_j)
         dg = dg_below
-    dh_prev += dg  # g_0 is h_{t-1}
-    # input MLP
-    grads["W_xh"] += cache.gx[-1].T @ du  # dW_xh = gx_pᵀ du
-    dgx = du @ params["W_xh"].T  # backprop into gx_p
+    dh_prev += dg  # (R.8) + δ_1 W_1ᵀ (+ dg_1): g_0 is h_{t-1}
+    # (R.10) the input side: u_t = gx_p W_xh + b_{j_in} is MLP_x's last affine map
+    grads["W_xh"] += cache.gx[-1].T @ du  # (M.3) dW_xh = gx_pᵀ du
+    grads[config.level_names(j_in).bias] += du.sum(axis=0)  # (M.3) db_{j_in} = Σ_rows du
+    dgx = du @ params["W_xh"].T  # (M.4) dgx_p = du W_xhᵀ
     dx = _mlp_hidden_backward(
         dgx, cache.gx, cache.psi_x, params, "x", psi, config.layer_skip, grads
     )
@@ -278,15 +290,15 @@ def layer_backward(dh, caches, window=None):
     dh_norms = np.zeros(T, dtype=dh.dtype)
     dh_next = np.zeros_like(first.h_prev)
     for t in reversed(range(T)):
-        dh_t = dh[t] + dh_next  # backprop into h_t: from above + from step t+1
+        dh_t = dh[t] + dh_next  # (R.5) dh_t = dH_t + dh_next: from above + from step t+1
         dh_norms[t] = np.hypot.reduce(
             dh_t.astype(np.float64).ravel()
         )  # ‖dh_t‖, hypot never underflows
         dx[t], dh_prev, step_grads = step_backward(dh_t, caches[t])
         for name in grads:
-            grads[name] += step_grads[name]  # weights are shared over time: sum
+            grads[name] += step_grads[name]  # (R.9) weights are shared over time: Σ_t
         if window is not None and t > 0 and t % window == 0:
-            dh_prev = np.zeros_like(dh_prev)  # truncated BPTT: cut at the window's start
+            dh_prev = np.zeros_like(dh_prev)  # (R.11) truncated BPTT: cut at the window's start
         dh_next = dh_prev
     return LayerGradients(dx=dx, dh0=dh_next, grads=grads, dh_norms=dh_norms)
 
@@ -327,7 +339,7 @@ def output_forward(h, params, model_config: ModelConfig):
         gy, psi_y = _mlp_hidden_forward(
             h[t], params, "y", model_config.output_depth, act, model_config.output_layer_skip
         )
-        y[t] = gy[-1] @ params["W_hy"] + params["b_y"]
+        y[t] = gy[-1] @ params["W_hy"] + params["b_y"]  # (M.2) y_t = gy_r W_hy + b_y
         caches.append(OutputStepCache(gy=gy, psi_y=psi_y, params=params, config=model_config))
     return y, caches
 
@@ -352,9 +364,9 @@ def output_backward(dy, caches):
     grads = {name: np.zeros_like(value) for name, value in params.items()}
     dh = np.empty((len(caches),) + caches[0].gy[0].shape, dtype=dy.dtype)
     for t, cache in enumerate(caches):
-        grads["W_hy"] += cache.gy[-1].T @ dy[t]  # dW_hy = gy_rᵀ dy_t
-        grads["b_y"] += dy[t].sum(axis=0)  # db_y = Σ_rows dy_t
-        dgy = dy[t] @ params["W_hy"].T  # backprop into gy_r
+        grads["W_hy"] += cache.gy[-1].T @ dy[t]  # (M.3) dW_hy = gy_rᵀ dy_t
+        grads["b_y"] += dy[t].sum(axis=0)  # (M.3) db_y = Σ_rows dy_t
+        dgy = dy[t] @ params["W_hy"].T  # (M.4) dgy_r = dy_t W_hyᵀ
         dh[t] = _mlp_hidden_backward(
             dgy, cache.gy, cache.psi_y, params, "y", act, model_config.output_layer_skip, grads
         )
@@ -424,7 +436,7 @@ def model_forward(params, model_config: ModelConfig, x, h0):
         h, caches = layer_forward(inputs, h0[l - 1], layer_params(params, l), layer)
         layer_caches.append(caches)
         states.append(h[-1])
-        inputs = h  # layer l+1 reads layer l's states
+        inputs = h  # (S.1) layer l+1 reads layer l's states
     y, output_caches = output_forward(inputs, output_params(params), model_config)
     return (
         y,
@@ -462,6 +474,6 @@ def model_backward(dy, cache: ModelCache, window=None):
         result = layer_backward(dh, cache.layer_caches[l - 1], window)
         dh0[l - 1], dh_norms[l - 1] = result.dh0, result.dh_norms
         found.update({layer_prefix(l) + name: value for name, value in result.grads.items()})
-        dh = result.dx  # backprop into layer l-1's states
+        dh = result.dx  # (S.2) dH^(l-1) = dX^(l): backprop into layer l-1's states
     grads = {name: found[name] for name in cache.param_names}
     return ModelGradients(grads=grads, dx=dh, dh0=dh0, grad_norms=dh_norms)

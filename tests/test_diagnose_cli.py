@@ -75,9 +75,12 @@ def test_out_writes_every_figure_as_png_and_svg(tmp_path, capsys):
         str(out),
     )
     assert code == 0
-    for name in ("grad_norms", "norm_vs_distance", "jacobian_spectra"):
+    for name in ("architecture", "grad_norms", "norm_vs_distance", "jacobian_spectra"):
         assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert b"<svg" in (out / f"{name}.svg").read_bytes()[:2000]
+    diagram = (out / "architecture.svg").read_bytes()  # the stack's diagram: its kinds of edge
+    assert b'id="stacking"' in diagram and b'id="recurrent"' in diagram
+    assert b'id="residual"' not in diagram and b'id="shortcut"' not in diagram
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary left over
     assert str(out) in text
 

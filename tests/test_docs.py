@@ -10,6 +10,10 @@
 * The built docs load nothing from the network (no script, stylesheet or font from http(s):// or
   //), MathJax is bundled, and, where Debian's chromium is installed, a headless browser shows
   typeset maths, not TeX.
+* The pages fit a laptop: in that browser, at 1024, 1280 and 1440 px windows, no displayed
+  equation or table is cut off (each fits its column or scrolls in its own box), and at 1280 px
+  the code column holds 100 characters (``tests/layout_probe.js`` measures, over a local HTTP
+  server); with ``numrnn.css`` emptied the same check fails.
 * The code on the self-contained pages runs as written; the teachers page prints what it shows.
 * The API reference documents every name in the ``__all__`` of every public module, found by
   walking the package (a new module fails the test until ``docs/api.md`` documents it).
@@ -21,6 +25,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import re
@@ -50,10 +55,10 @@ PAGES = [
 ]
 
 
-def _cited_labels() -> set:
-    """Every (M|R|S|L).n label cited in the package's source."""
+def _cited_labels(paths=None) -> set:
+    """Every (M|R|S|L).n label cited in ``paths`` (default: every file of the package's source)."""
     labels = set()
-    for path in (REPO / "numrnn").rglob("*.py"):
+    for path in (REPO / "numrnn").rglob("*.py") if paths is None else paths:
         labels.update(
             f"{family}.{number}"
             for family, number in LABEL.findall(path.read_text(encoding="utf-8"))
@@ -88,6 +93,29 @@ def test_every_label_the_code_cites_is_derived_once():
             repeated.append(label)
     assert not missing, f"labels cited in numrnn/ but not derived in docs/derivations.md: {missing}"
     assert not repeated, f"labels derived more than once in docs/derivations.md: {repeated}"
+
+
+def _derived_labels() -> set:
+    """Every label docs/derivations.md tags on a displayed equation."""
+    derivations = (DOCS / "derivations.md").read_text(encoding="utf-8")
+    return set(re.findall(r"\\tag\{([MRSL]\.\d+)\}", derivations))
+
+
+def test_every_derived_equation_is_cited_in_the_code():
+    """Backward equations included: a derivation that no line of numrnn/ cites (a step the code
+    does differently, or a label renumbered on one side only) fails here."""
+    backward = {"M.3", "M.4", "M.5", "M.6", "M.7", "R.5", "R.6", "R.7", "R.8", "R.9", "R.10"}
+    assert backward | {"R.11", "S.2", "L.2", "L.4", "L.6"} <= _derived_labels()
+    uncited = sorted(_derived_labels() - _cited_labels())
+    assert not uncited, f"derived in docs/derivations.md but cited nowhere in numrnn/: {uncited}"
+
+
+def test_the_reference_cites_every_equation_it_implements():
+    """numrnn/reference.py, read beside the derivations, cites every MLP, layer and stack label
+    except (R.2), the core's fused product, which a one-step-at-a-time loop does not have."""
+    wanted = {label for label in _derived_labels() if label[0] in "MRS"} - {"R.2"}
+    cited = _cited_labels([REPO / "numrnn" / "reference.py"])
+    assert sorted(wanted - cited) == []
 
 
 def test_every_derived_label_is_tagged_once():
@@ -494,6 +522,25 @@ def test_docs_render_every_tutorial_with_its_output_and_figures(
             assert shown, f"{script.name}: a tutorial page must show at least one figure (<img>)"
 
 
+def test_the_tutorial_pages_fold_the_checks_and_the_solutions(built_docs: Path):
+    """Tutorials 5-8 on the web: every cell tagged hide-input (the checks, whose hints give
+    hints away, and the worked solutions) shows its code folded in a <details>, the solutions
+    come after a Solutions heading, and nothing before it says an exercise is correct."""
+    for number in ("05", "06", "07", "08"):
+        page = next((built_docs / "tutorials").glob(f"{number}_*.html"))
+        html = page.read_text(encoding="utf-8")
+        tagged = html.count('class="cell tag_hide-input')
+        folded = re.findall(
+            r'<div class="cell tag_hide-input[^"]*">\s*<details class="[^"]*hide above-input">',
+            html,
+        )
+        assert tagged >= 3 and len(folded) == tagged, f"{page.name}: {len(folded)} of {tagged}"
+        before, solutions = html.split('id="solutions"', 1)
+        assert "not answered yet" in _page_text(before), page.name  # the blanks' checks ran
+        assert not re.search(r"exercise \w+: correct", _page_text(before)), page.name
+        assert re.search(r"exercise \w+: correct", _page_text(solutions)), page.name
+
+
 def _page_text(page: str) -> str:
     """The text a reader sees: tags removed, entities decoded."""
     import html
@@ -619,6 +666,194 @@ def test_a_browser_shows_typeset_maths_not_tex(built_docs: Path, tmp_path: Path)
     typeset = dom.count("<mjx-container")
     assert typeset >= source.count('class="math'), f"only {typeset} formulas typeset"
     assert "\\(" not in dom and "\\[" not in dom  # no raw TeX left
+
+
+# --------------------------------------------------------------------------- pages fit a laptop
+
+# Pages with displayed maths, wide tables or code, measured at three laptop window widths.
+LAYOUT_PAGES = [
+    "derivations",
+    "architectures",
+    "training",
+    "gradient_flow",
+    "core",
+    "compare",
+    "index",
+    "api",
+    "tutorials/06_going_deep_in_time",
+    "tutorials/07_skip_connections_make_depth_trainable",
+]
+LAYOUT_WIDTHS = (1024, 1280, 1440)
+CODE_WIDTH = 100  # numrnn's longest code line, in characters; the column must hold it at 1280 px
+PROBE_PAGE = "/_numrnn_layout_probe.html"
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@contextlib.contextmanager
+def _serving(folder: Path, *, replace: dict | None = None):
+    """An HTTP server on 127.0.0.1 for ``folder``, with in-memory files at the paths ``replace``
+    names (the probe page; an emptied stylesheet); yields its base URL."""
+    import functools
+    import http.server
+    import threading
+
+    replace = replace or {}
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self):
+            path = self.path.split("?")[0]
+            if path not in replace:
+                return super().do_GET()
+            body = replace[path].encode("utf-8")
+            self.send_response(200)
+            kind = "text/css" if path.endswith(".css") else "text/html; charset=utf-8"
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):  # no request log on stderr
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Handler, directory=str(folder))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def measure_layout(
+    built: Path, pages: list, widths, profile: Path, *, replace: dict | None = None
+) -> list:
+    """Measure ``pages`` of the built docs at each window width in headless Chromium.
+
+    Each page is loaded in an iframe of that width (``tests/layout_probe.js``), after MathJax has
+    typeset it. Returns one dict per (width, page): ``page``, ``width``, ``column`` (px),
+    ``equations`` (``label``, ``width``, ``problem``), ``code`` (``characters`` across the
+    ``pre``, ``longest`` line, ``problem``) and ``tables`` (``width``, ``problem``); a problem is
+    None or says what a reader cannot see.
+    """
+    probe = (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'></head><body><script>"
+        f"const PAGES = {json.dumps([f'/{page}.html' for page in pages])};"
+        f"const WIDTHS = {json.dumps(list(widths))};</script><script>"
+        + (REPO / "tests" / "layout_probe.js").read_text(encoding="utf-8")
+        + "</script></body></html>"
+    )
+    with _serving(built, replace={PROBE_PAGE: probe, **(replace or {})}) as base:
+        result = subprocess.run(
+            [
+                _chromium(),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                f"--user-data-dir={profile}",
+                f"--window-size={max(widths) + 100},1000",
+                "--virtual-time-budget=600000",
+                "--dump-dom",
+                base + PROBE_PAGE,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    found = re.findall(
+        r'<script type="application/json" id="numrnn-layout">(.*?)</script>', result.stdout, re.S
+    )
+    assert found, f"the layout probe wrote nothing:\n{result.stderr[-2000:]}"
+    out = json.loads(found[-1])
+    assert "error" not in out, out.get("error")
+    return out["results"]
+
+
+def layout_problems(results: list, *, code_width: int = CODE_WIDTH, at: int = 1280) -> list:
+    """One line per thing a reader cannot see in ``measure_layout``'s results: a displayed
+    equation or a table that is cut off, or (at window width ``at``) a code column narrower than
+    ``code_width`` characters. The code column is the page's widest ``pre``: one nested in a list
+    or a docstring's indented block is narrower by its indent."""
+    problems = []
+    for page in results:
+        where = f"{page['page']} at {page['width']} px"
+        for equation in page["equations"]:
+            if equation["problem"]:
+                problems.append(f"{where}: equation {equation['label']!r} {equation['problem']}")
+        for table in page["tables"]:
+            if table["problem"]:
+                problems.append(f"{where}: a {table['width']} px table {table['problem']}")
+        column = max((block["characters"] for block in page["code"]), default=None)
+        if page["width"] == at and column is not None and column < code_width:
+            problems.append(f"{where}: code column {column} characters, below {code_width}")
+    return problems
+
+
+def test_layout_problems_name_what_a_reader_cannot_see():
+    """Catches a checker that ignores a cut equation, a clipped table or a narrow code column
+    at 1280 px, that counts a narrow column at another width, or that takes a nested block's
+    width (the 64) for the column's."""
+    fits = {"equations": [{"label": "R.1", "width": 600, "problem": None}], "tables": []}
+    results = [
+        {"page": "/a.html", "width": 1280, **fits, "code": [{"characters": 109}]},
+        {
+            "page": "/b.html",
+            "width": 1280,
+            "equations": [{"label": "R.8", "width": 880, "problem": "cut 256 px on the left"}],
+            "tables": [{"width": 700, "problem": "wider than the column"}],
+            "code": [{"characters": 70}, {"characters": 64}],
+        },
+        {"page": "/b.html", "width": 1024, **fits, "code": [{"characters": 83}]},
+    ]
+    assert layout_problems(results) == [
+        "/b.html at 1280 px: equation 'R.8' cut 256 px on the left",
+        "/b.html at 1280 px: a 700 px table wider than the column",
+        "/b.html at 1280 px: code column 70 characters, below 100",
+    ]
+    assert layout_problems(results[:1]) == []
+
+
+def _measured_pages(built_docs: Path, tmp_path: Path, **options) -> list:
+    if _chromium() is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return measure_layout(built_docs, **options, profile=tmp_path / "profile")
+
+
+@pytest.mark.slow
+def test_the_pages_fit_a_laptop(built_docs: Path, tmp_path: Path):
+    """At 1024, 1280 and 1440 px no displayed equation or table is cut off (each fits, or scrolls
+    in its own box) and no equation is a MathJax error (\\tag in a $$ block of several lines
+    was one), and at 1280 px the code column holds 100 characters. Fails on the theme's
+    own layout (see the next test) and on any page whose content outgrows it."""
+    results = _measured_pages(built_docs, tmp_path, pages=LAYOUT_PAGES, widths=LAYOUT_WIDTHS)
+    assert len(results) == len(LAYOUT_PAGES) * len(LAYOUT_WIDTHS)
+    assert sum(len(page["equations"]) for page in results) >= 3 * 40  # typeset, then measured
+    assert not layout_problems(results), "\n".join(layout_problems(results))
+
+
+@pytest.mark.slow
+def test_the_layout_check_fails_without_numrnn_css(built_docs: Path, tmp_path: Path):
+    """The same measurement with docs/_theme/numrnn.css emptied (the theme's layout, as before
+    issue 19): derivations.html at 1280 px loses the left part of equations ((R.9), (L.1) and
+    (L.5) today; before the widest were broken over two lines, also (M.1), (R.7), (R.8), (R.10)
+    and (S.1)), and the code column holds 68 characters."""
+    results = _measured_pages(
+        built_docs,
+        tmp_path,
+        pages=["derivations", "architectures"],
+        widths=[1280],
+        replace={"/_static/numrnn.css": ""},
+    )
+    problems = layout_problems(results)
+    cut = [line for line in problems if line.startswith("/derivations.html at 1280 px: equation")]
+    assert cut and all("on the left" in line for line in cut), problems
+    assert any("architectures.html at 1280 px: code column" in line for line in problems)
 
 
 def test_api_page_documents_the_public_functions(built_docs: Path):

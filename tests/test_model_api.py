@@ -8,6 +8,7 @@ O output size, L layers, q transition depth.
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -56,6 +57,26 @@ def test_summary_lists_every_parameter_with_its_shape_count_and_equation():
     assert "g_1 = h_(t-1) + ψ(" in text  # ... with a layer-skip at level 1
     assert "h_(t-1) S_hh" in text  # layer 2 is DT(S)
     assert str(model) == text
+
+
+def test_print_model_names_what_each_layer_reads_and_each_bias_once():
+    """Catches a summary that writes x_t for layer 2's input (it reads h_t^(1)), or that adds a
+    level's bias twice (in u_t and again in a_t, the split the derivation does not make)."""
+    rows = re.findall(  # parameter, shape, count, equation
+        r"^(layer\d\.\S+) +\(.*?\) +\d+ +(.*)$",
+        str(numrnn.DeepRNN(3, 4, 2, num_layers=3, seed=0)),
+        re.MULTILINE,
+    )
+    equations = dict(rows)
+    assert equations["layer1.W_xh"] == "u_t = x_t W_xh + b_h   (a_t = u_t + z_t)"
+    assert equations["layer2.W_xh"] == "u_t = h_t^(1) W_xh + b_h   (a_t = u_t + z_t)"
+    assert equations["layer3.W_xh"] == "u_t = h_t^(2) W_xh + b_h   (a_t = u_t + z_t)"
+    assert equations["layer2.W_hh"] == "a_t = h_(t-1) W_hh + u_t;  h_t = φ(a_t)"
+    assert equations["layer2.b_h"] == equations["layer2.W_xh"]  # b_h travels with u_t (R.1)
+    dts = str(numrnn.DeepRNN(3, 4, 2, transition_depth=2, skip="shortcut", seed=0))
+    for level in ("g_1 = ψ(h_(t-1) W_h1 + u_t)", "u_t = x_t W_xh + b_h1   (joins g_1)"):
+        assert level in dts  # DT(S): the input, with b_h1, joins level 1
+    assert "W_hh + h_(t-1) S_hh + b_h;" in dts and "b_h1)" not in dts
 
 
 def test_num_params_is_the_sum_of_sizes_and_the_vanilla_closed_form():

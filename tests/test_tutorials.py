@@ -46,6 +46,7 @@ def _check_01(out: str, figures: Path) -> None:
     assert agreement and float(agreement.group(1)) < 1e-12
     assert re.search(r"my vanilla RNN: full check in float64", out)
     assert re.search(r"^PASS: max relative error", out, re.MULTILINE)
+    assert (figures / "vanilla_unrolled.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def _check_02(out: str, figures: Path) -> None:
@@ -59,6 +60,8 @@ def _check_02(out: str, figures: Path) -> None:
     assert "deep transition with q = 0 equals vanilla: max |difference| = 0.0e+00" in out
     assert "hierarchical with L = 1 equals vanilla: max |difference| = 0.0e+00" in out
     assert "layers: ['vanilla', 'deep transition + skip', 'DT(S) shortcut']" in out
+    for name in ("hierarchical", "deep-transition", "deep-transition-skip"):  # the diagrams
+        assert (figures / f"diagram_{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
 
 
 def _check_03(out: str, figures: Path) -> None:
@@ -94,11 +97,18 @@ def _check_04(out: str, figures: Path) -> None:
     assert re.search(
         r"^leaky RNN, directional: directional check.*?^PASS", out, re.MULTILINE | re.DOTALL
     )
+    for skip in ("none", "residual"):  # the leaky layer's two neighbours, drawn
+        assert (figures / f"neighbour_{skip}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", skip
 
 
 def _exercises_pass(out: str, names: list) -> None:
+    """Each exercise is asked with a blank, whose check says so and lets the run go on, and its
+    worked solution, run at the end, is correct; no check prints a value after "correct"."""
     for name in names:
-        assert re.search(rf"^exercise {name}: correct", out, re.MULTILINE), f"exercise {name}"
+        blank = re.search(rf"^exercise {name}: not answered yet", out, re.MULTILINE)
+        solved = re.search(rf"^exercise {name}: correct$", out, re.MULTILINE)
+        assert blank and solved and blank.start() < solved.start(), f"exercise {name}"
+    assert "not right yet" not in out and "must be a" not in out  # no solution is wrong
 
 
 def _check_05(out: str, figures: Path) -> None:
@@ -359,6 +369,86 @@ def test_tutorial_runs_and_prints_its_results(tutorial: Path, executed_tutorials
     assert run.error is None, f"{tutorial.name} failed as a notebook:\n{run.error}"
     EXPECTED[tutorial.name](run.stdout, run.figures)
     assert os.listdir(run.workdir) == [], "a tutorial must write only into NUMRNN_TUTORIAL_OUTPUT"
+
+
+# --------------------------------------------------------------------------- the exercises
+
+WITH_EXERCISES = [path for path in TUTORIALS if path.name[:2] in ("05", "06", "07", "08")]
+FOLDED = "hide-input"  # myst-nb folds the cell's code on the page; Jupyter reads source_hidden
+
+
+def exercise_layout_problems(script: str) -> list:
+    """Why a tutorial's exercises would show a student their answers (empty: they do not).
+
+    A student edits a cell holding a blank, ``answer_<name> = None  # your answer``, that is
+    not folded; each check is built (``Exercise(...)``, with its hints) in a folded cell; a
+    "## Solutions" section at the end holds, in folded cells, a ``solution_<name>`` checked by
+    ``exercise_<name>.check`` for every blank; and no cell before it gives ``answer_<name>`` a
+    value.
+    """
+    import jupytext
+
+    cells = jupytext.reads(script, fmt="py:percent").cells
+    heading = next(
+        (i for i, cell in enumerate(cells) if cell.source.startswith("## Solutions")), None
+    )
+    if heading is None:
+        return ["no '## Solutions' section"]
+    problems, blanks, solved = [], [], []
+    for index, cell in enumerate(cells):
+        if cell.cell_type != "code":
+            continue
+        folded = FOLDED in cell.metadata.get("tags", []) and cell.metadata.get("jupyter", {}).get(
+            "source_hidden"
+        )
+        names = re.findall(r"^answer_(\w+) = None  # your answer", cell.source, re.MULTILINE)
+        filled = re.findall(r"^answer_(\w+)(?:, answer_\w+)* = (?!None\b)", cell.source, re.M)
+        if index < heading:
+            blanks += names
+            if names and folded:
+                problems.append(f"the blank for {names} is folded: a student cannot see it")
+            if filled:
+                problems.append(f"answer_{filled[0]} is given a value before the solutions")
+            if "Exercise(" in cell.source and not folded:
+                problems.append(f"code cell {index} builds a check with its hints, unfolded")
+        else:
+            solved += re.findall(r"^exercise_(\w+)\.check\(solution_\1\)", cell.source, re.M)
+            if not folded:
+                problems.append(f"solution cell {index} is not folded")
+    if not blanks:
+        problems.append("no blank 'answer_<name> = None  # your answer'")
+    if sorted(solved) != sorted(blanks):
+        problems.append(f"blanks {sorted(blanks)} but checked solutions {sorted(solved)}")
+    return problems
+
+
+@pytest.mark.parametrize("tutorial", WITH_EXERCISES, ids=[path.stem for path in WITH_EXERCISES])
+def test_the_exercises_hold_blanks_and_fold_checks_and_solutions(tutorial: Path):
+    assert exercise_layout_problems(tutorial.read_text(encoding="utf-8")) == [], tutorial.name
+
+
+def test_the_exercise_layout_check_catches_a_printed_answer():
+    """Catches the layout before issue 19: the solution in the cell the student edits."""
+    fold = '# %% tags=["hide-input"] jupyter={"source_hidden": true}\n'
+    good = (
+        f"# %%\nx = 1\n\n{fold}exercise_1 = Exercise(1, expected=2)\n\n"
+        "# %%\nanswer_1 = None  # your answer\nexercise_1.check(answer_1)\n\n"
+        f"# %% [markdown]\n# ## Solutions\n\n{fold}solution_1 = 2\n"
+        "exercise_1.check(solution_1)\n"
+    )
+    assert exercise_layout_problems(good) == []
+    filled = good.replace("answer_1 = None  # your answer", "answer_1 = 2  # solution")
+    assert exercise_layout_problems(filled) == [
+        "answer_1 is given a value before the solutions",
+        "no blank 'answer_<name> = None  # your answer'",
+        "blanks [] but checked solutions ['1']",
+    ]
+    unfolded = good.replace(f"{fold}solution_1", "# %%\nsolution_1")
+    assert exercise_layout_problems(unfolded) == ["solution cell 4 is not folded"]
+    hints_shown = good.replace(f"{fold}exercise_1 =", "# %%\nexercise_1 =")
+    assert exercise_layout_problems(hints_shown) == [
+        "code cell 1 builds a check with its hints, unfolded"
+    ]
 
 
 # --------------------------------------------------------------------------- the script run

@@ -19,9 +19,14 @@
 # the code cites.
 
 # %%
+import os
+import tempfile
+from pathlib import Path
+
 import numpy as np
 
 import numrnn
+import numrnn.plotting
 from numrnn import reference
 from numrnn.config import LayerConfig
 from numrnn.gradcheck import check_gradients
@@ -37,6 +42,26 @@ params = {
 config = LayerConfig(input_size=D, hidden_size=H)  # a vanilla layer: q = p = 0, tanh
 x = rng.standard_normal((T, B, D))  # (T, B, D), time-major
 h0 = 0.5 * rng.standard_normal((B, H))  # (B, H)
+out_dir = Path(
+    os.environ.get("NUMRNN_TUTORIAL_OUTPUT") or tempfile.mkdtemp(prefix="numrnn-tutorial-")
+)
+out_dir.mkdir(parents=True, exist_ok=True)
+
+# %% [markdown]
+# ## The picture
+#
+# `numrnn.plotting.plot_architecture` draws a model unrolled in time. Here is the vanilla RNN
+# (with an output map on top, as a `DeepRNN` has): time runs to the right, and the only arrow
+# between steps is the recurrent one, $h_{t-1} \to h_t$ through $W_{hh}$. Backpropagation
+# through time walks those arrows from right to left, which is what this tutorial writes by hand.
+
+# %%
+figure = numrnn.plotting.plot_architecture(numrnn.DeepRNN(D, H, 1, seed=0), steps=4)
+figure.savefig(out_dir / "vanilla_unrolled.png", dpi=80)
+
+import matplotlib.pyplot as plt  # after numrnn.plotting chose the backend (Agg in a script)
+
+plt.show()
 
 # %% [markdown]
 # ## One step forward

@@ -13,14 +13,41 @@
 # is inside, compares their parameter counts and runs them forward.
 
 # %%
+import os
+import tempfile
+from pathlib import Path
+
 import numpy as np
 
 import numrnn
+import numrnn.plotting
 from numrnn.presets import ARCHITECTURES
 
 D, H, O = 3, 16, 5  # input size, hidden size, output size
 T, B = 20, 4  # steps, batch
 x = np.random.default_rng(0).standard_normal((T, B, D))  # (T, B, D), float64 like the models
+out_dir = Path(
+    os.environ.get("NUMRNN_TUTORIAL_OUTPUT") or tempfile.mkdtemp(prefix="numrnn-tutorial-")
+)
+out_dir.mkdir(parents=True, exist_ok=True)
+
+# %% [markdown]
+# ## The three pictures
+#
+# `numrnn.plotting.plot_architecture` draws a model's unrolled graph from its config: time to the
+# right, layers and transition levels upwards, each kind of edge in its own line. Look for the
+# orange stacking arrows between the two layers of the stack, the two transition levels
+# $g_1, g_2$ that each step of the deep transition climbs through, and the thick blue residual
+# arc that skips them.
+
+# %%
+for name in ["hierarchical", "deep-transition", "deep-transition-skip"]:
+    figure = numrnn.plotting.plot_architecture(name, steps=3)
+    figure.savefig(out_dir / f"diagram_{name}.png", dpi=80)
+
+import matplotlib.pyplot as plt  # after numrnn.plotting chose the backend (Agg in a script)
+
+plt.show()
 
 # %% [markdown]
 # ## Every preset, by name

@@ -11,11 +11,15 @@
 # $\alpha = 1$ the layer is the vanilla RNN, which gives one more check.
 
 # %%
+import os
+import tempfile
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 import numrnn
+import numrnn.plotting
 from numrnn.gradcheck import check_gradients
 
 rng = np.random.default_rng(1)
@@ -30,6 +34,32 @@ params = {
 x = rng.standard_normal((T, B, D))  # (T, B, D)
 h0 = 0.5 * rng.standard_normal((B, H))  # (B, H), non-zero for the same reason
 G = rng.standard_normal((T, B, H))  # a random upstream gradient ∂loss/∂h_t
+out_dir = Path(
+    os.environ.get("NUMRNN_TUTORIAL_OUTPUT") or tempfile.mkdtemp(prefix="numrnn-tutorial-")
+)
+out_dir.mkdir(parents=True, exist_ok=True)
+
+# %% [markdown]
+# ## Where the leaky layer sits
+#
+# numrnn cannot draw your layer, but it can draw its two neighbours. With $\alpha = 1$ the
+# leaky layer is the vanilla RNN; numrnn's residual layer, $h_t = h_{t-1} + \tanh(a_t)$, has the
+# identity path $h_{t-1} \to h_t$ (the blue arc) beside the recurrent one. The leaky layer has
+# both arrows too, with the arc scaled by $1 - \alpha$ and the recurrent path by $\alpha$: its
+# gradient has a path back through time that $W_{hh}$ does not multiply.
+
+# %%
+for title, skip in [
+    ("α = 1: the vanilla RNN", "none"),
+    ("residual: h_t = h_(t-1) + tanh(a_t)", "residual"),
+]:
+    model = numrnn.DeepRNN(D, H, 1, skip=skip, seed=0)
+    figure = numrnn.plotting.plot_architecture(model, steps=3, title=title)
+    figure.savefig(out_dir / f"neighbour_{skip}.png", dpi=80)
+
+import matplotlib.pyplot as plt  # after numrnn.plotting chose the backend (Agg in a script)
+
+plt.show()
 
 # %% [markdown]
 # ## Forward

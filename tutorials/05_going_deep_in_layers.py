@@ -184,10 +184,11 @@ figure, axes = plt.subplots(L + 1, 1, figsize=(8, 6), sharex=True, layout="const
 axes[0].plot(batch.x[:, 0, 0], color="0.2")
 axes[0].set_ylabel("x")
 for l, h in enumerate(states, start=1):
-    axes[l].imshow(
+    image = axes[l].imshow(
         h[:, 0, :].T, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest"
     )
     axes[l].set_ylabel(f"layer {l}\nunit")
+figure.colorbar(image, ax=axes[1:], label="state $h_t$ (tanh: -1 to 1), one scale for all layers")
 axes[-1].set_xlabel("step t")
 axes[0].set_title("one validation sequence: the input and every layer's states (tanh units)")
 figure.savefig(out_dir / "stack_states.png", dpi=80)
@@ -236,38 +237,62 @@ print(f"figures saved to {out_dir}")
 #
 # ## Exercises
 #
-# Each numeric exercise has a check: put your answer in place of the solution and run the cell.
-# `check_answer` compares it with what numrnn computes and says "correct" or what is wrong.
-
+# Each numeric exercise has a blank for your answer, `answer = None`, and a check under it that
+# says "correct", or "not right yet" with a hint, without telling you the answer. The cell that
+# builds each check is folded (it holds the hints for common mistakes), and so are the worked
+# solutions in the last section: try first.
 
 # %%
-def check_answer(exercise, answer, truth, rtol=1e-9):
-    """Compare your answer with the value numrnn computes; raise AssertionError if it is wrong."""
-    assert answer is not None, f"exercise {exercise}: write your answer first"
-    wrong = f"exercise {exercise}: {answer} is not right, try again"
-    assert np.isclose(answer, truth, rtol=rtol, atol=0), wrong
-    print(f"exercise {exercise}: correct ({answer})")
-
+from numrnn.exercises import Exercise
 
 # %% [markdown]
 # **Exercise 1.** How many parameters has a stack of 4 layers of 8 units each, with D = 3 inputs
 # and O = 2 outputs? Use the formula, then check.
 
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+exercise_1 = Exercise(
+    1,
+    expected=numrnn.DeepRNN(3, 8, 2, num_layers=4, seed=0).num_params(),
+    hint="each layer has its input matrix, W_hh and b_h; the output adds W_hy and b_y",
+    mistakes=[
+        (4 * (3 * 8 + 8 * 8 + 8) + 8 * 2 + 2, "layers 2-4 read the 8 states below, not 3 inputs"),
+        ((3 * 8 + 8 * 8 + 8) + 3 * (8 * 8 + 8 * 8 + 8), "the output layer has parameters too"),
+        (
+            (3 * 8 + 8 * 8) + 3 * (8 * 8 + 8 * 8) + 8 * 2,
+            "every layer and the output has a bias too",
+        ),
+    ],
+)
+
 # %%
-# solution (replace it with yours):
-answer_1 = (3 * 8 + 8 * 8 + 8) + 3 * (8 * 8 + 8 * 8 + 8) + 8 * 2 + 2
-check_answer(1, answer_1, numrnn.DeepRNN(3, 8, 2, num_layers=4, seed=0).num_params())
+answer_1 = None  # your answer: a number (a formula in 3, 8 and 2 is fine)
+exercise_1.check(answer_1)
 
 # %% [markdown]
 # **Exercise 2.** How many nonlinearities are on the longest path from $x_t$ to $y_t$ in a stack of
 # 5 layers whose output MLP has one hidden layer (`output_depth=1`)? And from $h_{t-1}^{(l)}$ to
 # $h_t^{(l)}$?
 
-# %%
-answer_2_input_to_output, answer_2_recurrent = 5 + 1, 1  # solution
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
 depth = diagnostics.sequential_depth(numrnn.DeepRNN(1, 8, 1, num_layers=5, output_depth=1, seed=0))
-check_answer("2a", answer_2_input_to_output, depth.input_to_output)
-check_answer("2b", answer_2_recurrent, depth.recurrent)
+exercise_2a = Exercise(
+    "2a",
+    expected=depth.input_to_output,
+    hint="follow x_t up through every layer, then through the output MLP",
+    mistakes=[(5, "the output MLP's hidden layer applies a nonlinearity too")],
+)
+exercise_2b = Exercise(
+    "2b",
+    expected=depth.recurrent,
+    hint="which nonlinearities lie between h_(t-1) and h_t of the same layer?",
+    mistakes=[(5, "stacking deepens x_t -> y_t; each layer's own recurrence stays one step")],
+)
+
+# %%
+answer_2a = None  # your answer: x_t -> y_t
+answer_2b = None  # your answer: h_(t-1) -> h_t within one layer
+exercise_2a.check(answer_2a)
+exercise_2b.check(answer_2b)
 
 # %% [markdown]
 # **Exercise 3** (open). Train both models with seeds 1 and 2 (`numrnn.DeepRNN(..., seed=s)` and
@@ -275,3 +300,28 @@ check_answer("2b", answer_2_recurrent, depth.recurrent)
 #
 # **Exercise 4** (open). Score every step instead of the last one (`mask=None`): how does the
 # gradient map change, and why does every step now receive gradient of about the same size?
+
+# %% [markdown]
+# ## Solutions
+#
+# Worked solutions of the numeric exercises, folded on the web page. Each runs its exercise's
+# check, which says "correct".
+
+# %% [markdown]
+# **Exercise 1: worked solution** (unfold the code to read it).
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Exercise 1: layer 1 reads the D = 3 inputs, layers 2-4 the H = 8 states of the layer below;
+# each has W_xh, W_hh (8 x 8) and b_h (8); the output has W_hy (8 x 2) and b_y (2).
+solution_1 = (3 * 8 + 8 * 8 + 8) + 3 * (8 * 8 + 8 * 8 + 8) + 8 * 2 + 2
+exercise_1.check(solution_1)
+
+# %% [markdown]
+# **Exercise 2: worked solution** (unfold the code to read it).
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Exercise 2: x_t passes one tanh per layer (5) and the output MLP's hidden layer (1); from
+# h_(t-1) to h_t of one layer there is that layer's tanh only.
+solution_2a, solution_2b = 5 + 1, 1
+exercise_2a.check(solution_2a)
+exercise_2b.check(solution_2b)

@@ -219,53 +219,107 @@ print(f"figures saved to {out_dir}")
 #
 # ## Exercises
 #
-# `check_answer` compares your answer with what numrnn (or NumPy) computes and says "correct" or
-# what is wrong. The file runs with the solutions filled in: replace them with your own.
-
+# Each numeric exercise has a blank for your answer, `answer = None`, and a check under it that
+# compares it with what numrnn (or NumPy) computes and says "correct", or "not right yet" with a
+# hint, without telling you the answer. The cell that builds each check is folded (it holds the
+# hints for common mistakes), and so are the worked solutions in the last section: try first.
 
 # %%
-def check_answer(exercise, answer, truth, rtol=1e-9):
-    """Compare your answer with the computed value; raise AssertionError if it is wrong."""
-    assert answer is not None, f"exercise {exercise}: write your answer first"
-    wrong = f"exercise {exercise}: {answer} is not right, try again"
-    assert np.isclose(answer, truth, rtol=rtol, atol=0), wrong
-    print(f"exercise {exercise}: correct ({answer})")
-
+from numrnn.exercises import Exercise
 
 # %% [markdown]
 # **Exercise 1.** How many nonlinearities lie between $h_{t-1}$ and $h_t$ in a deep transition
 # with q = 5? And in a *stack* of 5 vanilla layers?
 
-# %%
-answer_1a, answer_1b = 5 + 1, 1  # solution
-check_answer(
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+exercise_1a = Exercise(
     "1a",
-    answer_1a,
-    diagnostics.sequential_depth(numrnn.DeepRNN(1, 4, 1, transition_depth=5)).recurrent,
+    expected=diagnostics.sequential_depth(numrnn.DeepRNN(1, 4, 1, transition_depth=5)).recurrent,
+    hint="count the levels of the transition, j = 1..q+1",
+    mistakes=[(5, "count the last level too: the one that computes a_t, through φ")],
 )
-check_answer(
-    "1b", answer_1b, diagnostics.sequential_depth(numrnn.DeepRNN(1, 4, 1, num_layers=5)).recurrent
+exercise_1b = Exercise(
+    "1b",
+    expected=diagnostics.sequential_depth(numrnn.DeepRNN(1, 4, 1, num_layers=5)).recurrent,
+    hint="which nonlinearities lie between h_(t-1) and h_t of the same layer?",
+    mistakes=[(5, "stacking deepens x_t -> y_t; each layer's own recurrence stays one step")],
 )
+
+# %%
+answer_1a = None  # your answer: the deep transition, q = 5
+answer_1b = None  # your answer: the stack of 5 vanilla layers
+exercise_1a.check(answer_1a)
+exercise_1b.check(answer_1b)
 
 # %% [markdown]
 # **Exercise 2.** A gradient shrinks by the rate you measured for q = 4 at every step. After how
 # many steps back is it first below $10^{-6}$ of its size? (The smallest whole number n with
 # rate$^n < 10^{-6}$.)
 
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+steps_to_a_millionth = next(n for n in range(1, 10_000) if rates[4] ** n < 1e-6)
+exercise_2 = Exercise(
+    2,
+    expected=steps_to_a_millionth,
+    hint="solve rate^n = 1e-6 for n with logarithms, then take the next whole number",
+    mistakes=[(steps_to_a_millionth - 1, "at that n, rate^n is still above 1e-6: round up")],
+)
+
 # %%
-answer_2 = int(np.ceil(np.log(1e-6) / np.log(rates[4])))  # solution
-check_answer(2, answer_2, next(n for n in range(1, 10_000) if rates[4] ** n < 1e-6))
+answer_2 = None  # your answer: a whole number of steps
+exercise_2.check(answer_2)
 
 # %% [markdown]
 # **Exercise 3.** Take the q = 2 model at step t = 10, sequence 0 (the `factors` above). What is
 # the mean log singular value of $J_t$, $\log\lvert\det J_t\rvert / H$? Compute it from the
 # level terms alone, without forming $J_t$.
 
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+exercise_3 = Exercise(
+    3,
+    expected=np.log(np.linalg.svd(jacobian, compute_uv=False)).mean(),
+    hint="log|det J_t| is the sum of the level terms; the mean is over the H singular values",
+    mistakes=[(sum(level_terms), "that is log|det J_t|, the sum: divide by H for the mean")],
+    rtol=1e-8,
+)
+
 # %%
-answer_3 = sum(level_terms) / H  # solution
-check_answer(3, answer_3, np.log(np.linalg.svd(jacobian, compute_uv=False)).mean(), rtol=1e-8)
+answer_3 = None  # your answer, from level_terms and H
+exercise_3.check(answer_3)
 
 # %% [markdown]
 # **Exercise 4** (open). Build the deep transitions with `init="orthogonal"`: every
 # $\log\lvert\det W\rvert$ is then 0. Which part of the level terms is left, and does the decay
 # per step change?
+
+# %% [markdown]
+# ## Solutions
+#
+# Worked solutions of the numeric exercises, folded on the web page. Each runs its exercise's
+# check, which says "correct".
+
+# %% [markdown]
+# **Exercise 1: worked solution** (unfold the code to read it).
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Exercise 1: a deep transition passes ψ at each of its q = 5 hidden levels and φ at the last,
+# q + 1 = 6 in all; each layer of a stack is a vanilla recurrence, one φ per step.
+solution_1a, solution_1b = 5 + 1, 1
+exercise_1a.check(solution_1a)
+exercise_1b.check(solution_1b)
+
+# %% [markdown]
+# **Exercise 2: worked solution** (unfold the code to read it).
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Exercise 2: rate^n < 1e-6  <=>  n > log(1e-6) / log(rate) (log(rate) < 0 flips the sign).
+solution_2 = int(np.ceil(np.log(1e-6) / np.log(rates[4])))
+exercise_2.check(solution_2)
+
+# %% [markdown]
+# **Exercise 3: worked solution** (unfold the code to read it).
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Exercise 3: log|det J_t| = Σ log σ_i(J_t) is the sum of the level terms; divide by the H of them.
+solution_3 = sum(level_terms) / H
+exercise_3.check(solution_3)

@@ -267,48 +267,61 @@ for q in (1, 8):
 #
 # ## Exercises
 #
-# `check_answer` compares your answer with what numrnn (or NumPy) computes and says "correct" or
-# what is wrong. The file runs with the solutions filled in: replace them with your own.
-
+# Each numeric exercise has a blank for your answer, `answer = None`, and a check under it that
+# compares it with what numrnn (or NumPy) computes and says "correct", or "not right yet" with a
+# hint, without telling you the answer. The cell that builds each check is folded (it holds the
+# hints for common mistakes), and so are the worked solutions in the last section: try first.
 
 # %%
-def check_answer(exercise, answer, truth, rtol=1e-9):
-    """Compare your answer with the computed value; raise AssertionError if it is wrong."""
-    assert answer is not None, f"exercise {exercise}: write your answer first"
-    wrong = f"exercise {exercise}: {answer} is not right, try again"
-    assert np.isclose(answer, truth, rtol=rtol, atol=0), wrong
-    print(f"exercise {exercise}: correct ({answer})")
-
+from numrnn.exercises import Exercise
 
 # %% [markdown]
 # **Exercise 1.** A residual step has $\Vert K_t \Vert_2 = 0.3$. What is the smallest the norm
 # $\Vert (I + K_t)\, v \Vert$ can be, for a unit vector v? Check your bound on a random K with
 # that norm.
 
-# %%
-answer_1 = 1 - 0.3  # solution
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
 K = np.random.default_rng(1).standard_normal((H, H))
 K *= 0.3 / np.linalg.norm(K, 2)  # ‖K‖₂ = 0.3
-assert np.linalg.svd(identity + K, compute_uv=False)[-1] >= answer_1 - 1e-12
-check_answer(1, answer_1, 1 - np.linalg.norm(K, 2))
+exercise_1 = Exercise(
+    1,
+    expected=1 - np.linalg.norm(K, 2),
+    hint="the identity keeps v whole; how much of it can K v cancel at most?",
+    mistakes=[
+        (1.3, "that is the largest ‖(I + K) v‖ can be; the smallest subtracts"),
+        (0.3, "that is ‖K v‖ at most; add the identity's part, v itself"),
+    ],
+)
+
+# %%
+answer_1 = None  # your answer: a number
+exercise_1.check(answer_1)
 
 # %% [markdown]
 # **Exercise 2.** The `flow_verdict` thresholds are per step. Over T = 50 steps, below which
 # ratio $\Vert dh_1 \Vert / \Vert dh_T \Vert$ does numrnn call a gradient "vanishing"?
 # (The rate is ratio$^{1/(T-1)}$.)
 
-# %%
-answer_2 = diagnostics.VANISHING_BELOW ** (T - 1)  # solution
-check_answer(
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+rate = diagnostics.VANISHING_BELOW
+exercise_2 = Exercise(
     2,
-    answer_2,
-    next(
+    expected=next(  # the smallest ratio on a fine grid whose verdict is no longer "vanishing"
         r
         for r in np.geomspace(1e-3, 1e-1, 200_001)
         if diagnostics.flow_verdict(r, T) != "vanishing"
     ),
+    hint="the ratio is the per-step rate, diagnostics.VANISHING_BELOW, compounded over the steps",
+    mistakes=[
+        (rate**T, "count the steps between h_1 and h_50: there are T - 1 of them"),
+        (rate, "that is the threshold of one step; the ratio spans T - 1 steps"),
+    ],
     rtol=1e-4,
 )
+
+# %%
+answer_2 = None  # your answer: a number (diagnostics.VANISHING_BELOW and T may appear)
+exercise_2.check(answer_2)
 
 # %% [markdown]
 # **Exercise 3** (open). Rerun the sweep with `T = 200`. Which ratios change by orders of
@@ -317,3 +330,28 @@ check_answer(
 # **Exercise 4** (open). Try `skip="shortcut"` (Pascanu et al.'s DT(S)): its $h_{t-1}$ reaches
 # $a_t$ through one matrix as well as through the q + 1 levels, but there is no identity.
 # Where does it fall in the sweep?
+
+# %% [markdown]
+# ## Solutions
+#
+# Worked solutions of the numeric exercises, folded on the web page. Each runs its exercise's
+# check, which says "correct".
+
+# %% [markdown]
+# **Exercise 1: worked solution** (unfold the code to read it).
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Exercise 1: ‖(I + K) v‖ >= ‖v‖ - ‖K v‖ >= 1 - ‖K‖₂ (triangle inequality), and K = -0.3 I
+# reaches it for every v. Check the bound on the random K:
+solution_1 = 1 - 0.3
+assert np.linalg.svd(identity + K, compute_uv=False)[-1] >= solution_1 - 1e-12
+exercise_1.check(solution_1)
+
+# %% [markdown]
+# **Exercise 2: worked solution** (unfold the code to read it).
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Exercise 2: rate = ratio^(1/(T-1)) < VANISHING_BELOW  <=>  ratio < VANISHING_BELOW^(T-1):
+# h_1 to h_50 is 49 steps.
+solution_2 = diagnostics.VANISHING_BELOW ** (T - 1)
+exercise_2.check(solution_2)

@@ -318,18 +318,13 @@ print(f"figures and the report saved to {out_dir}")
 # %% [markdown]
 # ## Exercises
 #
-# `check_answer` compares your answer with the computed value and says "correct" or what is
-# wrong. The file runs with the solutions filled in: replace them with your own.
-
+# Each numeric exercise has a blank for your answer, `answer = None`, and a check under it that
+# compares it with the computed value and says "correct", or "not right yet" with a hint,
+# without telling you the answer. The cell that builds each check is folded (it holds the hints
+# for common mistakes), and so are the worked solutions in the last section: try first.
 
 # %%
-def check_answer(exercise, answer, truth, rtol=1e-9):
-    """Compare your answer with the computed value; raise AssertionError if it is wrong."""
-    assert answer is not None, f"exercise {exercise}: write your answer first"
-    wrong = f"exercise {exercise}: {answer} is not right, try again"
-    assert np.isclose(answer, truth, rtol=rtol, atol=0), wrong
-    print(f"exercise {exercise}: correct ({answer})")
-
+from numrnn.exercises import Exercise
 
 # %% [markdown]
 # **Exercise 1.** Write the parameter count of a stack of L residual deep transitions (depth q,
@@ -339,10 +334,33 @@ def check_answer(exercise, answer, truth, rtol=1e-9):
 
 # %%
 row = next(r for r in results["table"] if r["arch"] == "hierarchical-deep-transition-skip")
-Hr, L, q = row["hidden"], 2, 2
-levels = q * (Hr * Hr + Hr) + Hr * Hr + Hr  # solution: MLP_h levels and b_h
-answer_1 = (D_task * Hr + levels) + (L - 1) * (Hr * Hr + levels) + Hr * O_task + O_task
-check_answer(1, answer_1, row["parameters"]["total"])
+Hr, L, q = row["hidden"], 2, 2  # the report's width H, and the stack's L and q
+print(f"H = {Hr}, L = {L}, q = {q}, D = {D_task}, O = {O_task}")
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+no_level_biases = q * Hr * Hr + Hr * Hr + Hr
+exercise_1 = Exercise(
+    1,
+    expected=row["parameters"]["total"],
+    hint="per layer: W_xh, q levels of (H x H weights + H biases), W_hh and b_h; then W_hy, b_y",
+    mistakes=[
+        (
+            (D_task * Hr + no_level_biases)
+            + (L - 1) * (Hr * Hr + no_level_biases)
+            + Hr * O_task
+            + O_task,
+            "each of the q hidden levels has its own bias b_hj as well",
+        ),
+        (
+            L * (D_task * Hr + q * (Hr * Hr + Hr) + Hr * Hr + Hr) + Hr * O_task + O_task,
+            "layer 2 reads layer 1's H states, not the D inputs",
+        ),
+    ],
+)
+
+# %%
+answer_1 = None  # your answer: a formula in Hr, L, q, D_task and O_task
+exercise_1.check(answer_1)
 
 # %% [markdown]
 # **Exercise 2.** Below which log10 gradient ratio over the report's probe of T steps does
@@ -350,16 +368,58 @@ check_answer(1, answer_1, row["parameters"]["total"])
 # `diagnostics.VANISHING_BELOW`.)
 
 # %%
-T_probe = protocol["flow_T"]
-answer_2 = (T_probe - 1) * np.log10(diagnostics.VANISHING_BELOW)  # solution
-boundary = next(
-    value
-    for value in np.linspace(-3, 0, 300_001)
-    if diagnostics.flow_verdict(10.0**value, T_probe) != "vanishing"
+T_probe = protocol["flow_T"]  # the probe's T
+print(f"T = {T_probe}")
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+exercise_2 = Exercise(
+    2,
+    expected=next(  # the smallest log10 ratio on a fine grid whose verdict is not "vanishing"
+        value
+        for value in np.linspace(-3, 0, 300_001)
+        if diagnostics.flow_verdict(10.0**value, T_probe) != "vanishing"
+    ),
+    hint="ratio = rate^(T-1); take log10 of both sides at rate = diagnostics.VANISHING_BELOW",
+    mistakes=[
+        (T_probe * np.log10(diagnostics.VANISHING_BELOW), "h_1 to h_T is T - 1 steps, not T"),
+        (
+            diagnostics.VANISHING_BELOW ** (T_probe - 1),
+            "that is the ratio; the question asks log10",
+        ),
+    ],
+    rtol=1e-4,
 )
-check_answer(2, answer_2, boundary, rtol=1e-4)
+
+# %%
+answer_2 = None  # your answer: a log10 ratio (a negative number)
+exercise_2.check(answer_2)
 
 # %% [markdown]
 # **Exercise 3** (open). Run the full comparison, `numrnn compare --out my_report` (about three
 # minutes on two cores), and read its claims again. Which verdicts of the training claims
 # change? Which gradient-flow verdicts cannot change, and why?
+
+# %% [markdown]
+# ## Solutions
+#
+# Worked solutions of the numeric exercises, folded on the web page. Each runs its exercise's
+# check, which says "correct".
+
+# %% [markdown]
+# **Exercise 1: worked solution** (unfold the code to read it).
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Exercise 1: a layer is its input matrix (D x H for layer 1, H x H above), q hidden levels of
+# H x H weights and H biases, and the last level W_hh (H x H) with b_h (H); the output is
+# W_hy (H x O) and b_y (O).
+levels = q * (Hr * Hr + Hr) + Hr * Hr + Hr  # MLP_h's q levels, W_hh and b_h
+solution_1 = (D_task * Hr + levels) + (L - 1) * (Hr * Hr + levels) + Hr * O_task + O_task
+exercise_1.check(solution_1)
+
+# %% [markdown]
+# **Exercise 2: worked solution** (unfold the code to read it).
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+# Exercise 2: ratio^(1/(T-1)) < VANISHING_BELOW  <=>  log10 ratio < (T - 1) log10 VANISHING_BELOW.
+solution_2 = (T_probe - 1) * np.log10(diagnostics.VANISHING_BELOW)
+exercise_2.check(solution_2)

@@ -5,6 +5,8 @@ At ``builder-inited`` it writes into ``docs/_generated/`` (not in git):
 * ``gradient_flow_map.png``, ``gradient_flow_compare.png`` and
   ``gradient_flow_ratios.md``: the vanishing-gradient experiment of
   ``docs/gradient_flow.md``, by :func:`last_step_grad_norms`;
+* ``architecture_<preset>.png``: the unrolled computation graph of every preset
+  (:func:`numrnn.plotting.plot_architecture`), for ``docs/architectures.md``;
 * ``summary_example.txt``: ``model.summary()`` of a preset;
 * ``gradcheck_cli.txt``: the output of ``numrnn gradcheck --arch deep-transition-skip``;
 * ``gradcheck_planted_bug.txt``: :func:`numrnn.gradcheck.check_gradients` catching a wrong gradient;
@@ -102,6 +104,18 @@ def gradient_flow(out: Path) -> None:
     _write_text(out / "gradient_flow_ratios.md", "\n".join(rows) + "\n")
 
 
+def architecture_diagrams(out: Path) -> None:
+    """The diagram of every preset, three steps unrolled."""
+    import matplotlib.pyplot as plt
+
+    import numrnn.plotting
+
+    for name in numrnn.presets.ARCHITECTURES:
+        figure = numrnn.plotting.plot_architecture(name, steps=3)
+        _save_figure(figure, out / f"architecture_{name}.png")
+        plt.close(figure)
+
+
 def summary_example(out: Path) -> None:
     """``model.summary()`` of a residual deep transition with a deep input."""
     import numrnn
@@ -173,6 +187,7 @@ def _on_builder_inited(app) -> None:
     out = Path(app.srcdir) / "_generated"
     out.mkdir(exist_ok=True)
     gradient_flow(out)
+    architecture_diagrams(out)
     summary_example(out)
     gradcheck_cli(out)
     buffer = io.StringIO()

@@ -5,8 +5,9 @@ last step only (:func:`numrnn.diagnostics.last_step_problem`) and prints the
 parameter counts by component, the sequential depth, the gradient ratio
 ``‖∂loss/∂h_1‖ / ‖∂loss/∂h_T‖``, the fitted decay per step with its verdict
 (the thresholds are printed), and the step Jacobians' top singular values per
-layer. With ``--out DIR`` it also writes the (L, T) gradient-norm heat map, the
-norm against distance, and the Jacobian spectrum, each as PNG and SVG.
+layer. With ``--out DIR`` it also writes the model's unrolled computation graph
+(:func:`numrnn.plotting.plot_architecture`), the (L, T) gradient-norm heat map, the norm
+against distance, and the Jacobian spectrum, each as PNG and SVG.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .arguments import WholeNumber
 # Which presets take which shape flags: the others fix them (vanilla has q = 0 and L = 1).
 _TAKES_DEPTH = {name for name in ARCHITECTURES if "deep-transition" in name}
 _TAKES_LAYERS = {name for name in ARCHITECTURES if name.startswith("hierarchical")}
-_FIGURES = ("grad_norms", "norm_vs_distance", "jacobian_spectra")
+_FIGURES = ("architecture", "grad_norms", "norm_vs_distance", "jacobian_spectra")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -129,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
 
         flow = diagnostics.gradient_flow(model, args.T, batch_size=args.batch, seed=args.seed)
         figures = {
+            "architecture": plotting.plot_architecture(model),
             "grad_norms": plotting.plot_gradient_norms(flow.grad_norms).figure,
             "norm_vs_distance": plotting.plot_norm_vs_distance({args.arch: flow.grad_norms}).figure,
             "jacobian_spectra": plotting.plot_jacobian_spectra({args.arch: spectra}).figure,

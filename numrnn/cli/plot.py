@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from ..training.checkpoint import atomic_write, load_checkpoint
+from ..training.checkpoint import load_checkpoint
 from ..training.tasks import make_task
 from ..training.trainer import BEST_CHECKPOINT, CHECKPOINT
 
@@ -63,13 +63,14 @@ def _run_files(run_dir: str, which: str) -> tuple[str, str]:
     return history, checkpoint
 
 
-def run(args: argparse.Namespace) -> int:
-    """Write the figures; 0 on success, 2 if the folder is not a run (one line, from the CLI)."""
+def run_figures(run_dir: str, which: str = "best") -> dict:
+    """The figures of a run: ``{file name: matplotlib Figure}``, in the order of :data:`FIGURES`.
+
+    ValueError if ``run_dir`` is not a run (see :func:`_run_files`).
+    """
     import json
 
-    history_path, checkpoint_path = _run_files(args.run_dir, args.checkpoint)
-    out = args.run_dir if args.out is None else args.out
-    os.makedirs(out, exist_ok=True)
+    history_path, checkpoint_path = _run_files(run_dir, which)
     with open(history_path, encoding="utf-8") as handle:
         history = json.load(handle)
     saved = load_checkpoint(checkpoint_path)
@@ -93,14 +94,20 @@ def run(args: argparse.Namespace) -> int:
         info.grad_norms,
         title=f"{arch} on {task.name}, step {saved.step}: ‖∂loss/∂h_t‖ on a validation batch",
     ).figure
+    return dict(zip(FIGURES, (curves, heat_map), strict=True))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the figures; 0 on success, 2 if the folder is not a run (one line, from the CLI)."""
+    figures = run_figures(args.run_dir, args.checkpoint)
+    out = args.run_dir if args.out is None else args.out
+    os.makedirs(out, exist_ok=True)
+    from .. import plotting
+
     written = []
-    for name, figure in zip(FIGURES, (curves, heat_map), strict=True):
+    for name, figure in figures.items():
         path = os.path.join(out, name)
-        atomic_write(
-            path,
-            lambda handle, figure=figure: figure.savefig(handle, format="png", dpi=110),
-            binary=True,
-        )
+        plotting.save_figure(figure, path)  # atomic; wraps a title too wide for the figure
         written.append(path)
     print(f"wrote {' and '.join(written)}")
     return 0
