@@ -465,6 +465,13 @@ def probe_isolation() -> Isolation:
                 mode, missing = ("bwrap", "") if not error else ("none", "")
                 if error:
                     missing = f"bubblewrap cannot make its sandbox here ({error[:200]})"
+            if mode == "none" and root:
+                hidden = [path for path in needed_paths() if unreachable(path)]
+                if hidden:  # without bubblewrap's mount namespace, nothing can bind them
+                    notes.append(
+                        f"the sandbox uid cannot reach this Python ({hidden[0]}), so no "
+                        "submission can run: install Python where other users can read it"
+                    )
             _ISOLATION = Isolation(mode, root, cgroup if has_cgroup else "", missing, notes)
         return _ISOLATION
 
