@@ -84,6 +84,8 @@ def test_grade_writes_json_and_gradebook_prints_summary_and_refuses_to_overwrite
     text = load("vanilla_rnn").text
     (folder / "ann.py").write_text(text)
     (folder / "bob.py").write_text(text.replace(*BUGGY))
+    seed_file = tmp_path / "seed"
+    seed_file.write_text("5\n")
     argv = [
         "grade",
         "vanilla_rnn",
@@ -94,8 +96,8 @@ def test_grade_writes_json_and_gradebook_prints_summary_and_refuses_to_overwrite
         tmp_path / "book.csv",
         "--workers",
         "2",
-        "--seed",
-        "5",
+        "--seed-file",
+        seed_file,
         "--feedback",
         "--no-progress",
     ]
@@ -107,7 +109,7 @@ def test_grade_writes_json_and_gradebook_prints_summary_and_refuses_to_overwrite
     assert "mean score 9.70 / 10 (97%), median 9.7, full marks 1, zero 0" in out
     assert re.search(r"\n  rnn_backward +2\.70 / 3 +1 of 2\n", out)
     assert "rnn_backward: dW_hh wrong  1" in out
-    assert "hidden seed: 5 (pass --seed 5 to regrade identically)" in out
+    assert "hidden seed: 5 (to regrade identically, put it in a file and pass --seed-file" in out
     for name, score in (("ann", 10.0), ("bob", 9.4)):
         results = json.loads((tmp_path / "json" / f"{name}.json").read_text())
         validate_gradescope(results)
@@ -135,7 +137,12 @@ def test_find_submission_file_prefers_the_assignments_name(tmp_path):
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     path = tmp_path_factory.mktemp("bundle") / "autograder.zip"
-    assert main(["assignment", "gradescope", "vanilla_rnn", str(path), "--seed", "11"]) == 0
+    seed_file = path.parent / "seed"
+    seed_file.write_text("11\n")
+    assert (
+        main(["assignment", "gradescope", "vanilla_rnn", str(path), "--seed-file", str(seed_file)])
+        == 0
+    )
     return path
 
 
@@ -151,6 +158,31 @@ def test_bundle_holds_the_gradescope_files(bundle):
     assert not any("__pycache__" in name for name in names)
     assert config["assignment"] == "vanilla_rnn" and config["seed"] == 11
     assert requirements == ["numpy>=1.23", "matplotlib>=3.5", "tqdm>=4.60"]
+    # only the graded assignment: no shipped solution (all three were in it before)
+    assert not any(name.startswith("numrnn/assignment/library/") for name in names)
+    assert "README.md" in names
+
+
+def test_setup_sets_the_hidden_files_modes_whatever_the_zip_held(bundle, tmp_path):
+    """The owner-and-modes part of setup.sh, run on a bundle unpacked world-writable (fails
+    where the modes depended on how the zip was extracted)."""
+    from numrnn.assignment.gradescope import SETUP_SH
+
+    source = unpack_bundle(bundle, tmp_path / "ag")
+    for path in [source, *source.rglob("*")]:
+        os.chmod(path, 0o777)
+    lines = SETUP_SH.splitlines()
+    start = (
+        lines.index("chown -R root:root .")
+        if os.geteuid() == 0
+        else lines.index("chmod -R u=rwX,go= .")
+    )
+    end = lines.index("chmod 0700 setup.sh run_autograder") + 1
+    script = "\n".join(["set -e", f"cd {str(source)!r}", *lines[start:end]])
+    subprocess.run(["bash", "-c", script], check=True)
+    assert (source / "hidden").stat().st_mode & 0o777 == 0o700
+    assert {path.stat().st_mode & 0o777 for path in (source / "hidden").iterdir()} == {0o600}
+    assert (source / "numrnn" / "__init__.py").stat().st_mode & 0o077 == 0
 
 
 def test_gradescope_refuses_to_overwrite(bundle, capsys):
@@ -158,8 +190,9 @@ def test_gradescope_refuses_to_overwrite(bundle, capsys):
     assert "exists; pass --force to replace it" in capsys.readouterr().err
 
 
-def run_autograder(bundle, root: Path, files: dict) -> dict:
-    """Lay ``root`` out like Gradescope's /autograder, run the bundle's run_autograder."""
+def run_autograder(bundle, root: Path, files: dict, **environment) -> dict:
+    """Lay ``root`` out like Gradescope's /autograder, run the bundle's run_autograder (with
+    ``environment`` added to this process's)."""
     unpack_bundle(bundle, root)
     (root / "submission").mkdir()
     for name, text in files.items():
@@ -168,6 +201,7 @@ def run_autograder(bundle, root: Path, files: dict) -> dict:
         os.environ,
         NUMRNN_GRADESCOPE_ROOT=str(root),
         NUMRNN_PYTHON=sys.executable,
+        **environment,
     )
     env.pop("PYTHONPATH", None)
     completed = subprocess.run(
@@ -226,7 +260,20 @@ def test_run_autograder_hides_the_bundle_from_the_submission(bundle, tmp_path):
     results = run_autograder(bundle, root, {"vanilla_rnn.py": text})
     first = results["tests"][0]
     assert first["score"] == 0 and "FileNotFoundError" in first["output"], first["output"]
-    assert "own unprivileged user" in results["extra_data"]["isolation"]
+    isolation = results["extra_data"]["isolation"]
+    assert "unprivileged uid" in isolation
+    assert isolation in results["output"]  # stated where the staff and students see it
+
+
+def test_run_autograder_without_isolation_says_so_in_the_visible_output(bundle, tmp_path):
+    """A container where bubblewrap cannot run (here: as if it were not installed): the bundle
+    still grades, and the output students and staff see says what was missing (fails where it
+    was said only in a log)."""
+    results = run_autograder(
+        bundle, tmp_path / "ag", {"vanilla_rnn.py": load("vanilla_rnn").text}, NUMRNN_BWRAP=""
+    )
+    assert results["visibility"] == "visible"
+    assert "sandbox: NOT isolated (bubblewrap (bwrap) is not installed)" in results["output"]
 
 
 def test_a_hostile_batch_finishes_with_a_row_each_escaped_everywhere(tmp_path, capsys):
@@ -249,7 +296,8 @@ def test_a_hostile_batch_finishes_with_a_row_each_escaped_everywhere(tmp_path, c
     (folder / "huge.py").write_bytes(b"x = 1\n" * 900_000)
     (folder / os.fsdecode(b"z\xff\xfe.py")).write_text("x = 1")
     argv = ["grade", "vanilla_rnn", folder, "--json", tmp_path / "json", "--csv"]
-    argv += [tmp_path / "book.csv", "--seed", "5", "--feedback", "--no-progress"]
+    (tmp_path / "seed").write_text("5")
+    argv += [tmp_path / "book.csv", "--seed-file", tmp_path / "seed", "--feedback", "--no-progress"]
     assert run_cli(*argv, "--workers", "2") == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out

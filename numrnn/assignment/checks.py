@@ -88,13 +88,19 @@ def cell_errors(status: dict) -> list:
 def run_failure(item: Item, run: RunResult, file_name: str = "your file"):
     """``(message, failure label)`` when the run itself failed, else None."""
     limits = item.limits
-    # the harness's waiting parent stopped the run (or the sandbox did, "top-level-timeout"):
-    # whatever the student's code wrote before does not count
-    if run.returncode == EXIT_TOP_LEVEL_TIME or run.outcome == "top-level-timeout":
+    # the harness's waiting parent stopped the run: whatever the student's code wrote before
+    # does not count
+    if run.returncode == EXIT_TOP_LEVEL_TIME:
         return (
             f"not graded: the top-level code of {file_name} did not finish within the time "
             f"limit of {limits.top_level_seconds:g} s; move slow work into functions",
             "top-level time limit",
+        )
+    if run.outcome == "out-of-memory":
+        return (
+            "ran out of memory: its processes together used more than the run's "
+            f"{limits.memory_mb} MiB, and one was killed",
+            "out of memory",
         )
     if run.outcome == "timeout" or run.returncode == EXIT_FUNCTION_TIME:
         return (

@@ -11,6 +11,7 @@ each of which only waits on its sandboxed subprocess.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import queue
@@ -73,6 +74,27 @@ class BatchResult:
         return summary_text(self)
 
 
+SEED_ID_SALT = b"numrnn hidden seed id v1"
+
+
+def seed_id(seed: int) -> str:
+    """A non-reversible id of a hidden seed: 12 hex digits of its scrypt hash.
+
+    The same seed always gives the same id (so a regrade can be recognised), and scrypt's cost
+    (16 MiB and about 0.05 s a guess) makes trying every 32-bit seed a matter of CPU-years.
+
+    Parameters
+    ----------
+    seed : int
+
+    Returns
+    -------
+    str
+    """
+    digest = hashlib.scrypt(str(seed).encode(), salt=SEED_ID_SALT, n=1 << 14, r=8, p=1)
+    return digest.hex()[:12]
+
+
 def _npy_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
@@ -93,7 +115,10 @@ class Grader:
     hide : iterable of path, optional
         More files or folders the sandbox must not see.
     isolate : bool
-        Use a separate user and namespaces when root (default True).
+        Run submissions in bubblewrap sandboxes (default True; see :mod:`.sandbox`).
+    allow_unisolated : bool
+        As root, grade even where bubblewrap cannot run (default False: refuse with
+        :class:`~numrnn.assignment.sandbox.IsolationUnavailable`).
     only : iterable of str, optional
         Grade these items only (e.g. to regrade one function after fixing its declaration).
     """
@@ -106,6 +131,7 @@ class Grader:
         limits: dict | None = None,
         hide=(),
         isolate: bool = True,
+        allow_unisolated: bool = False,
         only=None,
     ):
         self.assignment: Assignment = (
@@ -113,7 +139,8 @@ class Grader:
         )
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
             raise ValueError(f"seed must be a non-negative int; got {seed!r}")
-        self.seed = secrets.randbits(32) if seed is None else seed
+        self.seed = secrets.randbits(64) if seed is None else seed
+        self.seed_id = seed_id(self.seed)
         self.reference = Reference(self.assignment)
         self.items = dict(self.assignment.grading.items)
         if only is not None:
@@ -128,7 +155,7 @@ class Grader:
         if limits:
             self.items = {name: _with_limits(item, limits) for name, item in self.items.items()}
         hide = [*hide, self.assignment.path.parent]
-        self.sandbox = Sandbox(hide=hide, isolate=isolate)
+        self.sandbox = Sandbox(hide=hide, isolate=isolate, allow_unisolated=allow_unisolated)
 
     def close(self) -> None:
         """Remove the sandbox's scratch folder."""
@@ -202,7 +229,7 @@ class Grader:
             name=name,
             path=Path(path),
             assignment=self.assignment.name,
-            seed_id=f"{self.seed:08x}"[-8:],
+            seed_id=self.seed_id,
         )
         try:
             self._grade_into(result, slot)
@@ -245,17 +272,18 @@ class Grader:
         trials = self.trials_for(result.name)
         cell_notes = None
         load_failure = None  # (limits, run) of a run that died before the cells had run
-        for item_name, item in self.items.items():
-            task, inputs, expected = self.task(item_name, trials[item_name])
-            if load_failure is not None and load_failure[0] == item.limits:
-                run = load_failure[1]  # same code, same limits: it would die the same way
-            else:
-                run = self.sandbox.run(slot, task, cells, inputs, expected, run_limits(item.limits))
-                if run.failed_while_loading:
-                    load_failure = (item.limits, run)
-            result.items.append(self._check(item, run, trials[item_name], result.path.name))
-            if cell_notes is None and run.status is not None:
-                cell_notes = [note[:300] for note in cell_errors(run.status)[:5]]
+        with self.sandbox.submission(slot) as box:  # one sandbox per submission, never shared
+            for item_name, item in self.items.items():
+                task, inputs, expected = self.task(item_name, trials[item_name])
+                if load_failure is not None and load_failure[0] == item.limits:
+                    run = load_failure[1]  # same code, same limits: it would die the same way
+                else:
+                    run = box.run(task, cells, inputs, expected, run_limits(item.limits))
+                    if run.failed_while_loading:
+                        load_failure = (item.limits, run)
+                result.items.append(self._check(item, run, trials[item_name], result.path.name))
+                if cell_notes is None and run.status is not None:
+                    cell_notes = [note[:300] for note in cell_errors(run.status)[:5]]
         if cell_notes:
             result.notes.append(
                 "Your code raised while it was loaded (each cell still ran): "
@@ -391,6 +419,7 @@ def grade(
     limits: dict | None = None,
     progress: bool = True,
     isolate: bool = True,
+    allow_unisolated: bool = False,
 ) -> BatchResult:
     """Grade submissions; write ``results.json`` files and a gradebook if asked.
 
@@ -413,7 +442,9 @@ def grade(
     progress : bool
         Show a progress bar.
     isolate : bool
-        Separate user and namespaces when root.
+        Run submissions in bubblewrap sandboxes (default True).
+    allow_unisolated : bool
+        As root, grade even where bubblewrap cannot run (default False: refuse).
 
     Returns
     -------
@@ -435,7 +466,14 @@ def grade(
             raise ValueError(f"csv_path must be a file; {str(csv_path)!r} is a directory")
         hide.append(csv_path.resolve().parent)
     start = time.perf_counter()
-    with Grader(source, seed=seed, limits=limits, hide=hide, isolate=isolate) as grader:
+    with Grader(
+        source,
+        seed=seed,
+        limits=limits,
+        hide=hide,
+        isolate=isolate,
+        allow_unisolated=allow_unisolated,
+    ) as grader:
         results = grader.grade_many(found, workers=workers, progress=progress)
         isolation = grader.sandbox.isolation.describe()
         name = grader.assignment.name

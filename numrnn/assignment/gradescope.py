@@ -8,18 +8,24 @@ runs ``run_autograder``, which must leave ``/autograder/results/results.json``.
 
 The bundle holds::
 
-    setup.sh          installs Python 3, pip and numrnn's dependencies (numpy, matplotlib, tqdm)
+    setup.sh          installs Python 3, pip, bubblewrap and numrnn's dependencies, then sets
+                      the bundle's owner (root) and modes itself, whatever the zip held
     run_autograder    python3 -m numrnn.assignment.gradescope --root /autograder
     requirements.txt  numrnn's runtime dependencies (numpy, matplotlib, tqdm), as numrnn states them
-    numrnn/           this numrnn, copied (so the image grades with the version the teacher used)
+    README.md         what protects the hidden files in Gradescope's container, and what does not
+    numrnn/           this numrnn, copied, without the shipped assignments' sources
     hidden/source.py  the teacher's source: the solution and the declaration (the sandbox hides it)
     hidden/config.json  the assignment's name, the hidden seed and any limit overrides
 
 The hidden seed is drawn once, when the bundle is made, so a regrade on
-Gradescope reproduces the same hidden trials. ``run_autograder`` reads the root
-from ``NUMRNN_GRADESCOPE_ROOT`` (default ``/autograder``) and the interpreter from
-``NUMRNN_PYTHON`` (default ``python3``), so a test can run it against a folder
-laid out like Gradescope's.
+Gradescope reproduces the same hidden trials. Only the assignment graded is in the bundle:
+numrnn's shipped assignments (``numrnn/assignment/library``, with their solutions) are left
+out. Gradescope runs each submission in a fresh container, as root, so the grader isolates
+the student's code with bubblewrap where the container allows it, and otherwise grades
+without (the container being the only wall) and says so in the results' visible output.
+``run_autograder`` reads the root from ``NUMRNN_GRADESCOPE_ROOT`` (default ``/autograder``)
+and the interpreter from ``NUMRNN_PYTHON`` (default ``python3``), so a test can run it
+against a folder laid out like Gradescope's.
 """
 
 from __future__ import annotations
@@ -51,13 +57,46 @@ SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, to build the autograder image.
 set -euo pipefail
 cd "$(dirname "$0")"
-if ! command -v python3 >/dev/null || ! python3 -m pip --version >/dev/null 2>&1; then
+if ! command -v python3 >/dev/null || ! python3 -m pip --version >/dev/null 2>&1 \\
+        || ! command -v bwrap >/dev/null; then
     apt-get update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y python3 python3-pip
+    DEBIAN_FRONTEND=noninteractive apt-get install -y python3 python3-pip bubblewrap util-linux
 fi
 python3 -m pip install --no-cache-dir -r requirements.txt \\
     || python3 -m pip install --no-cache-dir --break-system-packages -r requirements.txt
+# The bundle's owner and modes, whatever the zip or its unpacking left: root's alone, and the
+# solution and the seed readable by root only.
+chown -R root:root .
+chmod -R u=rwX,go= .
+chmod 0700 hidden
+chmod 0600 hidden/*
+chmod 0700 setup.sh run_autograder
 PYTHONPATH="$PWD" python3 -c "import numrnn.assignment, numrnn as n; print('numrnn', n.__version__)"
+"""
+
+README_MD = """# numrnn autograder bundle: what protects the hidden files
+
+Gradescope runs `run_autograder` as root, in a fresh container for every submission.
+
+**From Gradescope itself:** the container (one submission per container, so nothing one
+student leaves survives to the next), its time limit and its resources.
+
+**From numrnn, always:** the student's code runs as an unprivileged uid (never root), with
+per-process limits (time, address space, output, processes); `setup.sh` makes this bundle
+root's alone (`hidden/` 0700, its files 0600) whatever the zip held; nothing comes back from
+the student's process but arrays and a status file that the grader validates; results.json
+carries only a non-reversible id of the hidden seed.
+
+**From numrnn, where the container allows it:** bubblewrap (installed by `setup.sh`) runs the
+student's code in a new root holding only Python and NumPy (this bundle, the solution and
+the seed are not there at all), with no network, its own IPC/PID/UTS namespaces, no
+capabilities and no new privileges (setuid programs gain nothing). It needs unprivileged user
+namespaces, which Docker's default seccomp profile may refuse; and a cgroup bounds the whole
+run's memory and processes only where the container's cgroup tree is writable.
+
+Whichever of these held is written in every result's visible output (the line starting
+"sandbox:"), not only in a log: "sandbox: NOT isolated (...)" means the file modes and the
+unprivileged uid above were the protection.
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -90,8 +129,11 @@ def _requirements() -> str:
 
 def _package_files():
     """``(path inside the zip, file)`` of every file of the numrnn package (no caches)."""
+    library = PACKAGE_DIR / "assignment" / "library"  # every shipped solution: never shipped
     for path in sorted(PACKAGE_DIR.rglob("*")):
         if not path.is_file() or "__pycache__" in path.parts or path.suffix in (".pyc", ".pyo"):
+            continue
+        if library in path.parents:
             continue
         yield "numrnn/" + path.relative_to(PACKAGE_DIR).as_posix(), path
 
@@ -151,6 +193,7 @@ def write_bundle(
             info.compress_type = zipfile.ZIP_DEFLATED
             bundle.writestr(info, text)
         bundle.writestr("requirements.txt", _requirements())
+        bundle.writestr("README.md", README_MD)
         bundle.writestr("hidden/source.py", assignment.text)
         bundle.writestr(f"hidden/{CONFIG_NAME}", json.dumps(config, indent=2) + "\n")
         for name, path in _package_files():
@@ -238,12 +281,17 @@ def run(root, bundle) -> dict:
         read_submission(path)  # an unreadable notebook is reported below, as a zero
         hide = [root, bundle]  # the solution, the config, the results (never the interpreter)
         with Grader(
-            assignment, seed=int(config["seed"]), limits=config.get("limits") or None, hide=hide
+            assignment,
+            seed=int(config["seed"]),
+            limits=config.get("limits") or None,
+            hide=hide,
+            allow_unisolated=True,  # the container is the wall then; the output says so
         ) as grader:
             result: SubmissionResult = grader.grade_file(path.stem, path)
             isolation = grader.sandbox.isolation.describe()
         results = gradescope_results(result)
         results["output"] += "\n" + f"Graded {path.name} with numrnn {config['numrnn_version']}."
+        results["output"] += "\n" + isolation
         results["extra_data"]["isolation"] = isolation
     except ValueError as error:
         results = _error_results(f"Your submission could not be graded: {error}", 0.0)

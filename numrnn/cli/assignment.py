@@ -13,6 +13,8 @@ never replaced without ``--force``. See ``docs/assignments.md``.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 
 from ..assignment import catalog
@@ -41,11 +43,15 @@ def _add_limit_flags(parser) -> None:
         help="address-space limit in MiB per run (default: the declaration's, else 1024)",
     )
     parser.add_argument(
-        "--seed",
-        type=WholeNumber(0),
+        "--seed-file",
+        type=Path,
         default=None,
-        help="the hidden trials' seed (default: a fresh random one, printed)",
+        metavar="FILE",
+        help="a file holding the hidden trials' seed, or - for stdin (default: $NUMRNN_SEED, "
+        "else a fresh random one, printed); never on the command line, where every user "
+        "of the machine can read it",
     )
+    parser.add_argument("--seed", default=None, help=argparse.SUPPRESS)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,6 +100,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     _add_limit_flags(grade)
     grade.add_argument(
+        "--allow-unisolated",
+        action="store_true",
+        help="as root, grade even where bubblewrap cannot isolate student code",
+    )
+    grade.add_argument(
         "--feedback", action="store_true", help="print every submission's feedback too"
     )
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -124,6 +135,33 @@ def _limits(args) -> dict | None:
     return limits or None
 
 
+SEED_ENV = "NUMRNN_SEED"
+
+
+def _seed(args) -> int | None:
+    """The hidden seed from ``--seed-file`` or ``$NUMRNN_SEED`` (None: draw one)."""
+    if args.seed is not None:
+        raise ValueError(
+            "--seed would put the hidden seed on the command line, where every user of this "
+            "machine can read it (/proc/PID/cmdline); write it in a file and pass --seed-file "
+            f"FILE, or set {SEED_ENV}"
+        )
+    if args.seed_file is not None:
+        where = f"--seed-file {str(args.seed_file)!r}"
+        if str(args.seed_file) == "-":
+            text = sys.stdin.readline()
+        else:
+            text = args.seed_file.read_text(encoding="utf-8")
+    elif os.environ.get(SEED_ENV):
+        where, text = f"${SEED_ENV}", os.environ[SEED_ENV]
+    else:
+        return None
+    text = text.strip()
+    if not text.isdigit():
+        raise ValueError(f"{where} must hold a whole number >= 0; got {text[:40]!r}")
+    return int(text)
+
+
 def _list(args) -> int:
     listed = catalog.list_assignments()
     width = max((len(name) for name, _ in listed), default=0)
@@ -147,11 +185,15 @@ def _make(args) -> int:
 
 
 def _grade(args) -> int:
-    from ..assignment import grade
+    from ..assignment import grade, probe_isolation
     from ..assignment.submission import find_submissions
     from ..assignment.text import printable
 
+    seed = _seed(args)
     found = find_submissions(args.submissions)
+    isolation = probe_isolation()
+    if not isolation.isolated and (os.geteuid() != 0 or args.allow_unisolated):
+        print(f"numrnn assignment: warning: {isolation.describe()}", file=sys.stderr)
     if not args.force:
         if args.csv is not None and args.csv.exists():
             raise FileExistsError(f"--csv {str(args.csv)!r} exists; pass --force to replace it")
@@ -169,9 +211,10 @@ def _grade(args) -> int:
         json_dir=args.json,
         csv_path=args.csv,
         workers=args.workers,
-        seed=args.seed,
+        seed=seed,
         limits=_limits(args),
         progress=not args.no_progress,
+        allow_unisolated=args.allow_unisolated,
     )
     if args.feedback:
         for result in batch.results:  # printable: a student's text can never start a line
@@ -181,7 +224,10 @@ def _grade(args) -> int:
             for item in result.items:
                 print(f"   {printable(item.output)}")
     print(batch.summary())
-    print(f"hidden seed: {batch.seed} (pass --seed {batch.seed} to regrade identically)")
+    print(
+        f"hidden seed: {batch.seed} (to regrade identically, put it in a file and pass "
+        f"--seed-file FILE, or set {SEED_ENV}={batch.seed})"
+    )
     for label, path in (("results.json files", args.json), ("gradebook", args.csv)):
         if path is not None:
             print(f"{label}: {path}")
@@ -192,7 +238,7 @@ def _gradescope(args) -> int:
     from ..assignment.gradescope import write_bundle
 
     out = write_bundle(
-        args.source, args.out, seed=args.seed, limits=_limits(args), force=args.force
+        args.source, args.out, seed=_seed(args), limits=_limits(args), force=args.force
     )
     print(f"wrote {out}: upload it as the assignment's autograder (Zip file upload)")
     return 0
