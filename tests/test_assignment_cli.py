@@ -320,3 +320,28 @@ def test_a_hostile_batch_finishes_with_a_row_each_escaped_everywhere(tmp_path, c
     assert "its JSON nests too deeply" in deep["output"]
     huge = json.loads((tmp_path / "json" / "huge.json").read_text())
     assert "the limit is 5000000" in huge["output"]
+
+
+def test_gradescope_students_who_upload_the_same_file_name_get_their_own_trials(tmp_path):
+    """Every Gradescope student uploads vanilla_rnn.py: graded under the file's stem, the whole
+    class drew one set of hidden trials, so a bug a lucky draw hides was hidden for everyone."""
+    from numrnn.assignment.gradescope import submission_name
+    from numrnn.assignment.reference import Reference
+
+    def name(metadata) -> str:
+        root = tmp_path / str(len(list(tmp_path.iterdir())))
+        root.mkdir()
+        if metadata is not None:
+            (root / "submission_metadata.json").write_text(json.dumps(metadata))
+        return submission_name(root, root / "submission" / "vanilla_rnn.py")
+
+    ada = name({"id": 7, "users": [{"id": 101, "email": "ada@x.org"}]})
+    bob = name({"id": 8, "users": [{"id": 202, "email": "bob@x.org"}]})
+    group = name({"id": 9, "users": [{"id": 202}, {"id": 101}]})
+    assert ada == name({"id": 70, "users": [{"id": 101}]})  # a resubmission: the same trials
+    assert len({ada, bob, group}) == 3
+    assert group == name({"id": 10, "users": [{"id": 101}, {"id": 202}]})  # order-free
+    assert name({"id": 11}) == "submission-11"
+    assert name(None) == name(["not", "a", "dict"]) == "vanilla_rnn"
+    reference = Reference(load("vanilla_rnn"))
+    assert repr(reference.hidden_trials(11, ada)) != repr(reference.hidden_trials(11, bob))

@@ -252,6 +252,44 @@ def _error_results(message: str, seconds: float) -> dict:
     }
 
 
+def submission_name(root, path) -> str:
+    """The name a Gradescope submission is graded under: it draws that student's hidden trials.
+
+    Every student uploads the same file name, so the name comes from Gradescope's
+    ``submission_metadata.json``: the sorted ids of the submission's users (a group shares
+    them; a resubmission, or a regrade, draws the same trials), else the submission's id, else
+    the file's stem (a folder laid out by hand, as in the tests).
+
+    Parameters
+    ----------
+    root : Path
+        Gradescope's ``/autograder``.
+    path : Path
+        The submitted file.
+
+    Returns
+    -------
+    str
+    """
+    try:
+        metadata = json.loads((Path(root) / "submission_metadata.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return Path(path).stem
+    if not isinstance(metadata, dict):
+        return Path(path).stem
+    users = metadata.get("users")
+    ids = (
+        sorted(str(user["id"]) for user in users or () if isinstance(user, dict) and "id" in user)
+        if isinstance(users, list)
+        else []
+    )
+    if ids:
+        return "user-" + "-".join(ids)
+    if metadata.get("id") is not None:
+        return f"submission-{metadata['id']}"
+    return Path(path).stem
+
+
 def run(root, bundle) -> dict:
     """Grade the submission under ``root`` and write ``root/results/results.json``.
 
@@ -287,7 +325,7 @@ def run(root, bundle) -> dict:
             hide=hide,
             allow_unisolated=True,  # the container is the wall then; the output says so
         ) as grader:
-            result: SubmissionResult = grader.grade_file(path.stem, path)
+            result: SubmissionResult = grader.grade_file(submission_name(root, path), path)
             isolation = grader.sandbox.isolation.describe()
         results = gradescope_results(result)
         results["output"] += "\n" + f"Graded {path.name} with numrnn {config['numrnn_version']}."
