@@ -88,6 +88,26 @@ def test_training_curves_have_three_labelled_panels_and_every_seed():
     assert len([line for line in axes[0].get_lines()]) >= 2 * len(NAMES)  # every seed drawn
 
 
+def test_a_run_evaluated_once_shows_its_validation_point_on_the_runs_step_axis():
+    """Catches the `numrnn train --steps 60` then `numrnn plot` picture: one validation value,
+    drawn as a line with no marker (so nothing at all), on an axis from 57 to 63 of its own."""
+    steps = np.arange(1, 61)
+    history = {
+        "step": steps,
+        "loss": 1.0 / steps,
+        "grad_norm": np.ones(60),
+        "eval_step": [60],
+        "val_metric": [0.08],
+    }
+    figure = plotting.plot_training_curves({"deep-transition-skip": history}, baseline=0.167)
+    loss_ax, val_ax, _ = [ax for ax in figure.axes if ax.get_xlabel()]
+    (point,) = [line for line in _data_lines(val_ax) if line.get_label() == "deep-transition-skip"]
+    assert point.get_marker() == "o" and list(point.get_ydata()) == [0.08]
+    assert val_ax.get_xlim() == loss_ax.get_xlim() and val_ax.get_xlim()[0] < 2
+    (loss_line,) = _data_lines(loss_ax)
+    assert loss_line.get_marker() in (None, "None", "")  # 60 points: a line reads better
+
+
 def test_depth_sweep_mean_line_per_architecture_and_baseline():
     depths = [1, 2, 4, 8]
     values = {

@@ -153,6 +153,9 @@ def _history_columns(history, label: str) -> dict:
     return columns
 
 
+FEW_POINTS = 25  # a curve with at most this many points also gets a marker on each
+
+
 def plot_training_curves(
     named_histories,
     axes=None,
@@ -181,7 +184,9 @@ def plot_training_curves(
     -------
     matplotlib.figure.Figure
         With three panels: training loss, validation metric (log y axes) and
-        gradient norm before clipping (log y), one line per run.
+        gradient norm before clipping (log y), one line per run, with a marker on
+        each point of a curve of at most 25 points (a run evaluated once is a dot).
+        A new figure's panels share one step axis.
 
     Raises
     ------
@@ -202,7 +207,11 @@ def plot_training_curves(
             )
         runs[label] = [_history_columns(history, label) for history in values]
     if axes is None:
-        figure, axes = _pyplot().subplots(1, 3, figsize=(13, 3.8), layout="constrained")
+        # One step axis for all three: a validation metric evaluated once, at step 60, is then
+        # seen at the end of a 60-step run, not alone on an axis from 57 to 63.
+        figure, axes = _pyplot().subplots(
+            1, 3, figsize=(13, 3.8), layout="constrained", sharex=True
+        )
     else:
         axes = list(axes) if hasattr(axes, "__len__") else axes
         from matplotlib.axes import Axes
@@ -233,6 +242,9 @@ def plot_training_curves(
                 ax.plot(
                     columns[x][kept],
                     columns[y][kept],
+                    # a line alone draws nothing for a single point: mark sparse curves' points
+                    marker="o" if kept.sum() <= FEW_POINTS else None,
+                    markersize=3.5,
                     color=color_for(label),
                     linewidth=1.5 if len(columns_list) == 1 else 0.9,
                     alpha=1.0 if len(columns_list) == 1 else 0.7,
