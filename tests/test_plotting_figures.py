@@ -108,6 +108,35 @@ def test_a_run_evaluated_once_shows_its_validation_point_on_the_runs_step_axis()
     assert loss_line.get_marker() in (None, "None", "")  # 60 points: a line reads better
 
 
+def _visible_tick_texts(ax) -> list:
+    ax.figure.canvas.draw()
+    low, high = ax.get_ylim()
+    ticks = ax.yaxis.get_major_ticks() + ax.yaxis.get_minor_ticks()
+    return [
+        tick.label1.get_text()
+        for tick in ticks
+        if tick.label1.get_text() and low <= tick.get_loc() <= high
+    ]
+
+
+def test_a_log_axis_within_one_decade_reads_as_plain_numbers():
+    """Catches the `numrnn diagnose` spectra whose ticks read 1.015×10⁰ and 9.95×10⁻¹, and the
+    norm-vs-distance ticks 6×10⁻¹, 7×10⁻¹: every visible label is a plain number."""
+    spectra = plotting.plot_jacobian_spectra({"a": np.linspace(1.018, 0.983, 32)[None, :]})
+    texts = _visible_tick_texts(spectra)
+    assert "1.015" in texts and "0.99" in texts
+    near = plotting.plot_norm_vs_distance({"a": np.linspace(0.5, 0.75, 100)})
+    texts = _visible_tick_texts(near) + texts
+    assert "0.7" in texts and not [text for text in texts if "times" in text]
+
+
+def test_a_log_axis_over_many_decades_keeps_powers_of_ten():
+    """Catches a formatter that writes 1e-08 or 0.00000001 for the decades of a vanishing
+    gradient."""
+    texts = _visible_tick_texts(plotting.plot_norm_vs_distance({"a": np.logspace(-8, 0, 100)}))
+    assert r"$\mathdefault{10^{-8}}$" in texts and all("10^" in text for text in texts)
+
+
 def test_depth_sweep_mean_line_per_architecture_and_baseline():
     depths = [1, 2, 4, 8]
     values = {

@@ -9,7 +9,15 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._common import _check_bool, _check_named, _draw_baseline, _new_axes, _pyplot, color_for
+from ._common import (
+    _check_bool,
+    _check_named,
+    _draw_baseline,
+    _log_y,
+    _new_axes,
+    _pyplot,
+    color_for,
+)
 
 __all__ = ["plot_history", "plot_training_curves"]
 
@@ -85,7 +93,7 @@ def plot_history(history, keys=("loss",), ax=None, log: bool = False):
         kept = np.isfinite(columns[key])
         ax.plot(x_of[key][kept], columns[key][kept], label=key)
     if log:
-        ax.set_yscale("log")
+        _log_y(ax)
     ax.set_xlabel("step")
     ax.set_ylabel(keys[0] if len(keys) == 1 else "value")
     if len(keys) > 1:
@@ -250,7 +258,7 @@ def plot_training_curves(
                     alpha=1.0 if len(columns_list) == 1 else 0.7,
                     label=label if seed == 0 else None,
                 )
-        ax.set_yscale("log")
+        _log_y(ax)
         ax.set_xlabel("training step")
         ax.set_ylabel(ylabel)
         ax.set_title(title)
