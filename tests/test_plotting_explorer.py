@@ -52,6 +52,21 @@ def test_a_new_transition_depth_redraws_the_diagram_on_a_new_figure():
     assert explorer.figure._suptitle.get_text().startswith("deep-transition q=4, T=20")
 
 
+@pytest.mark.parametrize("architecture", list(presets.ARCHITECTURES))
+def test_the_diagrams_legend_fits_inside_the_figure(architecture):
+    """Catches the legend placed beside a diagram that spans the figure's whole width: its
+    right half (the edge kinds) was cut off at the figure's edge."""
+    explorer = numrnn.explore()
+    explorer.controls["architecture"].value = architecture
+    figure = explorer.figure
+    renderer = figure.canvas.get_renderer()
+    legend = explorer.axes["diagram"].get_legend().get_window_extent(renderer)
+    page = figure.bbox
+    assert page.x0 <= legend.x0 and legend.x1 <= page.x1, (legend, page)
+    for name in ("heat_map", "norm_vs_distance", "spectrum"):  # and it covers no panel
+        assert not legend.overlaps(explorer.axes[name].get_window_extent(renderer))
+
+
 def test_the_heat_map_follows_T_and_the_layers():
     """Catches a heat map left at the first setting's shape."""
     explorer = numrnn.explore(architecture="hierarchical", num_layers=2, T=20)

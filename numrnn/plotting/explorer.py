@@ -226,8 +226,11 @@ class Explorer:
             hspace=0.3,
             wspace=0.38,
         )
+        # The diagram's legend goes beside it (plot_architecture on a given Axes): leave it the
+        # right quarter of the row, or it is cut off at the figure's edge.
+        diagram_row = grid[0, :].subgridspec(1, 2, width_ratios=(2.6, 1), wspace=0.0)
         axes = {
-            "diagram": figure.add_subplot(grid[0, :]),
+            "diagram": figure.add_subplot(diagram_row[0]),
             "heat_map": figure.add_subplot(grid[1, 0]),
             "norm_vs_distance": figure.add_subplot(grid[1, 1]),
             "spectrum": figure.add_subplot(grid[1, 2]),
