@@ -65,6 +65,9 @@ def test_the_diagrams_legend_fits_inside_the_figure(architecture):
     assert page.x0 <= legend.x0 and legend.x1 <= page.x1, (legend, page)
     for name in ("heat_map", "norm_vs_distance", "spectrum"):  # and it covers no panel
         assert not legend.overlaps(explorer.axes[name].get_window_extent(renderer))
+    for ax in explorer.axes.values():  # no panel's title runs off the figure either
+        title = ax.title.get_window_extent(renderer)
+        assert page.x0 <= title.x0 and title.x1 <= page.x1 - 2, (ax.get_title(), title)
 
 
 def test_the_heat_map_follows_T_and_the_layers():

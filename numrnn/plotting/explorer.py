@@ -243,7 +243,7 @@ class Explorer:
             ax=axes["heat_map"],
             norm=norm,
             log=norm is not None,
-            title=f"‖∂loss/∂h_t‖: {flow.verdict} ({flow.rate:.3f} per step)",
+            title=f"‖∂loss/∂hₜ‖: {flow.verdict} ({flow.rate:.3f} per step)",
         )
         curves = {f"{name} (now)": flow.grad_norms}
         if self._previous is not None and self._previous[0] != label:
@@ -252,7 +252,7 @@ class Explorer:
         axes["norm_vs_distance"].set_title("top layer, now and before the last change")
         plot_jacobian_spectra({name: spectra}, ax=axes["spectrum"])
         steps = min(T, SPECTRUM_STEPS)
-        axes["spectrum"].set_title(f"singular values of ∂h_t/∂h_(t-1), steps 1..{steps}")
+        axes["spectrum"].set_title(f"singular values of ∂hₜ/∂hₜ₋₁, steps 1–{steps}")
         figure.suptitle(label)
         self.figure, self.axes, self.grad_norms = figure, axes, flow.grad_norms
         self._current = (label, flow.grad_norms)
