@@ -249,7 +249,17 @@ class Explorer:
         if self._previous is not None and self._previous[0] != label:
             curves[f"{self._previous[0]} (before)"] = self._previous[1]
         plot_norm_vs_distance(curves, ax=axes["norm_vs_distance"])
-        axes["norm_vs_distance"].set_title("top layer, now and before the last change")
+        # The legend takes the title's place above the panel: inside, a vanishing curve and a
+        # flat one leave it no corner, and it covered the curve it names.
+        axes["norm_vs_distance"].set_title("")
+        axes["norm_vs_distance"].legend(
+            loc="lower center",
+            bbox_to_anchor=(0.5, 1.0),
+            fontsize="small",
+            frameon=False,
+            title="top layer, now and before the last change",
+            title_fontsize="large",
+        )
         plot_jacobian_spectra({name: spectra}, ax=axes["spectrum"])
         steps = min(T, SPECTRUM_STEPS)
         axes["spectrum"].set_title(f"singular values of ∂hₜ/∂hₜ₋₁, steps 1–{steps}")
