@@ -4,6 +4,8 @@ Catches: a plot that drops an architecture or a seed, an unlabelled axis, a colo
 between figures, a zero norm silently dropped from a log heat-map.
 """
 
+import re
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -12,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
 
 from numrnn import diagnostics, plotting, presets  # noqa: E402
 
@@ -148,6 +151,33 @@ def test_depth_sweep_mean_line_per_architecture_and_baseline():
     assert "deep-transition" in labels and "deep-transition-skip" in labels
     assert any("baseline" in label for label in labels)
     _assert_labelled(ax)
+
+
+TEX_SOURCE = re.compile(r"[A-Za-z]_(\{|\(|[A-Za-z0-9](?![A-Za-z0-9]))")  # h_t, h_{t-1}, MLP_h
+
+
+def _tex_source_outside_maths(figure) -> list:
+    """Every drawn text of ``figure`` that shows TeX source such as ``h_t`` outside ``$...$``."""
+    found = []
+    for text in figure.findobj(Text):
+        plain = re.sub(r"\$[^$]*\$", "", text.get_text())
+        if text.get_visible() and TEX_SOURCE.search(plain):
+            found.append(text.get_text())
+    return found
+
+
+def test_figure_texts_show_maths_not_tex_source():
+    """Catches "MLP_h" on the depth sweep's axis and "‖∂loss/∂h_t‖" in the title of the
+    heat-map grid: a reader sees the TeX source, while the colour-bar label beside it is
+    typeset."""
+    sweep = plotting.plot_depth_sweep([1, 2], {"deep-transition": [0.1, 0.2]}, "ratio").figure
+    norms = {name: np.exp(-0.1 * np.arange(12))[None, ::-1] for name in NAMES}
+    grid = plotting.plot_gradient_norm_maps(norms)
+    for figure in (sweep, grid):
+        assert not _tex_source_outside_maths(figure)
+    assert _tex_source_outside_maths(  # the check sees what it is meant to
+        plotting.plot_gradient_norms(norms["vanilla"], title="‖∂loss/∂h_t‖").figure
+    )
 
 
 def test_heat_map_shows_zero_norms_in_the_legend():

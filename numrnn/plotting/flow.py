@@ -524,7 +524,7 @@ def plot_depth_sweep(
         _log_y(ax)
     _mark_bounds(ax, bounds, log)
     ax.set_xticks(depths_array)
-    ax.set_xlabel("transition depth q (hidden layers of MLP_h)")
+    ax.set_xlabel("transition depth q (hidden layers of MLPₕ)")
     ax.set_ylabel(ylabel)
     ax.set_title(f"{ylabel} vs transition depth")
     ax.legend(fontsize="small")
@@ -649,7 +649,7 @@ def plot_gradient_norm_maps(named_grad_norms, columns: int = 2, title: str | Non
         flat[0].images[0], ax=flat[:count], label=COLORBAR_LABEL + ", one scale for every panel"
     )
     figure.suptitle(
-        "‖∂loss/∂h_t‖ per layer and step at initialisation, loss on step T only"
+        "‖∂loss/∂hₜ‖ per layer and step at initialisation, loss on step T only"
         if title is None
         else title
     )
