@@ -8,6 +8,7 @@ thresholds, a figure not written (or written in only one format), a contradictio
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -83,6 +84,39 @@ def test_out_writes_every_figure_as_png_and_svg(tmp_path, capsys):
     assert b'id="residual"' not in diagram and b'id="shortcut"' not in diagram
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary left over
     assert str(out) in text
+
+
+def test_a_stacks_figures_show_every_layer_by_name_in_its_architectures_colour(
+    tmp_path, capsys, monkeypatch
+):
+    """Catches norm-vs-distance and spectra figures of a stack that draw only the top layer under
+    the bare architecture name (the lower layer, which fades 100x over T = 100 in the hierarchical
+    residual deep transition, was not in them), or that name layers in a label color_for does not
+    know (the spare sky blue instead of the architecture's colour)."""
+    from numrnn import plotting
+
+    legends = {}
+    save = plotting.save_figure
+
+    def record(figure, path, close=True):
+        for ax in figure.axes:
+            if ax.get_legend() is not None:
+                legends[Path(path).stem] = {
+                    text.get_text(): line.get_color()
+                    for text, line in zip(
+                        ax.get_legend().get_texts(), ax.get_legend().get_lines(), strict=True
+                    )
+                }
+        save(figure, path, close=close)
+
+    monkeypatch.setattr(plotting, "save_figure", record)
+    code, _, _ = _run(
+        capsys, "--arch", "hierarchical", "--T", "12", "--hidden", "5", "--out", str(tmp_path)
+    )
+    assert code == 0
+    colour = plotting.color_for("hierarchical")
+    for name in ("norm_vs_distance", "jacobian_spectra"):
+        assert legends[name] == {"hierarchical (layer 1)": colour, "hierarchical (layer 2)": colour}
 
 
 @pytest.mark.parametrize(

@@ -222,6 +222,59 @@ def test_the_residual_shortcut_and_layer_skip_arrows_look_unlike_the_recurrent_o
     assert ax.get_legend() is None
 
 
+def test_a_mixed_stack_is_titled_layer_by_layer():
+    """Catches a title that describes only layer 1: a vanilla layer under a DT(S) layer with a
+    deep input was titled "stacked DT(S) shortcut / vanilla (L=2, q=0, r=1)", q = 0 being the
+    vanilla layer's while the picture shows layer 2's two transition levels."""
+    model = DeepRNN(
+        3,
+        8,
+        2,
+        layers=[
+            dict(hidden_size=8),
+            dict(hidden_size=4, transition_depth=2, skip="shortcut", input_depth=1),
+        ],
+        output_depth=1,
+        seed=0,
+    )
+    graph = plotting.architecture_graph(model, steps=1)
+    assert graph.title == "stacked vanilla (q=0) / DT(S) shortcut (q=2, p=1) (L=2, r=1)"
+    same = plotting.architecture_graph("hierarchical-deep-transition-skip", steps=1)
+    assert same.title == "stacked deep transition + skip (L=2, q=2)"
+
+
+def test_a_layers_superscript_is_in_parentheses_on_every_node_and_absent_for_one_layer():
+    """Catches layer 2's MLP_x level labelled "u₁²", which reads as u₁ squared, beside
+    "h₁⁽²⁾"; and a single layer's labels carrying a superscript at all."""
+    model = DeepRNN(3, 4, 2, num_layers=2, input_depth=1, seed=0)
+    labels = {node.name: node.label for node in plotting.architecture_graph(model, 1).nodes}
+    assert (labels["u2.1[1]"], labels["h2[1]"]) == ("u₁⁽²⁾", "h₁⁽²⁾")
+    single = DeepRNN(3, 4, 2, input_depth=1, seed=0)
+    labels = {node.name: node.label for node in plotting.architecture_graph(single, 1).nodes}
+    assert (labels["u1.1[1]"], labels["h1[1]"]) == ("u₁", "h₁")
+
+
+def test_the_legend_speaks_unicode_not_tex_source():
+    """Catches legend entries such as "recurrent h_{t-1} → h_t" (TeX source shown as text)
+    beside node labels drawn as hₜ₋₁."""
+    model = DeepRNN(
+        2,
+        3,
+        1,
+        num_layers=2,
+        transition_depth=2,
+        input_depth=1,
+        output_depth=1,
+        skip="shortcut",
+        layer_skip=True,
+        seed=0,
+    )
+    ax = plotting.plot_architecture(model, steps=1).axes[0]
+    texts = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert len(texts) >= 10
+    assert not [text for text in texts if any(mark in text for mark in "_^{}")]
+
+
 def test_bad_arguments_are_refused_by_name():
     with pytest.raises(ValueError, match=r"steps must be an integer >= 1; got 0"):
         plotting.architecture_graph("vanilla", steps=0)

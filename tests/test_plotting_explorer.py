@@ -52,6 +52,42 @@ def test_a_new_transition_depth_redraws_the_diagram_on_a_new_figure():
     assert explorer.figure._suptitle.get_text().startswith("deep-transition q=4, T=20")
 
 
+@pytest.mark.parametrize("architecture", list(presets.ARCHITECTURES))
+def test_the_diagrams_legend_fits_inside_the_figure(architecture):
+    """Catches the legend placed beside a diagram that spans the figure's whole width: its
+    right half (the edge kinds) was cut off at the figure's edge."""
+    explorer = numrnn.explore()
+    explorer.controls["architecture"].value = architecture
+    figure = explorer.figure
+    renderer = figure.canvas.get_renderer()
+    legend = explorer.axes["diagram"].get_legend().get_window_extent(renderer)
+    page = figure.bbox
+    assert page.x0 <= legend.x0 and legend.x1 <= page.x1, (legend, page)
+    for name in ("heat_map", "norm_vs_distance", "spectrum"):  # and it covers no panel
+        assert not legend.overlaps(explorer.axes[name].get_window_extent(renderer))
+    for ax in explorer.axes.values():  # no panel's title runs off the figure either
+        title = ax.title.get_window_extent(renderer)
+        assert page.x0 <= title.x0 and title.x1 <= page.x1 - 2, (ax.get_title(), title)
+
+
+def test_the_norm_vs_distance_legend_sits_above_its_curves():
+    """Catches the legend drawn inside the panel, where after a change from the deep transition
+    (vanishing, 12 decades over T = 50) to the one with skip (flat) it covered the dashed curve."""
+    explorer = numrnn.explore(architecture="deep-transition", transition_depth=2, T=50)
+    explorer.controls["architecture"].value = "deep-transition-skip"
+    ax = explorer.axes["norm_vs_distance"]
+    renderer = explorer.figure.canvas.get_renderer()
+    legend = ax.get_legend()
+    assert [text.get_text() for text in legend.get_texts()] == [
+        "deep-transition-skip (now)",
+        "deep-transition q=2, T=50, ×1, tanh (before)",
+    ]
+    box = legend.get_window_extent(renderer)
+    assert box.y0 >= ax.get_window_extent(renderer).y1 - 1  # above the panel, over no data
+    assert box.y1 <= explorer.axes["diagram"].get_window_extent(renderer).y0  # below the diagram
+    assert explorer.figure.bbox.x0 <= box.x0 and box.x1 <= explorer.figure.bbox.x1
+
+
 def test_the_heat_map_follows_T_and_the_layers():
     """Catches a heat map left at the first setting's shape."""
     explorer = numrnn.explore(architecture="hierarchical", num_layers=2, T=20)

@@ -4,6 +4,8 @@ Catches: a plot that drops an architecture or a seed, an unlabelled axis, a colo
 between figures, a zero norm silently dropped from a log heat-map.
 """
 
+import re
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -12,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
 
 from numrnn import diagnostics, plotting, presets  # noqa: E402
 
@@ -88,6 +91,55 @@ def test_training_curves_have_three_labelled_panels_and_every_seed():
     assert len([line for line in axes[0].get_lines()]) >= 2 * len(NAMES)  # every seed drawn
 
 
+def test_a_run_evaluated_once_shows_its_validation_point_on_the_runs_step_axis():
+    """Catches the `numrnn train --steps 60` then `numrnn plot` picture: one validation value,
+    drawn as a line with no marker (so nothing at all), on an axis from 57 to 63 of its own."""
+    steps = np.arange(1, 61)
+    history = {
+        "step": steps,
+        "loss": 1.0 / steps,
+        "grad_norm": np.ones(60),
+        "eval_step": [60],
+        "val_metric": [0.08],
+    }
+    figure = plotting.plot_training_curves({"deep-transition-skip": history}, baseline=0.167)
+    loss_ax, val_ax, _ = [ax for ax in figure.axes if ax.get_xlabel()]
+    (point,) = [line for line in _data_lines(val_ax) if line.get_label() == "deep-transition-skip"]
+    assert point.get_marker() == "o" and list(point.get_ydata()) == [0.08]
+    assert val_ax.get_xlim() == loss_ax.get_xlim() and val_ax.get_xlim()[0] < 2
+    (loss_line,) = _data_lines(loss_ax)
+    assert loss_line.get_marker() in (None, "None", "")  # 60 points: a line reads better
+
+
+def _visible_tick_texts(ax) -> list:
+    ax.figure.canvas.draw()
+    low, high = ax.get_ylim()
+    ticks = ax.yaxis.get_major_ticks() + ax.yaxis.get_minor_ticks()
+    return [
+        tick.label1.get_text()
+        for tick in ticks
+        if tick.label1.get_text() and low <= tick.get_loc() <= high
+    ]
+
+
+def test_a_log_axis_within_one_decade_reads_as_plain_numbers():
+    """Catches the `numrnn diagnose` spectra whose ticks read 1.015×10⁰ and 9.95×10⁻¹, and the
+    norm-vs-distance ticks 6×10⁻¹, 7×10⁻¹: every visible label is a plain number."""
+    spectra = plotting.plot_jacobian_spectra({"a": np.linspace(1.018, 0.983, 32)[None, :]})
+    texts = _visible_tick_texts(spectra)
+    assert "1.015" in texts and "0.99" in texts
+    near = plotting.plot_norm_vs_distance({"a": np.linspace(0.5, 0.75, 100)})
+    texts = _visible_tick_texts(near) + texts
+    assert "0.7" in texts and not [text for text in texts if "times" in text]
+
+
+def test_a_log_axis_over_many_decades_keeps_powers_of_ten():
+    """Catches a formatter that writes 1e-08 or 0.00000001 for the decades of a vanishing
+    gradient."""
+    texts = _visible_tick_texts(plotting.plot_norm_vs_distance({"a": np.logspace(-8, 0, 100)}))
+    assert r"$\mathdefault{10^{-8}}$" in texts and all("10^" in text for text in texts)
+
+
 def test_depth_sweep_mean_line_per_architecture_and_baseline():
     depths = [1, 2, 4, 8]
     values = {
@@ -99,6 +151,33 @@ def test_depth_sweep_mean_line_per_architecture_and_baseline():
     assert "deep-transition" in labels and "deep-transition-skip" in labels
     assert any("baseline" in label for label in labels)
     _assert_labelled(ax)
+
+
+TEX_SOURCE = re.compile(r"[A-Za-z]_(\{|\(|[A-Za-z0-9](?![A-Za-z0-9]))")  # h_t, h_{t-1}, MLP_h
+
+
+def _tex_source_outside_maths(figure) -> list:
+    """Every drawn text of ``figure`` that shows TeX source such as ``h_t`` outside ``$...$``."""
+    found = []
+    for text in figure.findobj(Text):
+        plain = re.sub(r"\$[^$]*\$", "", text.get_text())
+        if text.get_visible() and TEX_SOURCE.search(plain):
+            found.append(text.get_text())
+    return found
+
+
+def test_figure_texts_show_maths_not_tex_source():
+    """Catches "MLP_h" on the depth sweep's axis and "‖∂loss/∂h_t‖" in the title of the
+    heat-map grid: a reader sees the TeX source, while the colour-bar label beside it is
+    typeset."""
+    sweep = plotting.plot_depth_sweep([1, 2], {"deep-transition": [0.1, 0.2]}, "ratio").figure
+    norms = {name: np.exp(-0.1 * np.arange(12))[None, ::-1] for name in NAMES}
+    grid = plotting.plot_gradient_norm_maps(norms)
+    for figure in (sweep, grid):
+        assert not _tex_source_outside_maths(figure)
+    assert _tex_source_outside_maths(  # the check sees what it is meant to
+        plotting.plot_gradient_norms(norms["vanilla"], title="‖∂loss/∂h_t‖").figure
+    )
 
 
 def test_heat_map_shows_zero_norms_in_the_legend():

@@ -22,7 +22,7 @@ from matplotlib.text import Text  # noqa: E402
 from numrnn import diagnostics, plotting, presets  # noqa: E402
 from numrnn.plotting._common import MIN_DECADES  # noqa: E402
 
-CLI_TITLE = "deep-transition-skip on adding, step 1000: ‖∂loss/∂h_t‖ on a validation batch"
+CLI_TITLE = "deep-transition-skip on adding, step 1000: ‖∂loss/∂hₜ‖ on a validation batch"
 
 
 @pytest.fixture(autouse=True)

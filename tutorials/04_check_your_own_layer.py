@@ -51,7 +51,7 @@ out_dir.mkdir(parents=True, exist_ok=True)
 # %%
 for title, skip in [
     ("α = 1: the vanilla RNN", "none"),
-    ("residual: h_t = h_(t-1) + tanh(a_t)", "residual"),
+    ("residual: hₜ = hₜ₋₁ + tanh(aₜ)", "residual"),
 ]:
     model = numrnn.DeepRNN(D, H, 1, skip=skip, seed=0)
     figure = numrnn.plotting.plot_architecture(model, steps=3, title=title)

@@ -5,7 +5,8 @@ At ``builder-inited`` it writes into ``docs/_generated/`` (not in git):
 * ``gradient_flow_map.png``, ``gradient_flow_compare.png`` and
   ``gradient_flow_ratios.md``: the vanishing-gradient experiment of
   ``docs/gradient_flow.md``, by :func:`last_step_grad_norms`;
-* ``architecture_<preset>.png``: the unrolled computation graph of every preset
+* ``architecture_<name>.png``: the unrolled computation graph of every preset, of a layer-skip
+  model and of a mixed stack
   (:func:`numrnn.plotting.plot_architecture`), for ``docs/architectures.md``;
 * ``summary_example.txt``: ``model.summary()`` of a preset;
 * ``gradcheck_cli.txt``: the output of ``numrnn gradcheck --arch deep-transition-skip``;
@@ -105,13 +106,28 @@ def gradient_flow(out: Path) -> None:
 
 
 def architecture_diagrams(out: Path) -> None:
-    """The diagram of every preset, three steps unrolled."""
+    """The diagram of every preset, a layer-skip model and a mixed stack, three steps unrolled."""
     import matplotlib.pyplot as plt
 
     import numrnn.plotting
 
-    for name in numrnn.presets.ARCHITECTURES:
-        figure = numrnn.plotting.plot_architecture(name, steps=3)
+    models = {name: name for name in numrnn.presets.ARCHITECTURES}  # plot_architecture takes both
+    models["layer-skips"] = numrnn.DeepRNN(
+        3, 16, 5, transition_depth=2, skip="residual", layer_skip=True, seed=0
+    )
+    models["mixed-stack"] = numrnn.DeepRNN(  # the layers= example of architectures.md
+        3,
+        32,
+        5,
+        layers=[
+            dict(hidden_size=32),
+            dict(hidden_size=16, transition_depth=2, skip="shortcut", input_depth=1),
+        ],
+        output_depth=1,
+        seed=0,
+    )
+    for name, model in models.items():
+        figure = numrnn.plotting.plot_architecture(model, steps=3)
         _save_figure(figure, out / f"architecture_{name}.png")
         plt.close(figure)
 

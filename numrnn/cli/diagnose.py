@@ -17,6 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from .. import diagnostics
 from ..presets import ARCHITECTURES, build
 from .arguments import WholeNumber
@@ -129,11 +131,18 @@ def run(args: argparse.Namespace) -> int:
         from .. import plotting  # matplotlib only when drawing
 
         flow = diagnostics.gradient_flow(model, args.T, batch_size=args.batch, seed=args.seed)
+        # one curve per layer, each named: a stack's lower layers fade differently from its top
+        L = len(spectra)
+        layer_names = [args.arch if L == 1 else f"{args.arch} (layer {l})" for l in range(1, L + 1)]
         figures = {
             "architecture": plotting.plot_architecture(model),
             "grad_norms": plotting.plot_gradient_norms(flow.grad_norms).figure,
-            "norm_vs_distance": plotting.plot_norm_vs_distance({args.arch: flow.grad_norms}).figure,
-            "jacobian_spectra": plotting.plot_jacobian_spectra({args.arch: spectra}).figure,
+            "norm_vs_distance": plotting.plot_norm_vs_distance(
+                dict(zip(layer_names, np.atleast_2d(flow.grad_norms), strict=True))
+            ).figure,
+            "jacobian_spectra": plotting.plot_jacobian_spectra(
+                dict(zip(layer_names, spectra, strict=True))
+            ).figure,
         }
         written = []
         for name in _FIGURES:

@@ -92,7 +92,7 @@ def run_figures(run_dir: str, which: str = "best") -> dict:
     )
     heat_map = plotting.plot_gradient_norms(
         info.grad_norms,
-        title=f"{arch} on {task.name}, step {saved.step}: ‖∂loss/∂h_t‖ on a validation batch",
+        title=f"{arch} on {task.name}, step {saved.step}: ‖∂loss/∂hₜ‖ on a validation batch",
     ).figure
     return dict(zip(FIGURES, (curves, heat_map), strict=True))
 

@@ -129,6 +129,31 @@ def _named_rows(named, name: str, layer) -> dict:
     return curves
 
 
+def _log_y(ax) -> None:
+    """A log y axis whose ticks read as numbers: ``0.7`` and ``1.015``, not ``7×10⁻¹`` and
+    ``1.015×10⁰``.
+
+    Over many decades matplotlib labels the decades (10⁻⁵, 10⁻⁴, ...), which stay as they are.
+    Over about one decade or less it also labels ticks between decades, in scientific notation
+    that a reader must decode; from 10⁻³ to 10⁴ those read as plain numbers (four significant
+    digits). Which ticks get a label is still matplotlib's choice.
+    """
+    from matplotlib.ticker import LogFormatterSciNotation
+
+    class PlainBetweenDecades(LogFormatterSciNotation):
+        """matplotlib's log formatter, with plain numbers between decades near 1."""
+
+        def _non_decade_format(self, sign_string, base, fx, usetex):
+            value = float(base) ** fx
+            if 1e-3 <= value < 1e4:
+                return f"{sign_string}{value:.4g}"
+            return super()._non_decade_format(sign_string, base, fx, usetex)
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(PlainBetweenDecades())
+    ax.yaxis.set_minor_formatter(PlainBetweenDecades(labelOnlyBase=False))
+
+
 # --------------------------------------------------------------------------- underflow
 
 

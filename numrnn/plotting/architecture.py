@@ -213,12 +213,11 @@ def architecture_graph(model_or_config, steps: int = 3) -> ArchitectureGraph:
         # MLP_x: p levels straight above the layer's input
         x_skips = _mlp_skips(layer.layer_skip, below_width, layer.width, p)
         feeds = list(below)
+        h_sup = _sup(f"({l})") if L > 1 else ""  # h₁⁽²⁾, u₁⁽²⁾: layer 2, not a square
         for j in range(1, p + 1):
             row += 1.0
             for t in range(1, steps + 1):
-                name = node(
-                    f"u{l}.{j}[{t}]", "input_level", t, l, j, f"u{_sub(j)}{_sup(l)}", t, row
-                )
+                name = node(f"u{l}.{j}[{t}]", "input_level", t, l, j, f"u{_sub(j)}{h_sup}", t, row)
                 edges.append(Edge(feeds[t - 1], name, feed_kind if j == 1 else "input_level"))
                 if x_skips[j]:
                     edges.append(Edge(feeds[t - 1], name, "layer_skip"))
@@ -226,7 +225,6 @@ def architecture_graph(model_or_config, steps: int = 3) -> ArchitectureGraph:
         # the transition levels g_1..g_q sit between h_{t-1} and h_t, half a row above them
         row += 1.0 if l == 1 and p == 0 else 1.5 if p == 0 else 1.0
         state_row = row
-        h_sup = _sup(f"({l})") if L > 1 else ""
         states = [node(f"h{l}[0]", "state", 0, l, 0, f"h{_sub(0)}{h_sup}", 0, state_row)]
         h_skips = _mlp_skips(layer.layer_skip, layer.hidden_size, layer.width, q)
         for t in range(1, steps + 1):
@@ -285,19 +283,39 @@ def architecture_graph(model_or_config, steps: int = 3) -> ArchitectureGraph:
 
 
 def _title(config) -> str:
-    """The architecture in words: its layers' pattern, L, q (and p, r when deep)."""
-    names = {layer.architecture for layer in config.layers}
+    """The architecture in words: its layers' pattern with L, q (and p, r when deep).
+
+    Layers that differ are named bottom-up, each with its own depths, so that a vanilla layer
+    under a DT(S) layer is not titled with layer 1's q = 0.
+    """
+
+    def depths(layer) -> list:
+        extras = [f"q={layer.transition_depth}"]
+        if layer.input_depth:
+            extras.append(f"p={layer.input_depth}")
+        if layer.layer_skip:
+            extras.append("layer-skips")
+        return extras
+
     first = config.layers[0]
-    pattern = " / ".join(sorted(names))
+    same = all(
+        layer.architecture == first.architecture and depths(layer) == depths(first)
+        for layer in config.layers
+    )
+    extras = [f"L={config.num_layers}"]
+    if same:
+        pattern = first.architecture
+        extras += depths(first)
+    else:
+        pattern = " / ".join(
+            f"{layer.architecture} ({', '.join(depths(layer))})" for layer in config.layers
+        )
     if config.num_layers > 1:
         pattern = f"stacked {pattern}"
-    extras = [f"L={config.num_layers}", f"q={first.transition_depth}"]
-    if first.input_depth:
-        extras.append(f"p={first.input_depth}")
     if config.output_depth:
         extras.append(f"r={config.output_depth}")
-    if first.layer_skip or config.output_layer_skip:
-        extras.append("layer-skips")
+    if config.output_layer_skip and "layer-skips" not in extras:
+        extras.append("output layer-skips")
     return f"{pattern} ({', '.join(extras)})"
 
 
@@ -318,17 +336,19 @@ EDGE_STYLES = {
     "output_level": {"color": "0.35", "linestyle": "-", "linewidth": 1.2, "bend": 0.0},
 }
 
+# Legend texts in Unicode sub- and superscripts, as the node labels are: a reader sees hₜ₋₁, not
+# the TeX source h_{t-1} (mathtext would render it, at a third of the explorer's redraw time).
 EDGE_LEGEND = {
-    "input": "input x_t → layer 1",
-    "stacking": "stacking h_t^(l-1) → layer l",
-    "input_level": "MLP_x levels",
-    "recurrent": "recurrent h_{t-1} → h_t, or its first transition level",
-    "transition": "transition levels (MLP_h)",
-    "residual": "residual path h_{t-1} → h_t (identity)",
-    "shortcut": "DT(S) learned shortcuts h_{t-1} → g_j, h_t",
+    "input": "input xₜ → layer 1",
+    "stacking": "stacking hₜ⁽ˡ⁻¹⁾ → layer l",
+    "input_level": "MLPₓ levels",
+    "recurrent": "recurrent hₜ₋₁ → hₜ, or its first transition level",
+    "transition": "transition levels (MLPₕ)",
+    "residual": "residual path hₜ₋₁ → hₜ (identity)",
+    "shortcut": "DT(S) learned shortcuts hₜ₋₁ → gⱼ, hₜ",
     "layer_skip": "layer-skip inside an MLP (identity)",
-    "output": "output h_t^(L) → MLP_o",
-    "output_level": "MLP_o levels → y_t",
+    "output": "output hₜ⁽ᴸ⁾ → MLPₒ",
+    "output_level": "MLPₒ levels → yₜ",
 }
 
 NODE_STYLES = {
@@ -341,12 +361,12 @@ NODE_STYLES = {
 }
 
 NODE_LEGEND = {
-    "input": "input x_t",
-    "input_level": "MLP_x level",
-    "transition_level": "transition level g_j (MLP_h)",
-    "state": "state h_t",
-    "output_level": "MLP_o level",
-    "output": "output y_t",
+    "input": "input xₜ",
+    "input_level": "MLPₓ level",
+    "transition_level": "transition level gⱼ (MLPₕ)",
+    "state": "state hₜ",
+    "output_level": "MLPₒ level",
+    "output": "output yₜ",
 }
 
 

@@ -226,8 +226,11 @@ class Explorer:
             hspace=0.3,
             wspace=0.38,
         )
+        # The diagram's legend goes beside it (plot_architecture on a given Axes): leave it the
+        # right quarter of the row, or it is cut off at the figure's edge.
+        diagram_row = grid[0, :].subgridspec(1, 2, width_ratios=(2.6, 1), wspace=0.0)
         axes = {
-            "diagram": figure.add_subplot(grid[0, :]),
+            "diagram": figure.add_subplot(diagram_row[0]),
             "heat_map": figure.add_subplot(grid[1, 0]),
             "norm_vs_distance": figure.add_subplot(grid[1, 1]),
             "spectrum": figure.add_subplot(grid[1, 2]),
@@ -240,16 +243,26 @@ class Explorer:
             ax=axes["heat_map"],
             norm=norm,
             log=norm is not None,
-            title=f"‖∂loss/∂h_t‖: {flow.verdict} ({flow.rate:.3f} per step)",
+            title=f"‖∂loss/∂hₜ‖: {flow.verdict} ({flow.rate:.3f} per step)",
         )
         curves = {f"{name} (now)": flow.grad_norms}
         if self._previous is not None and self._previous[0] != label:
             curves[f"{self._previous[0]} (before)"] = self._previous[1]
         plot_norm_vs_distance(curves, ax=axes["norm_vs_distance"])
-        axes["norm_vs_distance"].set_title("top layer, now and before the last change")
+        # The legend takes the title's place above the panel: inside, a vanishing curve and a
+        # flat one leave it no corner, and it covered the curve it names.
+        axes["norm_vs_distance"].set_title("")
+        axes["norm_vs_distance"].legend(
+            loc="lower center",
+            bbox_to_anchor=(0.5, 1.0),
+            fontsize="small",
+            frameon=False,
+            title="top layer, now and before the last change",
+            title_fontsize="large",
+        )
         plot_jacobian_spectra({name: spectra}, ax=axes["spectrum"])
         steps = min(T, SPECTRUM_STEPS)
-        axes["spectrum"].set_title(f"singular values of ∂h_t/∂h_(t-1), steps 1..{steps}")
+        axes["spectrum"].set_title(f"singular values of ∂hₜ/∂hₜ₋₁, steps 1–{steps}")
         figure.suptitle(label)
         self.figure, self.axes, self.grad_norms = figure, axes, flow.grad_norms
         self._current = (label, flow.grad_norms)

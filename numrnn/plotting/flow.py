@@ -23,6 +23,7 @@ from ._common import (
     _hatch_cells,
     _line_style,
     _log_norm,
+    _log_y,
     _mark_underflow,
     _named_rows,
     _new_axes,
@@ -221,7 +222,7 @@ def plot_gradient_norm_curves(grad_norms, ax=None, labels=None):
     for row, label in zip(norms, labels, strict=True):
         (line,) = ax.plot(steps, row, marker="." if T <= 60 else None, label=label)
         line.set_ydata(_mark_underflow(ax, steps, row, tiny, line.get_color(), marked))
-    ax.set_yscale("log")
+    _log_y(ax)
     ax.set_xlabel("step t")
     ax.set_ylabel(NORM_LABEL)
     ax.set_title(f"gradient norm per layer, L={L}, T={T} steps")
@@ -279,7 +280,7 @@ def compare_gradient_flow(named_grad_norms, ax=None, layer: int = -1, normalize:
         style = _line_style(index, norms.size)
         (line,) = ax.plot(steps, norms, label=label, color=color_for(label), **style)
         line.set_ydata(_mark_underflow(ax, steps, norms, tiny, line.get_color(), marked))
-    ax.set_yscale("log")
+    _log_y(ax)
     ax.set_xlabel("step t")
     ax.set_ylabel(NORM_LABEL + (" / value at step T" if normalize else ""))
     ax.set_title("gradient norm per architecture, loss on the last step")
@@ -337,7 +338,7 @@ def plot_norm_vs_distance(
         style = _line_style(index, distance.size)
         (line,) = ax.plot(distance, by_distance, label=label, color=color_for(label), **style)
         line.set_ydata(_mark_underflow(ax, distance, by_distance, tiny, line.get_color(), marked))
-    ax.set_yscale("log")
+    _log_y(ax)
     ax.set_xlabel("distance T − t (steps)")
     ax.set_ylabel(
         r"$\Vert\partial\,\mathrm{loss}/\partial h_t\Vert$"
@@ -419,7 +420,7 @@ def plot_jacobian_spectra(named_spectra, ax=None, layer: int = -1):
         low, high = np.percentile(values, [10, 90], axis=0)
         ax.fill_between(k, np.maximum(low, 1e-300), high, color=color, alpha=0.15, linewidth=0)
     ax.axhline(1.0, color=BASELINE_COLOR, linestyle="--", linewidth=1, gid="reference")
-    ax.set_yscale("log")
+    _log_y(ax)
     ax.set_xlabel("index k of the singular value (largest first)")
     ax.set_ylabel(r"$\sigma_k(\partial h_t/\partial h_{t-1})$ (dimensionless)")
     ax.set_title("step-Jacobian singular values: mean over steps and sequences, 10–90 % band")
@@ -520,10 +521,10 @@ def plot_depth_sweep(
             _edge_markers(ax, x[missing], 1.0, "x", color, text, "missing-marker")
     _draw_baseline(ax, baseline)
     if log:
-        ax.set_yscale("log")
+        _log_y(ax)
     _mark_bounds(ax, bounds, log)
     ax.set_xticks(depths_array)
-    ax.set_xlabel("transition depth q (hidden layers of MLP_h)")
+    ax.set_xlabel("transition depth q (hidden layers of MLPₕ)")
     ax.set_ylabel(ylabel)
     ax.set_title(f"{ylabel} vs transition depth")
     ax.legend(fontsize="small")
@@ -648,7 +649,7 @@ def plot_gradient_norm_maps(named_grad_norms, columns: int = 2, title: str | Non
         flat[0].images[0], ax=flat[:count], label=COLORBAR_LABEL + ", one scale for every panel"
     )
     figure.suptitle(
-        "‖∂loss/∂h_t‖ per layer and step at initialisation, loss on step T only"
+        "‖∂loss/∂hₜ‖ per layer and step at initialisation, loss on step T only"
         if title is None
         else title
     )

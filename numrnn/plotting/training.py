@@ -9,7 +9,15 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._common import _check_bool, _check_named, _draw_baseline, _new_axes, _pyplot, color_for
+from ._common import (
+    _check_bool,
+    _check_named,
+    _draw_baseline,
+    _log_y,
+    _new_axes,
+    _pyplot,
+    color_for,
+)
 
 __all__ = ["plot_history", "plot_training_curves"]
 
@@ -85,7 +93,7 @@ def plot_history(history, keys=("loss",), ax=None, log: bool = False):
         kept = np.isfinite(columns[key])
         ax.plot(x_of[key][kept], columns[key][kept], label=key)
     if log:
-        ax.set_yscale("log")
+        _log_y(ax)
     ax.set_xlabel("step")
     ax.set_ylabel(keys[0] if len(keys) == 1 else "value")
     if len(keys) > 1:
@@ -153,6 +161,9 @@ def _history_columns(history, label: str) -> dict:
     return columns
 
 
+FEW_POINTS = 25  # a curve with at most this many points also gets a marker on each
+
+
 def plot_training_curves(
     named_histories,
     axes=None,
@@ -181,7 +192,9 @@ def plot_training_curves(
     -------
     matplotlib.figure.Figure
         With three panels: training loss, validation metric (log y axes) and
-        gradient norm before clipping (log y), one line per run.
+        gradient norm before clipping (log y), one line per run, with a marker on
+        each point of a curve of at most 25 points (a run evaluated once is a dot).
+        A new figure's panels share one step axis.
 
     Raises
     ------
@@ -202,7 +215,11 @@ def plot_training_curves(
             )
         runs[label] = [_history_columns(history, label) for history in values]
     if axes is None:
-        figure, axes = _pyplot().subplots(1, 3, figsize=(13, 3.8), layout="constrained")
+        # One step axis for all three: a validation metric evaluated once, at step 60, is then
+        # seen at the end of a 60-step run, not alone on an axis from 57 to 63.
+        figure, axes = _pyplot().subplots(
+            1, 3, figsize=(13, 3.8), layout="constrained", sharex=True
+        )
     else:
         axes = list(axes) if hasattr(axes, "__len__") else axes
         from matplotlib.axes import Axes
@@ -233,12 +250,15 @@ def plot_training_curves(
                 ax.plot(
                     columns[x][kept],
                     columns[y][kept],
+                    # a line alone draws nothing for a single point: mark sparse curves' points
+                    marker="o" if kept.sum() <= FEW_POINTS else None,
+                    markersize=3.5,
                     color=color_for(label),
                     linewidth=1.5 if len(columns_list) == 1 else 0.9,
                     alpha=1.0 if len(columns_list) == 1 else 0.7,
                     label=label if seed == 0 else None,
                 )
-        ax.set_yscale("log")
+        _log_y(ax)
         ax.set_xlabel("training step")
         ax.set_ylabel(ylabel)
         ax.set_title(title)
