@@ -70,7 +70,7 @@ BOOTSTRAP_SEED = 0
 FAMILIES = {
     "gradient flow": "the flow claims: deep transition vs vanilla, skip vs no skip, q_max vs q_min",
     "use cases": "each pattern's use case on the task chosen to test it, and very deep transitions",
-    "principles": "depth adds expressiveness, combining buys expressiveness (one claim per task each)",
+    "principles": "depth adds expressiveness; combining buys expressiveness (a claim per task)",
 }
 """The families of claims Holm adjusts over (each claim's two directions together)."""
 
@@ -106,24 +106,18 @@ def worst_layer(flow) -> dict | None:
     Returns
     -------
     dict or None
-        ``{"layer", "log10_ratio", "bound", "value", "verdict"}``: ``value`` is
-        the log10 ratio, or the bound's exponent where the ratio underflowed
-        (the true value is below it) or overflowed (above it); None when no
-        flow was measured.
+        ``{"layer", "value", "bound", "verdict"}``: ``value`` is the worst
+        layer's log10 ratio, or, where ``bound`` is ``"<"`` (underflow even in
+        float64) or ``">"`` (overflow), the bound the true value lies beyond;
+        ``verdict`` is the model's (its worst layer's). None: not measured.
     """
     if flow is None:
         return None
-    layers = flow["layers"]
     worst = flow["worst"]
-    if isinstance(worst, dict):
-        worst = worst["layer"]
-    entry = next(layer for layer in layers if layer["layer"] == worst)
-    value = entry["log10_ratio"] if entry["log10_ratio"] is not None else entry["bound"]
     return {
-        "layer": entry["layer"],
-        "log10_ratio": entry["log10_ratio"],
-        "bound": entry["bound"],
-        "value": value,
+        "layer": worst["layer"],
+        "value": worst["log10_ratio"],
+        "bound": worst["bound"],
         "verdict": flow["verdict"],
     }
 
@@ -141,7 +135,7 @@ def _flow_column(seed_flows) -> dict:
         "verdict_counts": {v: sum(w["verdict"] == v for w in measured) for v in verdicts},
         "worst_layers": layers,
         "median_value": float(np.median(values)) if values else None,
-        "any_bound": any(w["log10_ratio"] is None for w in measured),
+        "any_bound": any(w["bound"] is not None for w in measured),
     }
 
 
