@@ -51,6 +51,8 @@ EXTRA_HINT = "numrnn compare needs the 'compare' extra: python -m pip install 'n
 
 CUSTOM_TASK_REASON = "Tasks chosen on the command line (--task)."
 
+QUICK_TASK_REASON = "The --quick tasks: two short adding problems that exercise every step."
+
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     def _get_help_string(self, action):
@@ -390,7 +392,9 @@ def run(args: argparse.Namespace) -> int:
         "executor": where,
         "jobs_run": sweep.ran,
         "jobs_cached": sweep.cached,
-        "task_reason": CUSTOM_TASK_REASON if args.task else DEFAULT_TASK_REASON,
+        "task_reason": CUSTOM_TASK_REASON
+        if args.task
+        else (QUICK_TASK_REASON if args.quick else DEFAULT_TASK_REASON),
         "quick": bool(args.quick),
     }
     figures = write_figures(results, sweep, out)

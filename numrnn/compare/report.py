@@ -54,8 +54,9 @@ FIGURES = {
 
 QUICK_BANNER = (
     "QUICK RUN: these numbers decide nothing. --quick trains tiny models for a few steps on "
-    "2 seeds to exercise the pipeline; its verdicts are inconclusive by construction. Run "
-    "numrnn compare without --quick for a report to read."
+    "2 reporting seeds to exercise the pipeline: no test of 2 against 2 seeds can reach p < 0.17, "
+    "so every tested verdict is inconclusive by construction. Run numrnn compare without --quick "
+    "for a report to read."
 )
 """The first paragraph of a ``--quick`` report."""
 

@@ -335,10 +335,14 @@ def summary_line(job: dict) -> str:
     label = job_label(settings)
     flow = result.get("flow_init")
     ratio = (
-        "no finite gradient" if flow is None or flow["ratio"] is None else f"{flow['ratio']:.2g}"
+        ""
+        if flow is None
+        else f", worst layer {flow['worst']['layer']} at init: log10 gradient ratio "
+        f"{'' if flow['worst']['bound'] is None else flow['worst']['bound'] + ' '}"
+        f"{flow['worst']['log10_ratio']:.3g} ({flow['verdict']})"
     )
     if settings["kind"] == "flow":
-        return f"{label}: gradient ratio at init {ratio}"
+        return f"{label}{ratio}"
     if result["diverged"] is not None:
         outcome = f"diverged at step {result['diverged']['step']}"
     else:
@@ -348,7 +352,7 @@ def summary_line(job: dict) -> str:
         )
     seconds = result["timing"]["seconds_per_step"]
     speed = "" if seconds is None else f", {seconds * 1e3:.2f} ms/step"
-    return f"{label}: {outcome}, gradient ratio at init {ratio}{speed}"
+    return f"{label}: {outcome}{ratio}{speed}"
 
 
 def _run_round(jobs, executor, jobs_dir: Path, bar, counts, in_flight: int) -> dict:
