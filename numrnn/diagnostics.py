@@ -30,6 +30,7 @@ from . import core, network
 from ._checks import check_int
 from .config import ModelConfig
 from .core import LayerCache
+from .model import DeepRNN
 from .params import OUTPUT_PREFIX, model_parameter_shapes
 
 __all__ = [
@@ -52,6 +53,9 @@ __all__ = [
     "FlowSummary",
     "summarize",
     "ArchitectureSummary",
+    "LayerFlow",
+    "FlowByLayer",
+    "flow_by_layer",
 ]
 
 
@@ -664,3 +668,196 @@ def summarize(model, T=100, batch_size=8, seed=0) -> ArchitectureSummary:
         verdict=flow.verdict,
         thresholds={"vanishing_below": VANISHING_BELOW, "exploding_above": EXPLODING_ABOVE},
     )
+
+
+class LayerFlow(NamedTuple):
+    """The gradient flow through one layer of a stack: :func:`flow_by_layer`'s row.
+
+    Attributes
+    ----------
+    layer : int
+        1-based, as in the maths: layer 1 reads x.
+    log10_ratio : float
+        ``log10(‖∂loss/∂h_1^(l)‖ / ‖∂loss/∂h_T^(l)‖)``, the loss on step T's
+        output only. When ``bound`` is set, the bound itself.
+    bound : str or None
+        None when both norms are finite and > 0 in float64. ``"<"`` when
+        ``‖∂loss/∂h_1^(l)‖`` is 0 even in float64 (the true ratio is below
+        ``log10_ratio``, computed with the smallest normal float64,
+        ≈ 2.2e-308, in its place); ``">"`` when it is inf (above, with the
+        largest float64 in its place).
+    verdict : str
+        :func:`flow_verdict` of the ratio over T steps: "vanishing",
+        "stable" or "exploding".
+    """
+
+    layer: int
+    log10_ratio: float
+    bound: str | None
+    verdict: str
+
+    def to_dict(self) -> dict:
+        """The fields as a JSON-ready dict (a bound's log10_ratio is a finite number)."""
+        return self._asdict()
+
+
+class FlowByLayer(NamedTuple):
+    """Result of :func:`flow_by_layer`: every layer's flow and the worst of them.
+
+    Attributes
+    ----------
+    layers : tuple of LayerFlow
+        Layer 1 first.
+    worst : LayerFlow
+        The layer furthest outside the stable band of per-step rates
+        ``[VANISHING_BELOW, EXPLODING_ABOVE]`` (or, if all are inside, the one
+        nearest its edge); a tie goes to the lower layer.
+    verdict : str
+        ``worst.verdict``: a model is "stable" only if every layer is.
+    grad_norms : ndarray of shape (L, T), float64
+        ``‖∂loss/∂h_t^(l)‖`` (row l - 1 is layer l, column t - 1 is step t).
+    """
+
+    layers: tuple
+    worst: LayerFlow
+    verdict: str
+    grad_norms: np.ndarray
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict: ``layers`` and ``worst`` as dicts, ``grad_norms`` as nested
+        lists with None for an entry that is not finite."""
+        return {
+            "layers": [layer.to_dict() for layer in self.layers],
+            "worst": self.worst.to_dict(),
+            "verdict": self.verdict,
+            "grad_norms": [
+                [float(norm) if np.isfinite(norm) else None for norm in row]
+                for row in self.grad_norms
+            ],
+        }
+
+
+def _as_float64_copy(value, name: str) -> np.ndarray:
+    """A float64 copy of an array of real numbers (bool, int or float), for a measurement."""
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array; got {type(value).__name__}")
+    if not (
+        np.issubdtype(value.dtype, np.floating)
+        or np.issubdtype(value.dtype, np.integer)
+        or value.dtype == np.bool_
+    ):
+        raise TypeError(f"{name} must hold real numbers; got dtype {value.dtype}")
+    return value.astype(np.float64)  # always a copy
+
+
+def _layer_flow(layer: int, norms: np.ndarray) -> LayerFlow:
+    """One layer's LayerFlow from its row of norms (T,), float64."""
+    T = norms.size
+    if np.isnan(norms).any():
+        raise ValueError(
+            f"the gradient norms of layer {layer} hold NaN: the forward or backward pass "
+            "overflowed (a diverged model has no gradient flow)"
+        )
+    if not 0 < norms[-1] < np.inf:
+        raise ValueError(
+            f"the gradient reaching layer {layer} at step T must be finite and > 0 for a ratio; "
+            f"got {norms[-1]} (does the layer's output reach the loss?)"
+        )
+    log10_ratio = log_gradient_ratio(norms) / np.log(10.0)  # -inf: ‖dh_1‖ = 0, inf: it overflowed
+    bound = None
+    if np.isinf(log10_ratio):
+        extreme = np.finfo(np.float64).tiny if log10_ratio < 0 else np.finfo(np.float64).max
+        bound = "<" if log10_ratio < 0 else ">"
+        log10_ratio = float(np.log10(extreme) - np.log10(norms[-1]))
+    with np.errstate(over="ignore", under="ignore"):
+        ratio = float(np.power(10.0, log10_ratio))  # 0 or inf beyond the float range: still decides
+    return LayerFlow(layer, float(log10_ratio), bound, flow_verdict(ratio, T))
+
+
+def _outside_stable_band(flow: LayerFlow, T: int) -> float:
+    """How far the layer's per-step log10 rate lies outside the stable band (< 0: inside)."""
+    per_step = flow.log10_ratio / (T - 1)
+    return max(np.log10(VANISHING_BELOW) - per_step, per_step - np.log10(EXPLODING_ABOVE))
+
+
+def flow_by_layer(model, x, h0=None, *, seed=0) -> FlowByLayer:
+    """Gradient flow through every layer, on the task's own inputs, measured in float64.
+
+    A float64 copy of the parameters, ``x`` and ``h0`` runs forward
+    (:func:`numrnn.network.forward`); a fixed random unit upstream gradient on
+    the outputs of the **last step only** (``∂loss/∂y_T``: standard normal
+    entries from ``seed``, scaled to Frobenius norm 1; zero at every other
+    step) goes back through the core's own backward pass
+    (:func:`numrnn.network.backward`), which reads ``‖∂loss/∂h_t^(l)‖`` for
+    every layer and step. Each layer's ratio ``‖dh_1‖ / ‖dh_T‖`` gets
+    :func:`flow_verdict`'s verdict, and the model's verdict is its worst
+    layer's, so a stack whose lower layer explodes is never "stable".
+
+    Below the top layer, ``∂loss/∂h_t^(l)`` sums every path from step T:
+    back through layer l's own recurrence, and up into the layers above at
+    each later step and back through theirs. So a lower layer's ratio can
+    exceed 1 even when each layer's recurrence alone is a rotation (the
+    paths add up); it is the quantity the heat-map of ``grad_norms`` shows.
+
+    float64 matters: a deep transition's gradient can fall below float32's
+    range (``‖dh_1‖`` = 0 in float32) long before float64's; if it is 0 (or
+    inf) even in float64, the layer's ratio is reported as a bound.
+
+    Parameters
+    ----------
+    model : numrnn.DeepRNN
+        float32 or float64; it is not changed (its parameters are copied).
+    x : ndarray of shape (T, B, D), T >= 2
+        Inputs of the task (any real dtype: bool, int or float), finite.
+    h0 : None, list of L ndarray of shape (B, H_l), or ndarray of shape (L, B, H)
+        Initial states, as :meth:`numrnn.DeepRNN.forward` takes them; None is zeros.
+    seed : int >= 0, default 0
+        Seeds the direction of the upstream gradient.
+
+    Returns
+    -------
+    FlowByLayer
+
+    Raises
+    ------
+    TypeError
+        ``model`` is not a DeepRNN; ``x`` or ``h0`` is not an array of real numbers.
+    ValueError
+        ``x`` is not (T, B, D) with T >= 2 and the model's D, or is not finite;
+        ``h0`` has the wrong shape; the norms are NaN (parameters not finite);
+        or no finite gradient reaches a layer at step T.
+
+    Examples
+    --------
+    >>> import numpy as np, numrnn
+    >>> model = numrnn.DeepRNN(2, 8, 2, num_layers=2, seed=0)
+    >>> flow = flow_by_layer(model, np.ones((20, 4, 2)))
+    >>> [layer.layer for layer in flow.layers], flow.grad_norms.shape, flow.grad_norms.dtype
+    ([1, 2], (2, 20), dtype('float64'))
+    """
+    _check_model(model)
+    seed = check_int(seed, "seed", minimum=0)
+    x64 = _as_float64_copy(x, "x")
+    if x64.ndim != 3 or x64.shape[0] < 2:
+        raise ValueError(
+            f"x must have shape (T, B, D) with T >= 2 (a ratio spans at least two steps); "
+            f"got {x64.shape}"
+        )
+    if h0 is not None:
+        if isinstance(h0, np.ndarray):
+            h0 = _as_float64_copy(h0, "h0")
+        elif isinstance(h0, (list, tuple)):
+            h0 = [_as_float64_copy(state, f"h0[{l}]") for l, state in enumerate(h0)]
+    params64 = {name: value.astype(np.float64) for name, value in model.params.items()}
+    model64 = DeepRNN.from_config(model.config, params64)
+    x64, h0 = model64.check_inputs(x64, h0)  # shapes, finiteness, params' names and shapes
+    T, B, _ = x64.shape
+    direction = np.random.default_rng(seed).standard_normal((B, model.config.output_size))
+    dy = np.zeros((T, B, model.config.output_size))  # (T, B, O): the loss sees step T only
+    dy[-1] = direction / np.linalg.norm(direction)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow shows as NaN norms, below
+        _, _, cache = network.forward(params64, model.config, x64, h0)
+        grad_norms = network.backward(dy, cache, need_dx=False).grad_norms  # (L, T), float64
+    layers = tuple(_layer_flow(l, grad_norms[l - 1]) for l in range(1, len(grad_norms) + 1))
+    worst = max(layers, key=lambda flow: (_outside_stable_band(flow, T), -flow.layer))
+    return FlowByLayer(layers=layers, worst=worst, verdict=worst.verdict, grad_norms=grad_norms)
