@@ -215,7 +215,9 @@ def test_depth_sweep_lists_every_depth_in_order_for_both_architectures(quick_rep
     assert list(results["sweep"]) == ["deep-transition", "deep-transition-skip"]
     for by_q in results["sweep"].values():
         assert list(by_q) == depths
-    rows = table_rows((out / "report.md").read_text(), "The depth sweep on adding-20, budget-matched")
+    rows = table_rows(
+        (out / "report.md").read_text(), "The depth sweep on adding-20, budget-matched"
+    )
     assert [(cells[0], cells[1]) for cells in rows] == [
         (arch, q) for arch in results["sweep"] for q in depths
     ]
@@ -243,8 +245,9 @@ def test_tuning_halves_and_picks_the_best_mean_over_the_tuning_seeds_on_validati
         best = min(
             last,
             key=lambda p: (
-                math.inf if p["rungs"][-1]["final_val_metric"] is None else
-                p["rungs"][-1]["final_val_metric"],
+                math.inf
+                if p["rungs"][-1]["final_val_metric"] is None
+                else p["rungs"][-1]["final_val_metric"],
                 p["lr"],
                 p.get("residual_scale", 0),
             ),
@@ -518,7 +521,7 @@ def test_task_specs_parse_and_refuse_bad_lengths():
         (["--budget", "12"], r"raise --budget to about"),
         (["--task", "chorales"], r"pip install 'numrnn\[music\]'"),
         (["--seed-offset", "-1"], r"--seed-offset must be a whole number >= 0; got -1"),
-        (["--residual-scales", "0.1,0.2,0.3"], r"divides the 2 tuning points .* got 3"),
+        (["--residual-scales", "0.1,0.2,0.3"], r"divides the 2 tuning points.*got 3"),
     ],
 )
 def test_bad_flags_are_one_line_errors_with_exit_2(flags, message, tmp_path, capsys):

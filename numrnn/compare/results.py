@@ -48,6 +48,8 @@ __all__ = [
     "ARCHITECTURE_TITLES",
     "depth_location",
     "worst_layer",
+    "compare_seeds",
+    "decide",
     "collect_results",
     "TIMING_KEYS",
 ]
@@ -242,8 +244,21 @@ def _fmt(value, digits=3) -> str:
     return f"{value:.{digits}g}"
 
 
-def _test(a, b) -> dict:
-    """Both one-sided Mann–Whitney tests of "a lower than b" and its opposite, JSON-ready."""
+def compare_seeds(a, b) -> dict:
+    """Both one-sided Mann–Whitney tests of "a lower than b" and its opposite, JSON-ready.
+
+    Parameters
+    ----------
+    a, b : sequence of float or None, lengths n_a, n_b
+        Per-seed values (lower is better; None, NaN or inf: a failed run, ranked worst).
+
+    Returns
+    -------
+    dict
+        ``test``, ``p_for`` (a lower), ``p_against`` (b lower), the median
+        difference ``effect_value`` with its bootstrap ``effect_interval``,
+        ``level`` and ``n``; :func:`decide` adds the Holm-adjusted p's.
+    """
     result = stats.less_than(a, b, seed=BOOTSTRAP_SEED, n_resamples=N_RESAMPLES)
     against = stats.less_than(b, a, seed=BOOTSTRAP_SEED, n_resamples=N_RESAMPLES)
     return {
@@ -373,7 +388,7 @@ def _judge_claims(protocol, rows, main, sweep_rows, width_rows, equal_width) -> 
                 f"median {_fmt(a['median_value'])} vs vanilla {_fmt(b['median_value'])}",
                 {"hierarchical": _values(a), "vanilla": _values(b)},
                 family="gradient flow",
-                test={**_test(_values(a), _values(b)), "equivalence": True},
+                test={**compare_seeds(_values(a), _values(b)), "equivalence": True},
             )
         )
     if have("vanilla", "deep-transition"):
@@ -387,7 +402,7 @@ def _judge_claims(protocol, rows, main, sweep_rows, width_rows, equal_width) -> 
                 f"median {_fmt(a['median_value'])} vs vanilla {_fmt(b['median_value'])}",
                 {"deep-transition": _values(a), "vanilla": _values(b)},
                 family="gradient flow",
-                test=_test(_values(a), _values(b)),
+                test=compare_seeds(_values(a), _values(b)),
             )
         )
     if have("deep-transition", "deep-transition-skip"):
@@ -403,7 +418,7 @@ def _judge_claims(protocol, rows, main, sweep_rows, width_rows, equal_width) -> 
                 f"vs {_fmt(np.median([v for v in _values(b, True) if v is not None]))}",
                 {"with_skip": _values(a), "without_skip": _values(b)},
                 family="gradient flow",
-                test=_test(_values(a, True), _values(b, True)),
+                test=compare_seeds(_values(a, True), _values(b, True)),
             )
         )
     plain_sweep = sweep_rows.get("deep-transition", {})
@@ -425,7 +440,7 @@ def _judge_claims(protocol, rows, main, sweep_rows, width_rows, equal_width) -> 
                 ),
                 {f"q={q}": _values(row["flow_init"]) for q, row in plain_sweep.items()},
                 family="gradient flow",
-                test=_test(_values(a), _values(b)),
+                test=compare_seeds(_values(a), _values(b)),
             )
         )
 
@@ -445,7 +460,7 @@ def _judge_claims(protocol, rows, main, sweep_rows, width_rows, equal_width) -> 
                 _medians(a, b),
                 {arch: a["values"], other: b["values"]},
                 family="use cases",
-                test=_test(a["values"], b["values"]),
+                test=compare_seeds(a["values"], b["values"]),
             )
         )
 
@@ -494,7 +509,7 @@ def _judge_claims(protocol, rows, main, sweep_rows, width_rows, equal_width) -> 
                 f"{plain['learned']} of {plain['learned_of']} seeds",
                 {"with_skip": skip["metric"]["values"], "without_skip": plain["metric"]["values"]},
                 family="use cases",
-                test=_test(skip["metric"]["values"], plain["metric"]["values"]),
+                test=compare_seeds(skip["metric"]["values"], plain["metric"]["values"]),
             )
         )
     if skip_sweep and plain_sweep:
@@ -546,7 +561,7 @@ def _judge_claims(protocol, rows, main, sweep_rows, width_rows, equal_width) -> 
                     f"{best}: " + _medians(a, b),
                     {"best": best, best: a["values"], "vanilla": b["values"]},
                     family="principles",
-                    test=_test(a["values"], b["values"]),
+                    test=compare_seeds(a["values"], b["values"]),
                 )
             )
     combo = "hierarchical-deep-transition-skip"
@@ -572,7 +587,7 @@ def _judge_claims(protocol, rows, main, sweep_rows, width_rows, equal_width) -> 
         claims[-1]["timing"] = {"ms_per_step": {a: rows[a]["ms_per_step"] for a in [combo, *parts]}}
         for task, by_arch in main.items():
             tests = [
-                _test(by_arch[combo]["metric"]["values"], by_arch[a]["metric"]["values"])
+                compare_seeds(by_arch[combo]["metric"]["values"], by_arch[a]["metric"]["values"])
                 for a in parts
             ]
             # intersection-union: better than BOTH parts needs both p's small (the larger decides);
@@ -598,12 +613,22 @@ def _judge_claims(protocol, rows, main, sweep_rows, width_rows, equal_width) -> 
                     test=test,
                 )
             )
-    _decide(claims)
+    decide(claims)
     return claims
 
 
-def _decide(claims: list) -> None:
-    """Holm over each family (both directions of every claim together), then three-way verdicts."""
+def decide(claims: list) -> None:
+    """Holm over each family (both directions of every claim together), then three-way verdicts.
+
+    Parameters
+    ----------
+    claims : list of dict
+        Claims as :func:`collect_results` makes them; a claim with a ``family``
+        and a ``test`` (:func:`compare_seeds`) gets ``verdict`` and the test's
+        ``holm_p_for``, ``holm_p_against`` and ``family_size``, in place. An
+        equivalence claim (``test["equivalence"]``) is contradicted by a
+        difference either way and otherwise inconclusive.
+    """
     for family in FAMILIES:
         members = [c for c in claims if c["family"] == family and c["test"] is not None]
         p_values = [c["test"]["p_for"] for c in members] + [c["test"]["p_against"] for c in members]
