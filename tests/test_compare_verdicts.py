@@ -16,7 +16,7 @@ from numrnn.compare import results as compare_results
 from numrnn.compare import stats
 from numrnn.compare.jobs import _flow, flow_inputs
 from numrnn.compare.protocol import DEFAULT
-from numrnn.compare.report import _flow_cell
+from numrnn.compare.report import flow_cell
 from numrnn.compare.results import compare_seeds, decide, worst_layer
 from numrnn.presets import build
 from numrnn.training.tasks import make_task
@@ -115,7 +115,7 @@ def test_a_model_whose_lower_layer_explodes_is_not_stable_in_the_table():
     worst = worst_layer(flow)
     assert (worst["layer"], worst["verdict"]) == (1, "exploding")
     column = compare_results._flow_column([flow, flow])
-    cell = _flow_cell(column)
+    cell = flow_cell(column)
     assert "stable" not in cell and "exploding" in cell and "worst layer 1" in cell
 
 

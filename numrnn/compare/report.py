@@ -24,6 +24,10 @@ from .sweep import write_json_atomically, write_text_atomically
 
 __all__ = [
     "FIGURES",
+    "QUICK_BANNER",
+    "flow_cell",
+    "flow_value",
+    "claim_test_cell",
     "write_figures",
     "report_blocks",
     "render_markdown",
@@ -112,8 +116,20 @@ def _seed_cell(value, worst) -> str:
     return f"{fmt(value)} ({flow_value(worst)}{layer})"
 
 
-def _flow_cell(column) -> str:
-    """A flow column: the seeds' verdict (or counts), the worst layer(s) and the median ratio."""
+def flow_cell(column) -> str:
+    """A flow column: the seeds' verdict (or counts), the worst layer(s) and the median ratio.
+
+    Parameters
+    ----------
+    column : dict
+        A configuration's ``flow_init``, ``flow_first_eval`` or ``flow_trained``.
+
+    Returns
+    -------
+    str
+        e.g. ``"4 vanishing, 2 exploding; worst layer 1, 2; median log10 ratio -3.1"``:
+        never "stable" unless every seed's worst layer is.
+    """
     if column["verdict"] is None:
         return "n/a"
     layers = ", ".join(str(layer) for layer in column["worst_layers"])
@@ -261,7 +277,19 @@ def _verdict_counts(claims) -> str:
 VERDICT_ORDER = ("supported", "contradicted", "inconclusive")
 
 
-def _test_cell(claim) -> str:
+def claim_test_cell(claim) -> str:
+    """A claim's test as one cell: the test, its p's, Holm's p's and the effect with its interval.
+
+    Parameters
+    ----------
+    claim : dict
+        One entry of ``results["claims"]``.
+
+    Returns
+    -------
+    str
+        ``"exact count"`` for a claim decided by arithmetic, ``""`` for one not measured.
+    """
     test = claim["test"]
     if test is None:
         return "exact count" if claim["verdict"] != "not measured" else ""
@@ -391,8 +419,8 @@ def report_blocks(results: dict, figures: dict) -> list:
             f"{row['parameters_vs_vanilla_at_equal_width']:.3g}",
             f"{row['sequential_depth']['recurrent']}, {row['sequential_depth']['input_to_output']}",
             fmt(row["ms_per_step"]),
-            _flow_cell(row["flow_init"]),
-            _flow_cell(row["flow_first_eval"]),
+            flow_cell(row["flow_init"]),
+            flow_cell(row["flow_first_eval"]),
         ]
         cells += [_summary_cell(row["metrics"][label]) for label in results["tasks"]]
         rows.append(cells)
@@ -417,7 +445,7 @@ def report_blocks(results: dict, figures: dict) -> list:
             c["claim"],
             c["rule"],
             c["deciding"],
-            _test_cell(c),
+            claim_test_cell(c),
             f"**{c['verdict']}**",
         ]
         for c in results["claims"]
@@ -498,7 +526,7 @@ def report_blocks(results: dict, figures: dict) -> list:
                         str(row["hidden"]),
                         str(row["parameters"]["total"]),
                         _tuned_cell(row),
-                        _flow_cell(row["flow_init"]),
+                        flow_cell(row["flow_init"]),
                         _summary_cell(metric),
                     ]
                 )
