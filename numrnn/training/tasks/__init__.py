@@ -8,6 +8,9 @@ name (``--task``)   what the model must do                            metric  tr
 ``copy``            repeat K symbols after a delay                    xent    ln A
 ``temporal-order``  classify the order of two far-apart symbols X/Y   xent    ln 4 ≈ 1.386
 ``sine``            predict the next value of a sum of sines          mse     persistence
+                    (optionally scored after a burn-in)
+``count-mod``       the running count of ones in a bit stream, mod k  xent    no count kept
+                    (k = 2: parity)                                           (≈ ln k)
 ``reber``           predict the next symbol of embedded Reber         xent    unigram frequencies
                     strings
 ``charlm``          predict the next character of a text              bpc     unigram frequencies
@@ -28,7 +31,7 @@ from .base import Baseline, Batch, SyntheticTask, Task, one_hot
 from .charlm import CharLMTask, Vocabulary, builtin_text
 from .chorales import ChoralesTask
 from .reber import ReberTask
-from .synthetic import AddingTask, CopyTask, SineTask, TemporalOrderTask
+from .synthetic import AddingTask, CopyTask, CountModTask, SineTask, TemporalOrderTask
 
 __all__ = [
     "TASKS",
@@ -42,6 +45,7 @@ __all__ = [
     "CopyTask",
     "TemporalOrderTask",
     "SineTask",
+    "CountModTask",
     "ReberTask",
     "CharLMTask",
     "Vocabulary",
@@ -54,6 +58,7 @@ TASKS = {
     "copy": CopyTask,
     "temporal-order": TemporalOrderTask,
     "sine": SineTask,
+    "count-mod": CountModTask,
     "reber": ReberTask,
     "charlm": CharLMTask,
     "chorales": ChoralesTask,
