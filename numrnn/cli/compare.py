@@ -46,7 +46,10 @@ DEFAULT_TASK_REASON = (
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 """Environment variables that set BLAS threads; the report's command line shows those set."""
 
-EXTRA_HINT = "numrnn compare needs the 'compare' extra: python -m pip install 'numrnn[compare]'"
+EXTRA_HINT = (
+    "the 'compare' extra (scipy, threadpoolctl) is not installed: "
+    "python -m pip install 'numrnn[compare]'"
+)
 """The one line printed when scipy or threadpoolctl is missing."""
 
 CUSTOM_TASK_REASON = "Tasks chosen on the command line (--task)."

@@ -280,13 +280,8 @@ def choose_tuning(grid: list, results: list) -> int:
 
     Parameters
     ----------
-    grid : list of dict
-        :meth:`numrnn.compare.Protocol.tuning_grid` of one architecture.
-    results : list of list of dict
-        Per point (in the order of ``grid``), the train jobs' results of the
-        tuning seeds. A point where any run diverged (or has no finite
-        metric) counts as +inf. Ties go to the smaller learning rate, then
-        to the smaller residual scale.
+    grid, results
+        As for :func:`rank_tuning`, whose first point this is.
 
     Returns
     -------
