@@ -456,23 +456,34 @@ def report_blocks(results: dict, figures: dict) -> list:
             (["pattern", "column", "claim", "rule", "measured", "test", "verdict"], claim_rows),
         )
     )
-    relation = results["flow_and_learning"]
-    (ls, ns), (lu, nu) = relation["table"]["stable"], relation["table"]["not stable"]
-    text = (
-        "Flow and learning, every reporting run of every configuration pooled: of the runs whose "
-        f"worst layer was stable at the first evaluation, {ls} of {ns} learnt their task; of the "
-        f"others, {lu} of {nu}."
-    )
-    if relation["test"] is not None:
-        test = relation["test"]
-        text += (
-            f" {test['test']} (exploratory, outside the families): one-sided p "
-            f"{fmt(test['p_value'])} that stable runs learn more often; {test['effect']} "
-            f"{fmt(test['effect_value'])} [{fmt(test['effect_interval'][0])}, "
-            f"{fmt(test['effect_interval'][1])}]. Per seed, the flow at every evaluation is in "
-            "results.json (runs[*].flow_during_training)."
+    texts = []
+    for when, label in (("init", "at initialisation"), ("first_eval", "at the first evaluation")):
+        relation = results["flow_and_learning"][when]
+        (ls, ns), (lu, nu) = relation["table"]["stable"], relation["table"]["not stable"]
+        text = (
+            f"Worst layer stable {label}: {ls} of {ns} runs learnt their task; not stable: "
+            f"{lu} of {nu}."
         )
-    blocks.append(("p", text))
+        if relation["test"] is not None:
+            test = relation["test"]
+            text += (
+                f" {test['test']}, p {fmt(test['p_value'])} that the stable runs learn "
+                f"more often; {test['effect']} {fmt(test['effect_value'])} "
+                f"[{fmt(test['effect_interval'][0])}, {fmt(test['effect_interval'][1])}]."
+            )
+        texts.append(text)
+    blocks.append(("h2", "Does the gradient flow predict which runs learn?"))
+    blocks.append(
+        (
+            "p",
+            "Every reporting run of every configuration, pooled (exploratory: outside the "
+            "families of claims, and runs of one configuration are not independent of its "
+            "architecture). "
+            + " ".join(texts)
+            + " Per seed, the worst layer's flow at every evaluation is in results.json "
+            "(runs[*].flow_during_training).",
+        )
+    )
     blocks.append(("h2", "Every reporting seed"))
     seeds = protocol["reporting_seeds_used"]
     header = ["architecture", "task", "q", "H", "role"]

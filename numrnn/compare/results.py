@@ -646,29 +646,37 @@ def decide(claims: list) -> None:
 
 
 def _flow_and_learning(summaries: list) -> dict:
-    """Does the flow verdict at the first evaluation go with learning? Pooled over every run."""
-    table = {"stable": [0, 0], "not stable": [0, 0]}  # [learned, runs]
-    for summary in summaries:
-        for flow, learned in zip(
-            summary["flow_first_eval"]["per_seed"], summary["learned_per_seed"], strict=True
-        ):
-            if flow is None:
-                continue
-            row = table["stable" if flow["verdict"] == "stable" else "not stable"]
-            row[0] += int(learned)
-            row[1] += 1
-    result = {"table": table, "test": None}
-    (ls, ns), (lu, nu) = table["stable"], table["not stable"]
-    if ns and nu:
-        test = stats.fisher_fewer_failures(ls, ns, lu, nu)
-        result["test"] = {
-            "test": test.test,
-            "p_value": test.p_value,
-            "effect": "difference in learned fractions (stable − not stable)",
-            "effect_value": _json(test.effect),
-            "effect_interval": [_json(test.effect_low), _json(test.effect_high)],
-        }
-    return result
+    """Does the flow verdict (at init, at the first evaluation) go with learning? Every run pooled.
+
+    Returns ``{"init": ..., "first_eval": ...}``, each ``{"table": {"stable": [learned, runs],
+    "not stable": [learned, runs]}, "test": one-sided Fisher test that stable runs learn more
+    often, or None}``: exploratory, outside the families of claims.
+    """
+    relation = {}
+    for when, column in (("init", "flow_init"), ("first_eval", "flow_first_eval")):
+        table = {"stable": [0, 0], "not stable": [0, 0]}  # [learned, runs]
+        for summary in summaries:
+            for flow, learned in zip(
+                summary[column]["per_seed"], summary["learned_per_seed"], strict=True
+            ):
+                if flow is None:
+                    continue
+                row = table["stable" if flow["verdict"] == "stable" else "not stable"]
+                row[0] += int(learned)
+                row[1] += 1
+        result = {"table": table, "test": None}
+        (ls, ns), (lu, nu) = table["stable"], table["not stable"]
+        if ns and nu:
+            test = stats.fisher_fewer_failures(ls, ns, lu, nu)
+            result["test"] = {
+                "test": test.test,
+                "p_value": test.p_value,
+                "effect": "difference in learned fractions (stable − not stable)",
+                "effect_value": _json(test.effect),
+                "effect_interval": [_json(test.effect_low), _json(test.effect_high)],
+            }
+        relation[when] = result
+    return relation
 
 
 def collect_results(protocol, sweep) -> dict:
