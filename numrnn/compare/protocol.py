@@ -1,15 +1,16 @@
 """The comparison protocol: what is compared, on what, and under which shared rules.
 
 A :class:`Protocol` fixes everything a fair comparison must hold equal: the
-parameter budget every architecture's width is solved for, the one learning
-rate grid every architecture is tuned on (with, for an architecture whose
-layers have a residual branch, the branch's initial scale), the optimizer,
-clipping, batch size, step budget and seeds. It is plain data (frozen, JSON-ready), so it can
-be written into the report and hashed into each job's settings.
+parameter budget every architecture's width is solved for, the number of
+tuning points every architecture gets (learning rates, and for an
+architecture whose layers have a residual branch, the branch's initial
+scale) and the successive halving that chooses among them, the optimizer,
+clipping, batch size, step budget, and the tuning and reporting seeds (disjoint). It is plain
+data (frozen, JSON-ready), so it can be written into the report and hashed into each job's
+settings.
 
-:data:`DEFAULT` is what ``numrnn compare`` runs with no argument (about three
-minutes on two cores: 191 s measured); :data:`QUICK` is ``--quick`` (under 30 s, what the
-tests use).
+:data:`DEFAULT` is what ``numrnn compare`` runs with no argument; :data:`QUICK` is
+``--quick`` (seconds; what the tests use; its numbers decide nothing).
 """
 
 from __future__ import annotations
