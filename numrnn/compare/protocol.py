@@ -252,7 +252,7 @@ class Protocol:
     tasks: tuple = (
         TaskSpec("sine", 40, (("burn_in", 10),)),
         TaskSpec("count-mod", 20),
-        TaskSpec("adding", 20),
+        TaskSpec("adding", 10),
     )
     architectures: tuple = tuple(ARCHITECTURES)
     tuning_seeds: int = 2
