@@ -176,7 +176,7 @@ def write_figures(results: dict, sweep, out) -> dict:
         if flow is None:
             continue
         worst = flow["worst"]  # the per-layer verdict of this very model
-        title = f"{arch}: layer {worst['layer']} {flow['verdict']}"
+        title = f"{arch}\nworst: layer {worst['layer']} {flow['verdict']}"
         grad_norms = np.array(
             [[np.nan if v is None else v for v in row] for row in flow["grad_norms"]]
         )
