@@ -681,11 +681,12 @@ class LayerFlow(NamedTuple):
         ``log10(‖∂loss/∂h_1^(l)‖ / ‖∂loss/∂h_T^(l)‖)``, the loss on step T's
         output only. When ``bound`` is set, the bound itself.
     bound : str or None
-        None when both norms are finite and > 0 in float64. ``"<"`` when
-        ``‖∂loss/∂h_1^(l)‖`` is 0 even in float64 (the true ratio is below
-        ``log10_ratio``, computed with the smallest normal float64,
-        ≈ 2.2e-308, in its place); ``">"`` when it is inf (above, with the
-        largest float64 in its place).
+        None when both norms are finite and > 0 in float64. Otherwise a norm
+        that is 0 even in float64 is replaced by the smallest normal float64
+        (≈ 2.2e-308) and one that is inf by the largest (≈ 1.8e308), and
+        ``bound`` says on which side of ``log10_ratio`` the true ratio lies:
+        ``"<"`` for ``‖dh_1‖ = 0`` or ``‖dh_T‖ = inf``, ``">"`` for
+        ``‖dh_1‖ = inf`` or ``‖dh_T‖ = 0``.
     verdict : str
         :func:`flow_verdict` of the ratio over T steps: "vanishing",
         "stable" or "exploding".
@@ -750,6 +751,20 @@ def _as_float64_copy(value, name: str) -> np.ndarray:
     return value.astype(np.float64)  # always a copy
 
 
+def _finite_end(norm: float, at_start: bool) -> tuple:
+    """A norm at one end of the ratio, with 0 or inf replaced by float64's extreme.
+
+    Returns the norm to use and the bound it implies on ``‖dh_1‖ / ‖dh_T‖``: None
+    when the norm was a number; "<" or ">" when the true ratio is below or above the
+    one computed with the extreme (``‖dh_1‖ = 0`` or ``‖dh_T‖ = inf``: below).
+    """
+    if norm == 0:
+        return np.finfo(np.float64).tiny, "<" if at_start else ">"
+    if np.isinf(norm):
+        return np.finfo(np.float64).max, ">" if at_start else "<"
+    return norm, None
+
+
 def _layer_flow(layer: int, norms: np.ndarray) -> LayerFlow:
     """One layer's LayerFlow from its row of norms (T,), float64."""
     T = norms.size
@@ -758,20 +773,17 @@ def _layer_flow(layer: int, norms: np.ndarray) -> LayerFlow:
             f"the gradient norms of layer {layer} hold NaN: the forward or backward pass "
             "overflowed (a diverged model has no gradient flow)"
         )
-    if not 0 < norms[-1] < np.inf:
+    first, first_bound = _finite_end(norms[0], at_start=True)
+    last, last_bound = _finite_end(norms[-1], at_start=False)
+    if first_bound and last_bound and first_bound != last_bound:
         raise ValueError(
-            f"the gradient reaching layer {layer} at step T must be finite and > 0 for a ratio; "
-            f"got {norms[-1]} (does the layer's output reach the loss?)"
+            f"layer {layer} has ‖dh_1‖ = {norms[0]} and ‖dh_T‖ = {norms[-1]} even in float64: "
+            "no ratio is defined (does the layer's output reach the loss?)"
         )
-    log10_ratio = log_gradient_ratio(norms) / np.log(10.0)  # -inf: ‖dh_1‖ = 0, inf: it overflowed
-    bound = None
-    if np.isinf(log10_ratio):
-        extreme = np.finfo(np.float64).tiny if log10_ratio < 0 else np.finfo(np.float64).max
-        bound = "<" if log10_ratio < 0 else ">"
-        log10_ratio = float(np.log10(extreme) - np.log10(norms[-1]))
+    log10_ratio = float(np.log10(first) - np.log10(last))  # ‖dh_1‖ / ‖dh_T‖, in the log domain
     with np.errstate(over="ignore", under="ignore"):
         ratio = float(np.power(10.0, log10_ratio))  # 0 or inf beyond the float range: still decides
-    return LayerFlow(layer, float(log10_ratio), bound, flow_verdict(ratio, T))
+    return LayerFlow(layer, log10_ratio, first_bound or last_bound, flow_verdict(ratio, T))
 
 
 def _outside_stable_band(flow: LayerFlow, T: int) -> float:
@@ -824,8 +836,8 @@ def flow_by_layer(model, x, h0=None, *, seed=0) -> FlowByLayer:
         ``model`` is not a DeepRNN; ``x`` or ``h0`` is not an array of real numbers.
     ValueError
         ``x`` is not (T, B, D) with T >= 2 and the model's D, or is not finite;
-        ``h0`` has the wrong shape; the norms are NaN (parameters not finite);
-        or no finite gradient reaches a layer at step T.
+        ``h0`` has the wrong shape; the norms are NaN (the pass overflowed);
+        or a layer's norms at both ends are 0 (or inf), so no ratio is defined.
 
     Examples
     --------

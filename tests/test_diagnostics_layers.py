@@ -102,6 +102,30 @@ def test_a_float64_underflow_is_reported_as_a_bound():
     assert json.loads(text)["worst"]["bound"] == "<"
 
 
+@pytest.mark.parametrize(
+    "first, last, bound, verdict",
+    [
+        (0.0, 1.0, "<", "vanishing"),
+        (np.inf, 1.0, ">", "exploding"),
+        (1.0, 0.0, ">", "exploding"),
+        (1.0, np.inf, "<", "vanishing"),
+        (0.0, np.inf, "<", "vanishing"),
+    ],
+)
+def test_a_zero_or_inf_norm_at_either_end_gives_a_bound_on_its_side(first, last, bound, verdict):
+    """0 at step 1 or inf at step T: the ratio is below the one computed with float64's
+    extreme in its place ("<"); inf at step 1 or 0 at step T: above (">").
+
+    Catches a bound on the wrong side, or a zero at step T turned into an error or -inf."""
+    tiny, huge = np.finfo(np.float64).tiny, np.finfo(np.float64).max
+    norms = np.array([first, 0.5, 0.7, last])
+    flow = diagnostics._layer_flow(2, norms)
+    used = [tiny if v == 0 else huge if np.isinf(v) else v for v in (first, last)]
+    assert flow == (2, pytest.approx(np.log10(used[0]) - np.log10(used[1])), bound, verdict)
+    with pytest.raises(ValueError, match=r"layer 2 has ‖dh_1‖ = inf and ‖dh_T‖ = inf"):
+        diagnostics._layer_flow(2, np.array([np.inf, 1.0, np.inf]))
+
+
 def test_the_model_is_left_untouched():
     """A float32 model stays float32 with the same weights; x is not changed.
 
@@ -218,7 +242,13 @@ def _nan_weights(model):
         (lambda m: m, np.zeros((5, 2, 3)), {"h0": ["a"]}, TypeError, "h0.0. must be a numpy array"),
         (_nan_weights, np.ones((5, 2, 3)), {}, ValueError, r"params\['layer1.W_hh'\] must be fin"),
         (_huge_weights, np.ones((5, 2, 3)), {}, ValueError, "norms of layer 1 hold NaN"),
-        (_zero_output, np.ones((5, 2, 3)), {}, ValueError, "reaching layer 1 at step T must be"),
+        (
+            _zero_output,
+            np.ones((5, 2, 3)),
+            {},
+            ValueError,
+            r"layer 1 has ‖dh_1‖ = 0.0 and ‖dh_T‖ = 0.0",
+        ),
     ],
 )
 def test_errors_name_the_argument_the_rule_and_the_value(make_model, x, kwargs, error, match):

@@ -1,5 +1,5 @@
-"""The tasks added for the chapter's claims: count-mod (complex state transitions) and sine's
-burn-in (multi-scale patterns after the phase transient).
+"""The tasks added for the chapter's claims: count-mod (complex state transitions), sine's
+burn-in and two-timescale (multi-scale patterns).
 
 Each test's docstring names the wrong implementation it catches.
 """
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from numrnn.presets import build
-from numrnn.training.tasks import CountModTask, SineTask, make_task
+from numrnn.training.tasks import CountModTask, SineTask, TwoTimescaleTask, make_task
 from numrnn.training.trainer import Trainer
 
 
@@ -137,6 +137,55 @@ def test_burn_in_zero_is_the_old_task_and_the_baseline_holds_after_the_burn_in()
     assert make_task(**task.to_dict()).burn_in == 10
 
 
+def test_two_timescale_labels_against_a_naive_loop():
+    """Targets against a per-sequence loop that reads the symbols and keys back from x.
+
+    Catches the symbol taken lag - 1 or lag + 1 steps back, a key that does not hold
+    until the next one, or class ids packed as key * A + symbol."""
+    task = TwoTimescaleTask(seq_len=40, symbols=3, keys=5, lag=3, key_period=6.0)
+    batch = task.generate(12, np.random.default_rng(0))
+    A, K = 3, 5
+    assert batch.x.shape == (40, 12, A + K) and task.output_size == A * K
+    for b in range(12):
+        key = None
+        for t in range(40):
+            symbol_channels, key_channels = batch.x[t, b, :A], batch.x[t, b, A:]
+            assert symbol_channels.sum() == 1 and key_channels.sum() in (0, 1)
+            if key_channels.sum():
+                key = int(np.argmax(key_channels))
+            assert key is not None  # step 1 always shows a key
+            if t < 3:
+                assert batch.targets[t, b] == -1
+            else:
+                fast = int(np.argmax(batch.x[t - 3, b, :A]))
+                assert batch.targets[t, b] == fast * K + key, (b, t)
+
+
+def test_two_timescale_baseline_is_what_the_current_step_alone_gives():
+    """The Bayes predictor that sees only x_t (the key when shown, else uniform) scores the
+    stated baseline on 4000 sequences, and keys appear every key_period steps on average.
+
+    Catches ln(A K) (which ignores the steps that show the key) or a key shown at a
+    rate other than 1/P."""
+    task = TwoTimescaleTask(seq_len=50, key_period=5.0)
+    batch = task.generate(4000, np.random.default_rng(1))
+    shown = batch.x[:, :, 4:].sum(axis=2)[2:]  # key shown at the scored steps
+    assert shown.mean() == pytest.approx(1 / 5, rel=0.02)
+    per_step = math.log(4) + np.where(shown == 1, 0.0, math.log(4))
+    assert per_step.mean() == pytest.approx(task.baseline.value, rel=0.01)
+    assert task.baseline.value == pytest.approx(math.log(4) + 0.8 * math.log(4))
+
+
+def test_two_timescale_is_rebuilt_from_its_dict():
+    """Catches a setting lost in to_dict (the checkpoint would rebuild another task)."""
+    task = make_task("two-timescale", seq_len=20, symbols=3, keys=2, lag=1, key_period=4.0)
+    rebuilt = make_task(**task.to_dict())
+    assert rebuilt.to_dict() == task.to_dict()
+    np.testing.assert_array_equal(
+        rebuilt.validation_batches()[0].targets, task.validation_batches()[0].targets
+    )
+
+
 @pytest.mark.parametrize(
     "make, error, match",
     [
@@ -146,6 +195,12 @@ def test_burn_in_zero_is_the_old_task_and_the_baseline_holds_after_the_burn_in()
         (lambda: CountModTask(modulus=1), ValueError, r"modulus must be >= 2; got 1"),
         (lambda: CountModTask(modulus="3"), TypeError, r"modulus must be an int"),
         (lambda: CountModTask(seq_len=0), ValueError, r"seq_len must be >= 1; got 0"),
+        (lambda: TwoTimescaleTask(seq_len=2, lag=2), ValueError, r"seq_len must be >= lag \+ 1"),
+        (lambda: TwoTimescaleTask(symbols=1), ValueError, r"symbols must be >= 2; got 1"),
+        (lambda: TwoTimescaleTask(keys=1), ValueError, r"keys must be >= 2; got 1"),
+        (lambda: TwoTimescaleTask(lag=0), ValueError, r"lag must be >= 1; got 0"),
+        (lambda: TwoTimescaleTask(key_period=1), ValueError, r"key_period must be a finite num"),
+        (lambda: TwoTimescaleTask(key_period="20"), TypeError, r"key_period must be a real num"),
     ],
 )
 def test_bad_settings_are_named(make, error, match):

@@ -112,7 +112,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--seq-len",
         type=int,
         help="sequence length T (default: the task's: adding 50, copy 30, temporal-order 50, "
-        "sine 100, count-mod 24, reber 30, charlm 64)",
+        "sine 100, count-mod 60, two-timescale 60, reber 30, charlm 64)",
     )
     what.add_argument(
         "--arch",

@@ -233,18 +233,22 @@ class TestResult(NamedTuple):
         }
 
 
-def _check_level(level) -> float:
-    """The confidence level, a number strictly between 0 and 1."""
-    if not _is_finite_number(level) or not 0 < level < 1:
-        raise ValueError(f"level must be a number strictly between 0 and 1; got {level!r}")
-    return float(level)
+def _check_open_fraction(value, name: str) -> float:
+    """A level such as alpha or a confidence: a number strictly between 0 and 1."""
+    if not _is_finite_number(value) or not 0 < value < 1:
+        raise ValueError(f"{name} must be a number strictly between 0 and 1; got {value!r}")
+    return float(value)
 
 
-def _check_alpha(alpha) -> float:
-    """The significance level, a number strictly between 0 and 1."""
-    if not _is_finite_number(alpha) or not 0 < alpha < 1:
-        raise ValueError(f"alpha must be a number strictly between 0 and 1; got {alpha!r}")
-    return float(alpha)
+def _check_p_value(value, name: str):
+    """A p-value in [0, 1], or None (a claim not tested)."""
+    if value is None:
+        return None
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a number in [0, 1] or None; got {value!r}")
+    if not 0 <= value <= 1:  # also False for NaN
+        raise ValueError(f"{name} must lie in [0, 1]; got {value!r}")
+    return float(value)
 
 
 def _check_count(value, name: str, minimum: int = 0) -> int:
@@ -355,7 +359,7 @@ def less_than(a, b, *, seed=0, n_resamples=10_000, level=0.95) -> TestResult:
     b = _check_values(b, "b")
     seed = _check_count(seed, "seed")
     n_resamples = _check_count(n_resamples, "n_resamples", minimum=1)
-    level = _check_level(level)
+    level = _check_open_fraction(level, "level")
     stats = _scipy_stats()
     pooled = np.concatenate([a, b])
     if len(np.unique(pooled)) == len(pooled):
@@ -452,7 +456,7 @@ def fisher_fewer_failures(learned_a, n_a, learned_b, n_b, *, level=0.95) -> Test
     ):
         if learned > n:
             raise ValueError(f"{name} must be at most {n_name} = {n}; got {learned}")
-    level = _check_level(level)
+    level = _check_open_fraction(level, "level")
     stats = _scipy_stats()
     table = [[learned_a, n_a - learned_a], [learned_b, n_b - learned_b]]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -507,17 +511,11 @@ def holm(p_values, alpha=0.05) -> list:
     >>> [row["adjusted_p"] for row in holm([0.01, 0.04, 0.03, 0.005])]
     [0.03, 0.06, 0.06, 0.02]
     """
-    alpha = _check_alpha(alpha)
+    alpha = _check_open_fraction(alpha, "alpha")
     if isinstance(p_values, (str, bytes)) or not hasattr(p_values, "__len__"):
         raise TypeError(f"p_values must be a sequence of numbers or None; got {p_values!r}")
-    for p_value in p_values:
-        if p_value is None:
-            continue
-        if not isinstance(p_value, numbers.Real) or isinstance(p_value, bool):
-            raise TypeError(f"p_values must hold numbers or None; got {p_value!r}")
-        if not 0 <= p_value <= 1:  # also False for NaN
-            raise ValueError(f"p_values must lie in [0, 1]; got {p_value!r}")
-    tested = sorted((float(p), index) for index, p in enumerate(p_values) if p is not None)
+    p_values = [_check_p_value(p_value, "p_values") for p_value in p_values]
+    tested = sorted((p, index) for index, p in enumerate(p_values) if p is not None)
     m = len(tested)
     rows = [{"adjusted_p": None, "reject": None} for _ in p_values]
     running_max = 0.0
@@ -562,14 +560,9 @@ def three_way(p_for, p_against, alpha) -> str:
     >>> three_way(0.01, 0.99, 0.05), three_way(0.99, 0.01, 0.05), three_way(0.2, 0.8, 0.05)
     ('supported', 'contradicted', 'inconclusive')
     """
-    alpha = _check_alpha(alpha)
-    for name, p_value in (("p_for", p_for), ("p_against", p_against)):
-        if p_value is None:
-            continue
-        if not isinstance(p_value, numbers.Real) or isinstance(p_value, bool):
-            raise TypeError(f"{name} must be a number or None; got {p_value!r}")
-        if not 0 <= p_value <= 1:
-            raise ValueError(f"{name} must lie in [0, 1]; got {p_value!r}")
+    alpha = _check_open_fraction(alpha, "alpha")
+    p_for = _check_p_value(p_for, "p_for")
+    p_against = _check_p_value(p_against, "p_against")
     supported = p_for is not None and p_for <= alpha
     contradicted = p_against is not None and p_against <= alpha
     if supported and contradicted:

@@ -88,6 +88,13 @@ RECIPES = {
     # rate before then and it never does (seeds 0-2 at 1.386), so its rate stays constant; it
     # learns on seeds 0 and 1 (0.001, 0.000) and not yet on seed 2 (1.369).
     ("temporal-order", "deep-transition-shortcut"): {"schedule": "constant"},
+    # Counting mod k asks for a hard update of the state at every step (c_t = c_{t-1} + b_t mod k),
+    # what a deep transition is for: at compare's budget (~2000 parameters, 600 Adam steps) a
+    # q = 2 deep transition at 3e-3 reached 0.02-0.37 nats on 8 of 9 seeds (baseline 1.54), and
+    # no vanilla RNN got below 0.64 at any rate from 1e-3 to 1e-2 (3e-3 was its best, too).
+    # With H = 32 it reached 0.0071 in 1000 steps (seed 0); with the default H = 64 the same
+    # rate stalled at 1.47 after 2000 steps, and 1e-3 needed all 2000 for 0.0065.
+    ("count-mod", "*"): {"arch": "deep-transition", "hidden": 32, "lr": 3e-3, "steps": 1000},
     # The built-in story has 3,675 training characters: 32 streams of 64 characters would be one
     # batch per epoch, the same batch at every step, learnt by heart. 8 streams of 32 give 14
     # windows per epoch, and 300 steps are about 20 epochs; the best checkpoint is kept.

@@ -11,6 +11,8 @@ name (``--task``)   what the model must do                            metric  tr
                     (optionally scored after a burn-in)
 ``count-mod``       the running count of ones in a bit stream, mod k  xent    no count kept
                     (k = 2: parity)                                           (≈ ln k)
+``two-timescale``   a symbol from 2 steps back and a key shown every  xent    no memory
+                    20 steps on average, at once
 ``reber``           predict the next symbol of embedded Reber         xent    unigram frequencies
                     strings
 ``charlm``          predict the next character of a text              bpc     unigram frequencies
@@ -31,7 +33,14 @@ from .base import Baseline, Batch, SyntheticTask, Task, one_hot
 from .charlm import CharLMTask, Vocabulary, builtin_text
 from .chorales import ChoralesTask
 from .reber import ReberTask
-from .synthetic import AddingTask, CopyTask, CountModTask, SineTask, TemporalOrderTask
+from .synthetic import (
+    AddingTask,
+    CopyTask,
+    CountModTask,
+    SineTask,
+    TemporalOrderTask,
+    TwoTimescaleTask,
+)
 
 __all__ = [
     "TASKS",
@@ -46,6 +55,7 @@ __all__ = [
     "TemporalOrderTask",
     "SineTask",
     "CountModTask",
+    "TwoTimescaleTask",
     "ReberTask",
     "CharLMTask",
     "Vocabulary",
@@ -59,6 +69,7 @@ TASKS = {
     "temporal-order": TemporalOrderTask,
     "sine": SineTask,
     "count-mod": CountModTask,
+    "two-timescale": TwoTimescaleTask,
     "reber": ReberTask,
     "charlm": CharLMTask,
     "chorales": ChoralesTask,
