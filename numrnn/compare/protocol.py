@@ -251,7 +251,7 @@ class Protocol:
 
     tasks: tuple = (
         TaskSpec("sine", 40, (("burn_in", 10),)),
-        TaskSpec("count-mod", 20),
+        TaskSpec("count-mod", 20, (("modulus", 3),)),
         TaskSpec("adding", 10),
     )
     architectures: tuple = tuple(ARCHITECTURES)
