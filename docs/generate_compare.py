@@ -8,9 +8,10 @@ Run from the top of the repository (about three minutes on two cores)::
 
 The report itself goes to ``docs/_build/compare/report`` (not in git; rerun the same
 command to resume an interrupted comparison). The script writes ``docs/_static/compare/``
-(commit it): the report's figures (PNG), its ``results.json``, and three Markdown includes
+(commit it): the report's figures (PNG), its ``results.json``, and four Markdown includes
 made from ``results.json`` alone, ``run.md`` (the command and the machine),
-``flow_table.md`` (gradient flow per architecture) and ``flow_claims.md`` (the chapter's
+``flow_table.md`` (gradient flow per architecture), ``verdicts.md`` (every claim's verdict
+and its test) and ``flow_claims.md`` (the chapter's
 gradient-flow claims and their verdicts). The docs build only reads these files: it never
 runs the comparison. It also rewrites the README's table of the default report (between
 ``<!-- compare-table:begin -->`` and ``<!-- compare-table:end -->``). ``tests/test_docs.py``
@@ -28,6 +29,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from numrnn.compare.report import claim_test_cell, flow_cell
 
 DOCS = Path(__file__).resolve().parent
 README = DOCS.parent / "README.md"
@@ -68,43 +71,45 @@ def _jobs(run: dict) -> str:
 
 
 def flow_table_markdown(results: dict) -> str:
-    """Gradient flow per architecture, at initialisation and after training, at a matched budget."""
+    """Gradient flow per architecture, worst layer per seed, at init, first evaluation and end."""
     thresholds = results["thresholds"]
     rows = [
         "| architecture | H | parameters | sequential depth h→h "
-        "| log10 ‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ at init | decay per step at init | log10 ratio trained |",
+        "| flow at init (every reporting seed) | at the first evaluation | after training |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in results["table"]:
-        init, trained = row["flow_init"], row["flow_trained"]
         rows.append(
             f"| {row['title']} | {row['hidden']} | {row['parameters']['total']} "
-            f"| {row['sequential_depth']['recurrent']} "
-            f"| {_number(init['log10_ratio'])} ({init['verdict']}) | {_number(init['rate'])} "
-            f"| {_number(trained['log10_ratio'])} ({trained['verdict']}) |"
+            f"| {row['sequential_depth']['recurrent']} | {flow_cell(row['flow_init'])} "
+            f"| {flow_cell(row['flow_first_eval'])} | {flow_cell(row['flow_trained'])} |"
         )
     note = (
-        f"\nA per-step rate below {thresholds['vanishing_below']} is vanishing, above "
-        f'{thresholds["exploding_above"]} exploding; "trained" is after training on '
-        f"{results['flow_task']}.\n"
+        f"\nflow_by_layer in float64 on {results['flow_task']}'s own inputs, every layer; a "
+        f"model's verdict is its worst layer's. A per-step rate below "
+        f"{thresholds['vanishing_below']} is vanishing, above {thresholds['exploding_above']} "
+        "exploding.\n"
     )
     return "\n".join(rows) + "\n" + note
 
 
 def flow_claims_markdown(results: dict) -> str:
     """The chapter's claims about gradient flow and skip connections, with the measured verdicts."""
-    rows = ["| pattern | claim | rule | measured | verdict |", "| --- | --- | --- | --- | --- |"]
+    rows = [
+        "| pattern | claim | rule | measured | test | verdict |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for claim in results["claims"]:
         words = f"{claim['cell']} {claim['claim']}".lower()
         about_flow = claim["cell"] == "gradient flow" or "gradient" in words
         about_skip = "skip" in words or ("skip" in claim["pattern"] and claim["cell"] == "use case")
         if not (about_flow or about_skip):
             continue
-        rule = claim["rule"].replace("|", "\\|")
-        measured = claim["deciding"].replace("|", "\\|")
+        cells = [claim["rule"], claim["deciding"], claim_test_cell(claim)]
+        rule, measured, test = (cell.replace("|", "\\|") for cell in cells)
         rows.append(
             f"| {claim['pattern']} | {claim['cell']}: {claim['claim']} | {rule} | {measured} "
-            f"| **{claim['verdict']}** |"
+            f"| {test} | **{claim['verdict']}** |"
         )
     return "\n".join(rows) + "\n"
 
@@ -114,27 +119,51 @@ def readme_table_markdown(results: dict) -> str:
     tasks = list(results["tasks"])
     rows = [
         "| architecture | H | parameters | sequential depth h→h | ms/step "
-        "| log10 ‖∂L/∂h_1‖/‖∂L/∂h_T‖ at init (T=100) | "
+        f"| worst-layer flow at init ({results['flow_task']}) | "
         + " | ".join(
-            f"{task} test {results['tasks'][task]['metric_name'].upper()}" for task in tasks
+            f"{task} test {results['tasks'][task]['metric_name'].upper()}: median [IQR], learnt"
+            for task in tasks
         )
         + " |",
         "|" + "---|" * (6 + len(tasks)),
     ]
     for row in results["table"]:
         init = row["flow_init"]
+        flow = (
+            "n/a"
+            if init["verdict"] is None
+            else f"{_number(init['median_value'])} ({init['verdict']}, layer "
+            + ", ".join(str(layer) for layer in init["worst_layers"])
+            + ")"
+        )
         metrics = []
         for task in tasks:
             metric = row["metrics"][task]
             metrics.append(
-                "diverged"
-                if metric["mean"] is None
-                else f"{_number(metric['mean'])} ± {_number(metric['std'])}"
+                f"{_number(metric['median'])} [{_number(metric['q1'])}, {_number(metric['q3'])}], "
+                f"{metric['learned']} of {metric['learned_of']}"
             )
         rows.append(
             f"| {row['title']} | {row['hidden']} | {row['parameters']['total']} "
             f"| {row['sequential_depth']['recurrent']} | {row['ms_per_step']:.2f} "
-            f"| {_number(init['log10_ratio'])} ({init['verdict']}) | " + " | ".join(metrics) + " |"
+            f"| {flow} | " + " | ".join(metrics) + " |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def verdicts_markdown(results: dict) -> str:
+    """Every claim's verdict, one line each, for docs/compare.md."""
+    rows = [
+        "| pattern | claim | measured | test | verdict |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for claim in results["claims"]:
+        measured, test = (
+            cell.replace("|", "\\|") for cell in (claim["deciding"], claim_test_cell(claim))
+        )
+        rows.append(
+            f"| {claim['pattern']} | {claim['cell']}: {claim['claim']} | {measured} | {test} "
+            f"| **{claim['verdict']}** |"
         )
     return "\n".join(rows) + "\n"
 
@@ -158,6 +187,7 @@ INCLUDES = {
     "run.md": run_markdown,
     "flow_table.md": flow_table_markdown,
     "flow_claims.md": flow_claims_markdown,
+    "verdicts.md": verdicts_markdown,
 }
 
 

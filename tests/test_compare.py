@@ -30,21 +30,25 @@ from numrnn.training.tasks import TASKS, AddingTask, Task
 TINY = Protocol(
     tasks=(TaskSpec("adding", 6),),
     architectures=("vanilla", "deep-transition", "deep-transition-skip"),
+    tuning_seeds=1,
     seeds=2,
     budget=120,
     tolerance=0.15,
     steps=4,
-    lr_grid=(1e-2, 3e-2),
+    lr_range=(1e-2, 3e-2),
+    tuning_points=2,
+    tuning_rungs=(0.5, 1.0),
     batch_size=4,
     eval_every=2,
     depths=(1, 2),
-    flow_T=8,
+    fixed_width_sweep=False,
     flow_batch=2,
     spectra_T=3,
 )
-# flow jobs + tuning: 2 seeds × (vanilla, deep-transition q=2 and q=1: 2 lrs; deep-transition-skip
-# q=2 and q=1: 2 lrs × 2 residual scales); TINY has 2 seeds, both tuning seeds, so no more runs
-TINY_JOBS = 3 + 2 * (3 * 2 + 2 * 2 * 2)
+# 5 configurations (vanilla; deep-transition q=2, q=1; deep-transition-skip q=2, q=1), each with
+# 2 tuning points: 2 short runs, then the better one at full length (1 tuning seed), then
+# 2 reporting seeds; and 3 flow jobs
+TINY_JOBS = 3 + 5 * (2 + 1 + 2)
 
 
 def without_timing(value):
@@ -85,6 +89,17 @@ def close(shown: float, value: float) -> bool:
 
 
 # ------------------------------------------------------------------------------ the quick report
+
+
+def test_a_quick_report_opens_with_a_banner_that_its_numbers_decide_nothing(quick_report):
+    """The banner is the first thing of report.md and report.html and is in the JSON's run facts;
+    catches a report that drops it or shows it below the table."""
+    out, results = quick_report
+    assert results["run"]["quick"] is True
+    markdown = (out / "report.md").read_text()
+    assert markdown.startswith("**QUICK RUN: these numbers decide nothing.")
+    body = (out / "report.html").read_text().split("<body>", 1)[1]
+    assert body.lstrip().startswith("<p><strong>QUICK RUN: these numbers decide nothing.")
 
 
 def test_quick_run_writes_every_file(quick_report):
@@ -132,42 +147,63 @@ def test_report_table_has_a_row_per_architecture_with_the_json_numbers(quick_rep
         depth = row["sequential_depth"]
         assert numbers_in(cells[5]) == [depth["recurrent"], depth["input_to_output"]]
         assert close(numbers_in(cells[6])[0], row["ms_per_step"])
-        assert close(numbers_in(cells[7])[0], row["steps_per_second"])
-        assert close(numbers_in(cells[8])[0], row["flow_init"]["log10_ratio"])
-        assert row["flow_init"]["verdict"] in cells[8]
-        assert close(numbers_in(cells[9])[0], row["flow_init"]["rate"])
-        for cell, task in zip(cells[11:], results["tasks"], strict=True):
+        flow = row["flow_init"]
+        assert f"worst layer {', '.join(map(str, flow['worst_layers']))}" in cells[7]
+        assert (flow["verdict"] if flow["verdict"] != "mixed" else "") in cells[7]
+        for cell, task in zip(cells[9:], results["tasks"], strict=True):
             metric = row["metrics"][task]
             shown = numbers_in(cell)
-            assert close(shown[0], metric["mean"]) and close(shown[1], metric["std"])
+            assert close(shown[0], metric["median"]) and close(shown[3], metric["mean"])
+            assert close(shown[4], metric["sd"])
+            assert f"learnt {metric['learned']} of {metric['learned_of']}" in cell
 
 
 def test_parameter_counts_meet_the_budget_and_are_the_models_counts(quick_report):
+    """Every budget-matched configuration meets the budget; a fixed-width one has the width of
+    the preset's q at the budget, whatever its count. Catches a fixed-width sweep that
+    re-solves the width (depth confounded with width again)."""
     _, results = quick_report
     protocol = results["protocol"]
+    preset_width = {
+        run["arch"]: run["hidden"]
+        for run in results["runs"]
+        if "main" in run["roles"] and run["task"] == results["flow_task"]
+    }
+    fixed = [run for run in results["runs"] if "width sweep" in run["roles"]]
+    assert fixed and all(run["hidden"] == preset_width[run["arch"]] for run in fixed)
     for run in results["runs"]:
-        total = run["parameters"]["total"]
-        assert abs(total - protocol["budget"]) / protocol["budget"] <= protocol["tolerance"]
         task = results["tasks"][run["task"]]["settings"]
         model = build(run["arch"], 2, run["hidden"], 1, transition_depth=run["transition_depth"])
-        assert task["name"] == "adding" and model.num_params() == total
+        assert task["name"] == "adding" and model.num_params() == run["parameters"]["total"]
+        if run["roles"] == ["width sweep"]:
+            continue
+        total = run["parameters"]["total"]
+        assert abs(total - protocol["budget"]) / protocol["budget"] <= protocol["tolerance"]
 
 
-def test_verdicts_follow_the_measured_numbers(quick_report):
+def test_verdicts_are_three_way_and_every_tested_one_follows_its_holm_p_values(quick_report):
+    """Each tested claim's verdict is what three_way gives on its Holm-adjusted p's; catches a
+    verdict read from the raw p (before Holm) or the old "not supported" two-way verdicts."""
+    from numrnn.compare import stats
+
     _, results = quick_report
-    claims = {(c["pattern"], c["claim"]): c for c in results["claims"]}
-    rows = {row["arch"]: row for row in results["table"]}
-    flow = claims[("deep-transition", "challenging")]
-    lower = (
-        rows["deep-transition"]["flow_init"]["log10_ratio"]
-        < rows["vanilla"]["flow_init"]["log10_ratio"]
-    )
-    assert flow["verdict"] == ("supported" if lower else "not supported")
     assert {c["verdict"] for c in results["claims"]} <= {
         "supported",
-        "not supported",
+        "contradicted",
+        "inconclusive",
         "not measured",
     }
+    for claim in results["claims"]:
+        test = claim["test"]
+        if test is None:
+            continue
+        expected = stats.three_way(test["holm_p_for"], test["holm_p_against"], 0.05)
+        if test.get("equivalence"):
+            expected = "inconclusive" if expected == "inconclusive" else "contradicted"
+        assert claim["verdict"] == expected
+        assert test["holm_p_for"] >= test["p_for"] and test["holm_p_against"] >= test["p_against"]
+        # 2 vs 2 seeds: no test can pass
+        assert claim["verdict"] in ("inconclusive", "not measured")
     text = (quick_report[0] / "report.md").read_text()
     for claim in results["claims"]:
         assert f"**{claim['verdict']}**" in text
@@ -179,55 +215,103 @@ def test_depth_sweep_lists_every_depth_in_order_for_both_architectures(quick_rep
     assert list(results["sweep"]) == ["deep-transition", "deep-transition-skip"]
     for by_q in results["sweep"].values():
         assert list(by_q) == depths
-    rows = table_rows((out / "report.md").read_text(), "The depth sweep on adding-20")
+    rows = table_rows(
+        (out / "report.md").read_text(), "The depth sweep on adding-20, budget-matched"
+    )
     assert [(cells[0], cells[1]) for cells in rows] == [
         (arch, q) for arch in results["sweep"] for q in depths
     ]
 
 
-def test_tuning_picks_the_best_mean_over_the_tuning_seeds_on_validation(quick_report):
-    """The chosen lr (and residual scale) is the grid point with the lowest mean validation
-    metric over the tuning seeds; the residual architectures are tuned over lr × scale, the
-    others over lr alone; the chosen point's tuning runs are the first seeds of the table."""
+def test_tuning_halves_and_picks_the_best_mean_over_the_tuning_seeds_on_validation(quick_report):
+    """Every point trains the first rung; the best 1/halving_rate go on; the chosen point is the
+    lowest mean validation metric of the last rung. Catches a choice made on the short rung, on
+    one seed, or on a point that did not reach the last rung."""
     _, results = quick_report
     protocol = results["protocol"]
     for run in results["runs"]:
         residual = run["arch"] in ("deep-transition-skip", "hierarchical-deep-transition-skip")
-        expected_points = len(protocol["lr_grid"]) * (
-            len(protocol["residual_scales"]) if residual else 1
-        )
-        assert len(run["tuning"]) == expected_points
+        assert len(run["tuning"]) == protocol["tuning_points"]
         assert all(("residual_scale" in point) == residual for point in run["tuning"])
-        for point in run["tuning"]:
-            assert len(point["per_seed"]) == protocol["tuning_seeds"]
-            if None not in point["per_seed"]:
-                assert point["final_val_metric"] == pytest.approx(np.mean(point["per_seed"]))
-        finite = [p for p in run["tuning"] if p["final_val_metric"] is not None]
+        first = [point["rungs"][0] for point in run["tuning"]]
+        assert all(r["steps"] == protocol["rung_steps"][0] for r in first)
+        last = [p for p in run["tuning"] if len(p["rungs"]) == len(protocol["rung_steps"])]
+        assert len(last) == math.ceil(protocol["tuning_points"] / protocol["halving_rate"])
+        for point in last:
+            rung = point["rungs"][-1]
+            assert len(rung["per_seed"]) == protocol["tuning_seeds"]
+            if None not in rung["per_seed"]:
+                assert rung["final_val_metric"] == pytest.approx(np.mean(rung["per_seed"]))
         best = min(
-            finite, key=lambda p: (p["final_val_metric"], p["lr"], p.get("residual_scale", 0))
+            last,
+            key=lambda p: (
+                math.inf
+                if p["rungs"][-1]["final_val_metric"] is None
+                else p["rungs"][-1]["final_val_metric"],
+                p["lr"],
+                p.get("residual_scale", 0),
+            ),
         )
         assert (run["lr"], run["residual_scale"]) == (best["lr"], best.get("residual_scale"))
 
 
-def test_the_tuning_table_shows_one_line_per_residual_scale(quick_report):
+def test_every_architecture_gets_the_same_number_of_tuning_runs(quick_report):
+    """Counted from the job files: the tuning runs of every configuration, the residual ones
+    (lr × residual scale) included. Catches the old grid, which gave a residual architecture
+    twice the runs."""
+    out, _ = quick_report
+    runs = {}
+    for path in (out / "jobs").glob("*.json"):
+        settings = json.loads(path.read_text())["settings"]
+        if settings["kind"] == "train" and not settings["measure_flow"]:
+            key = (settings["arch"], json.dumps(settings["task"]), settings["transition_depth"])
+            key += (settings["hidden"],)
+            runs[key] = runs.get(key, 0) + 1
+    assert len(runs) == len(json.loads((out / "results.json").read_text())["runs"])
+    assert len(set(runs.values())) == 1, runs
+
+
+def test_reporting_seeds_are_disjoint_from_tuning_seeds_and_the_offset_shifts_both(quick_report):
+    """From the job files: tuning runs use only the tuning seeds, reporting runs only the
+    reporting seeds, and the two sets do not meet; --seed-offset moves every seed and the
+    held-out sets. Catches reporting the seeds that chose the settings."""
+    out, results = quick_report
+    protocol = results["protocol"]
+    tuning, reporting = set(protocol["tuning_seeds_used"]), set(protocol["reporting_seeds_used"])
+    assert tuning and reporting and not tuning & reporting
+    seen = {True: set(), False: set()}
+    for path in (out / "jobs").glob("*.json"):
+        settings = json.loads(path.read_text())["settings"]
+        if settings["kind"] == "train":
+            seen[settings["measure_flow"]].add(settings["seed"])
+    assert seen == {True: reporting, False: tuning}
+    shifted = QUICK.replace(seed_offset=1000)
+    assert shifted.tuning_seed_list == [s + 1000 for s in QUICK.tuning_seed_list]
+    assert shifted.reporting_seed_list == [s + 1000 for s in QUICK.reporting_seed_list]
+    assert not set(shifted.tuning_seed_list + shifted.reporting_seed_list) & (tuning | reporting)
+    task = QUICK.tasks[0]
+    moved = train_settings(shifted, "vanilla", task, 8, 0, 1000, {"lr": 1e-2})
+    assert (moved["validation_seed"], moved["test_seed"]) == (1000, 1001)
+    with pytest.raises(ValueError, match="seed_offset must be"):
+        QUICK.replace(seed_offset=-1)
+
+
+def test_the_tuning_table_shows_every_point_and_marks_the_chosen_one_once(quick_report):
+    """One line per tuning point of every configuration, the chosen one marked once, with EDGE
+    where it sits at the end of the learning-rate range. Catches a table that lists only the
+    survivors of the halving, or an edge choice shown unflagged."""
     out, results = quick_report
     rows = table_rows(
         (out / "report.md").read_text(),
-        "Tuning: the mean final validation metric of the tuning seeds at each point of the grid",
+        "Tuning: the mean final validation metric of the tuning seeds at each rung",
     )
-    scales = [f"{s:g}" for s in results["protocol"]["residual_scales"]]
     for run in results["runs"]:
-        mine = [
-            cells
-            for cells in rows
-            if cells[:3] == [run["arch"], run["task"], str(run["transition_depth"])]
-        ]
-        if run["residual_scale"] is None:
-            assert [cells[5] for cells in mine] == ["–"]
-        else:
-            assert [cells[5] for cells in mine] == scales
+        where = [run["arch"], run["task"], str(run["transition_depth"]), str(run["hidden"])]
+        mine = [cells for cells in rows if cells[:4] == where]
+        assert len(mine) == len(run["tuning"])
         chosen = [cells[-1] for cells in mine if cells[-1]]
         assert len(chosen) == 1 and chosen[0].startswith(f"lr {run['lr']:g}")
+        assert ("EDGE" in chosen[0]) == (run["grid_edge"] is not None)
 
 
 # ------------------------------------------------------------------------------ the sweep machinery
@@ -250,7 +334,8 @@ def test_a_job_with_other_settings_is_not_reused(tmp_path):
     tiny_results(tmp_path)
     longer = TINY.replace(steps=5)
     sweep, _ = tiny_results(tmp_path, protocol=longer)
-    assert sweep.cached == 3  # only the flow jobs, which do not train
+    # only the first rung (2 steps either way: 0.5 × 4 and round(0.5 × 5)) can be reused
+    assert 10 <= sweep.cached <= 13 and sweep.cached + sweep.ran == TINY_JOBS
     assert all(
         result["steps_done"] == 5 for results in sweep.seed_results.values() for result in results
     )
@@ -435,6 +520,8 @@ def test_task_specs_parse_and_refuse_bad_lengths():
         (["--arch", "lstm"], r"--arch must be one of \["),
         (["--budget", "12"], r"raise --budget to about"),
         (["--task", "chorales"], r"pip install 'numrnn\[music\]'"),
+        (["--seed-offset", "-1"], r"--seed-offset must be a whole number >= 0; got -1"),
+        (["--residual-scales", "0.1,0.2,0.3"], r"divides the 2 tuning points.*got 3"),
     ],
 )
 def test_bad_flags_are_one_line_errors_with_exit_2(flags, message, tmp_path, capsys):
@@ -484,18 +571,6 @@ def test_shared_jobs_folder_can_be_copied_to_resume_elsewhere(quick_report, tmp_
     )
 
 
-def test_better_means_a_gap_larger_than_the_seeds_spread():
-    from numrnn.compare.results import _less
-
-    def metric(mean, std, not_finite=0):
-        return {"mean": mean, "std": std, "n": 3, "not_finite": not_finite}
-
-    assert _less(metric(0.10, 0.01), metric(0.20, 0.05))  # gap 0.10 > 0.05
-    assert not _less(metric(0.159, 0.002), metric(0.164, 0.0076))  # gap within the spread
-    assert not _less(metric(0.10, 0.0, not_finite=1), metric(0.20, 0.0))  # a diverged seed
-    assert _less(metric(0.5, 0.4), metric(None, None, not_finite=3))  # beats a run that diverged
-
-
 def test_residual_scales_flag_sets_the_tuning_grid_of_the_residual_architectures():
     import argparse
 
@@ -505,16 +580,18 @@ def test_residual_scales_flag_sets_the_tuning_grid_of_the_residual_architectures
     add_arguments(parser)
     protocol = make_protocol(parser.parse_args(["--out", "x", "--residual-scales", "1"]))
     assert protocol.residual_scales == (1.0,)
+    plain = protocol.tuning_grid("deep-transition-shortcut")
     assert protocol.tuning_grid("deep-transition-skip") == [
-        {"lr": lr, "residual_scale": 1.0} for lr in protocol.lr_grid
-    ]
-    assert protocol.tuning_grid("deep-transition-shortcut") == [
-        {"lr": lr} for lr in protocol.lr_grid
+        {**point, "residual_scale": 1.0} for point in plain
     ]
     default = make_protocol(parser.parse_args(["--out", "x"]))
     assert default.residual_scales == (0.01, 1.0)
-    assert default.tuning_seeds == 2
-    assert make_protocol(parser.parse_args(["--out", "x", "--seeds", "1"])).tuning_seeds == 1
+    assert (default.tuning_seeds, default.seeds) == (2, 6)
+    residual = default.tuning_grid("deep-transition-skip")
+    assert len(residual) == len(default.tuning_grid("vanilla")) == default.tuning_points
+    assert {p["residual_scale"] for p in residual} == {0.01, 1.0}
+    assert make_protocol(parser.parse_args(["--out", "x", "--seeds", "7"])).seeds == 7
+    assert make_protocol(parser.parse_args(["--out", "x", "--seed-offset", "9"])).seed_offset == 9
 
 
 def test_the_gradient_flow_pictures_use_the_residual_scale_each_architecture_chose(quick_report):

@@ -250,9 +250,11 @@ def test_the_compare_includes_are_generated_from_the_committed_results():
         )
     for figure in generate.FIGURES:
         assert (folder / f"{figure}.png").read_bytes()[:4] == b"\x89PNG", figure
-    page = (DOCS / "gradient_flow.md").read_text(encoding="utf-8")
+    pages = "".join(
+        (DOCS / page).read_text(encoding="utf-8") for page in ("gradient_flow.md", "compare.md")
+    )
     for name in [*generate.INCLUDES, *(f"{figure}.png" for figure in generate.FIGURES)]:
-        assert f"_static/compare/{name}" in page, f"docs/gradient_flow.md does not show {name}"
+        assert f"_static/compare/{name}" in pages, f"no page of docs/ shows {name}"
 
 
 def test_the_readme_table_is_generated_from_the_committed_results(tmp_path):
@@ -272,6 +274,18 @@ def test_the_readme_table_is_generated_from_the_committed_results(tmp_path):
     with pytest.raises(SystemExit, match="must hold <!-- compare-table:begin -->"):
         generate.update_readme(results, copy)
     assert copy.read_text(encoding="utf-8") == "no markers\n"
+
+
+def _flow_column(verdict, median) -> dict:
+    """A flow column of results.json (every seed's worst layer 1)."""
+    return {
+        "per_seed": [],
+        "verdict": verdict,
+        "verdict_counts": {} if verdict is None else {verdict: 6},
+        "worst_layers": [] if verdict is None else [1],
+        "median_value": median,
+        "any_bound": False,
+    }
 
 
 def _fake_report(folder: Path, figures) -> dict:
@@ -295,8 +309,9 @@ def _fake_report(folder: Path, figures) -> dict:
                 "hidden": 15,
                 "parameters": {"total": 286},
                 "sequential_depth": {"recurrent": 1},
-                "flow_init": {"log10_ratio": -3.561, "rate": 0.7601, "verdict": "vanishing"},
-                "flow_trained": {"log10_ratio": None, "rate": None, "verdict": "n/a"},
+                "flow_init": _flow_column("vanishing", -3.561),
+                "flow_first_eval": _flow_column("vanishing", -2.5),
+                "flow_trained": _flow_column(None, None),
             }
         ],
         "claims": [
@@ -306,6 +321,18 @@ def _fake_report(folder: Path, figures) -> dict:
                 "claim": "challenging",
                 "rule": "|a| < |b|",
                 "deciding": "-5.3 vs -3.56",
+                "family": "gradient flow",
+                "test": {
+                    "test": "exact Mann-Whitney U",
+                    "p_for": 0.001,
+                    "p_against": 0.999,
+                    "holm_p_for": 0.004,
+                    "holm_p_against": 1.0,
+                    "family_size": 4,
+                    "effect": "median difference",
+                    "effect_value": -1.7,
+                    "effect_interval": [-2.0, -1.5],
+                },
                 "verdict": "supported",
             },
             {
@@ -314,6 +341,8 @@ def _fake_report(folder: Path, figures) -> dict:
                 "claim": "high",
                 "rule": "more",
                 "deciding": "x2.6",
+                "family": None,
+                "test": None,
                 "verdict": "supported",
             },
         ],
@@ -333,9 +362,15 @@ def test_generate_compare_writes_the_figures_and_the_includes(tmp_path):
         [*(f"{name}.png" for name in generate.FIGURES), "results.json", *generate.INCLUDES]
     )
     table = (output / "flow_table.md").read_text(encoding="utf-8")
-    assert "| vanilla RNN | 15 | 286 | 1 | -3.56 (vanishing) | 0.76 | n/a (n/a) |" in table
+    assert (
+        "| vanilla RNN | 15 | 286 | 1 | vanishing; worst layer 1; median log10 ratio -3.56 "
+        "| vanishing; worst layer 1; median log10 ratio -2.5 | n/a |"
+    ) in table
     claims = (output / "flow_claims.md").read_text(encoding="utf-8")
-    assert "challenging | \\|a\\| < \\|b\\| | -5.3 vs -3.56 | **supported** |" in claims
+    assert (
+        "challenging | \\|a\\| < \\|b\\| | -5.3 vs -3.56 | exact Mann-Whitney U; p 0.001" in claims
+    )
+    assert "Holm over 4 in 'gradient flow': 0.004" in claims and "**supported** |" in claims
     assert "parameters: high" not in claims  # not a claim about gradient flow
     assert "numrnn compare --out report" in (output / "run.md").read_text(encoding="utf-8")
 

@@ -11,10 +11,10 @@
 # 1. build the stacked residual deep transition and say which depth it takes from which parent:
 #    the $x_t \to y_t$ depth from the stack, the $h_{t-1} \to h_t$ depth from the deep transition;
 # 2. run `numrnn compare --quick` and find every number of its report in `results.json`;
-# 3. read the report's claims one by one: what each claim means, which rule decides it, which
-#    numbers the rule used;
-# 4. recompute the claims about parameters and gradient flow yourself with numrnn's public API,
-#    and check that you reach the report's verdicts.
+# 3. read the report's claims one by one: what each claim means, which rule and which test
+#    decide it, which numbers they used, and why a verdict can be "inconclusive";
+# 4. recompute the parameters and the per-seed gradient flow yourself with numrnn's public API,
+#    and check that you reach the report's numbers and its exact-count verdicts.
 
 # %%
 import json
@@ -94,11 +94,13 @@ plt.show()
 # ## Running `numrnn compare --quick`
 #
 # `numrnn compare` trains every architecture at a **matched parameter budget** (each model's
-# width H is solved so that the counts are equal), with one learning-rate grid, the same
-# optimizer, clipping, steps and seeds for all, and measures the chapter's table. The full run
-# takes about three minutes on two cores; `--quick` runs the same pipeline on a tiny protocol
-# in seconds. Its *training* numbers (25 steps!) are not evidence of anything; its numbers at
-# initialisation (parameters, sequential depth, gradient flow) are the real thing.
+# width H is solved so that the counts are equal), gives every architecture the **same number
+# of tuning points** (chosen by successive halving on tuning seeds), then measures the chosen
+# settings on **fresh reporting seeds** and decides each of the chapter's claims with a stated
+# one-sided test. `--quick` runs the same pipeline on a tiny protocol in seconds, and its report
+# opens with a banner that its numbers decide nothing: 2 against 2 seeds cannot reach a small
+# p-value. Its numbers at initialisation (parameters, sequential depth, gradient flow) are
+# nevertheless the real thing.
 #
 # From a notebook, run it as any command, here with the Python that runs this notebook:
 
@@ -118,6 +120,7 @@ completed = subprocess.run(command, capture_output=True, text=True, encoding="ut
 print(completed.stdout.strip().splitlines()[-1])
 assert completed.returncode == 0, completed.stderr
 print("the report folder holds:", ", ".join(sorted(p.name for p in report_dir.glob("*.*"))))
+print("report.md opens with:", (report_dir / "report.md").read_text().splitlines()[0][:60])
 
 # %% [markdown]
 # `report.md` (and `report.html`) are for reading; **`results.json` holds every number on the
@@ -129,17 +132,18 @@ protocol = results["protocol"]
 print("results.json keys:", list(results))
 print(
     f"protocol: budget {protocol['budget']} parameters (± {protocol['tolerance']:.0%}), "
-    f"{protocol['steps']} steps, "
-    f"{protocol['seeds']} seeds, learning rates {protocol['lr_grid']}, "
-    f"gradient-flow probe T = {protocol['flow_T']}"
+    f"{protocol['steps']} steps, tuning seeds {protocol['tuning_seeds_used']}, "
+    f"reporting seeds {protocol['reporting_seeds_used']}, "
+    f"{protocol['tuning_points']} tuning points per architecture"
 )
 
 # %% [markdown]
 # ## The table, row by row
 #
 # One row per architecture: its solved width H, its parameters, its sequential depth, and its
-# gradient flow at initialisation (mean log10 ratio over the seeds, and the verdict of
-# `diagnostics.flow_verdict`), then the held-out metric per task.
+# gradient flow at initialisation on the sweep task's own inputs: for every reporting seed,
+# `diagnostics.flow_by_layer` measures every layer in float64, and the model's verdict is its
+# **worst** layer's. Then the median held-out metric per task.
 
 # %%
 task_labels = list(results["tasks"])
@@ -149,11 +153,11 @@ print(
 )
 for row in results["table"]:
     flow, depth = row["flow_init"], row["sequential_depth"]
-    metrics = "  ".join(f"{row['metrics'][label]['mean']:10.3f}" for label in task_labels)
+    metrics = "  ".join(f"{row['metrics'][label]['median']:10.3f}" for label in task_labels)
     print(
         f"{row['arch']:34s} {row['hidden']:3d} {row['parameters']['total']:6d}  "
         f"{depth['recurrent']:4d}  {depth['input_to_output']:4d}  "
-        f"{flow['log10_ratio']:11.2f} {flow['verdict']:>10s}  {metrics}"
+        f"{flow['median_value']:11.2f} {flow['verdict']:>10s}  {metrics}"
     )
 for label in task_labels:
     print(
@@ -165,14 +169,16 @@ for label in task_labels:
 # The deeper the architecture, the narrower it must be to fit the budget: the vanilla RNN is
 # the widest, the stacked residual deep transition the narrowest, and every count is within the
 # tolerance of the budget. After so few steps no held-out metric gets below half the trivial
-# baseline (the report's bar for "learnt the task"), and some are worse than the baseline: that
-# is what `--quick` can and cannot show.
+# baseline (the report's bar for "learnt the task"): that is what `--quick` can and cannot show.
+# A flow verdict of "mixed" means the reporting seeds disagree; the report then counts them.
 #
 # ## The claims, one by one
 #
-# Each claim of the chapter's table (and of its principles) comes with a **rule** that decides
-# it, the **numbers** the rule used, and a verdict: "supported", "not supported", or "not
-# measured" (no task in this run can test it). Read them in order:
+# Each claim of the chapter's table (and of its principles) comes with a **rule**, the
+# **numbers** it used, a **test** and a verdict: "supported", "contradicted", "inconclusive"
+# (the data cannot decide), or "not measured". A claim about a count with no randomness in it
+# (parameters, nonlinearities per step) is exact arithmetic; every other one is a one-sided
+# test on the reporting seeds, in both directions, with Holm's correction over its family.
 
 # %%
 for number, claim in enumerate(results["claims"], start=1):
@@ -182,67 +188,76 @@ for number, claim in enumerate(results["claims"], start=1):
     )
     print(f"           rule: {claim['rule']}")
     print(f"           measured: {claim['deciding']}")
+    if claim["test"] is not None:
+        test = claim["test"]
+        print(
+            f"           test: {test['test']}, p {test['p_for']:.3g}, after Holm over "
+            f"{test['family_size']} p-values {test['holm_p_for']:.3g}"
+        )
 verdict_counts = {
     v: [c["verdict"] for c in results["claims"]].count(v)
-    for v in ("supported", "not supported", "not measured")
+    for v in ("supported", "contradicted", "inconclusive", "not measured")
 }
 print("verdicts:", verdict_counts)
+print(f"smallest p of 2 vs 2 seeds: {results['rules']['smallest_p_reporting_seeds']:.3f}")
 
 # %% [markdown]
 # How to read each kind:
 #
 # * **parameters** ("high", "very high"): compared at the *same width*, not at the budget, since
 #   at the budget every count is equal by construction. A ratio to the vanilla RNN's count.
-# * **gradient flow** ("standard BPTT", "challenging", "improved"): the probe of tutorials 3, 6
-#   and 7 at initialisation. No training is involved, so these verdicts mean the same in
-#   `--quick` as in the full run.
-# * **use case** and the training **principles**: decided by held-out metrics after training,
-#   against the trivial baseline. With 25 steps they are a smoke test of the pipeline; read them
-#   in the full run.
+# * **gradient flow** ("standard BPTT", "challenging", "improved"): the per-layer flow of
+#   tutorials 3, 6 and 7 at initialisation, one value per reporting seed, compared by a test.
+#   With 2 seeds a side no test can pass: the smallest p two against two can give is 1/6.
+# * **use case** and the training **principles**: decided by held-out metrics after training.
+#   With 20 steps they are a smoke test of the pipeline; read them in the full run.
 #
 # ## Check the report yourself
 #
-# Everything the claims about the models *at initialisation* use (parameters, gradient flow,
-# the depth sweep's flow, the computation per step) can be recomputed with the public API:
-# `numrnn.presets.build` at the report's widths (in float32, as the protocol says),
-# `diagnostics.gradient_flow` with the protocol's T, batch and seeds, and the rules as stated.
+# Everything the report says about the models *at initialisation* (parameters, gradient flow,
+# the computation per step) can be recomputed with the public API: `numrnn.presets.build` at
+# the report's widths and reporting seeds (in float32, as the protocol says), and
+# `diagnostics.flow_by_layer` on the first validation sequences of the task.
 
 # %%
-flow_task = tasks.make_task(**results["tasks"][results["flow_task"]]["settings"])
+flow_task = tasks.make_task(**results["tasks"][results["flow_task"]]["settings"], dtype=np.float32)
 D_task, O_task = flow_task.input_size, flow_task.output_size
 dtype = np.float32 if protocol["dtype"] == "float32" else np.float64
+x_flow = flow_task.validation_batches()[0].x[:, : protocol["flow_batch"]].astype(np.float64)
 
 
-def flow_at_init(arch, hidden, q):
-    """Mean log10 gradient ratio over the protocol's seeds, and the verdict of its mean."""
-    logs = []
-    for seed in range(protocol["seeds"]):
-        model = numrnn.presets.build(
-            arch, D_task, hidden, O_task, transition_depth=q, dtype=dtype, seed=seed
-        )
-        flow = diagnostics.gradient_flow(
-            model, protocol["flow_T"], batch_size=protocol["flow_batch"], seed=seed
-        )
-        logs.append(diagnostics.log_gradient_ratio(flow.grad_norms[-1]) / np.log(10))
-    mean = float(np.mean(logs))
-    return mean, diagnostics.flow_verdict(10.0**mean, protocol["flow_T"])
+def worst_at_init(row, seed):
+    """The worst layer's log10 ratio and the model's verdict at initialisation, for one seed."""
+    residual = row["metrics"][results["flow_task"]]["residual_scale"]
+    scale = {} if residual is None else {"residual_scale": residual}
+    model = numrnn.presets.build(
+        row["arch"],
+        D_task,
+        row["hidden"],
+        O_task,
+        transition_depth=row["transition_depths"][0],
+        dtype=dtype,
+        seed=seed,
+        **scale,
+    )
+    flow = diagnostics.flow_by_layer(model, x_flow, seed=seed)
+    return model, flow.worst.log10_ratio, flow.verdict
 
 
 COMBINED = "hierarchical-deep-transition-skip"
-mine = {}
 state_path = {}  # Σ_l (q_l + 1): state nonlinearities per step, from the rebuilt model
 worst_flow = 0.0
 for row in results["table"]:
-    q = row["transition_depths"][0]
-    model = numrnn.presets.build(
-        row["arch"], D_task, row["hidden"], O_task, transition_depth=q, dtype=dtype, seed=0
-    )
+    for seed, reported in zip(
+        protocol["reporting_seeds_used"], row["flow_init"]["per_seed"], strict=True
+    ):
+        model, value, verdict = worst_at_init(row, seed)
+        worst_flow = max(worst_flow, abs(value - reported["value"]))
+        assert verdict == reported["verdict"], (row["arch"], seed)
     assert model.num_params() == row["parameters"]["total"], row["arch"]
     state_path[row["arch"]] = sum(layer.transition_depth + 1 for layer in model.config.layers)
-    mine[row["arch"]] = flow_at_init(row["arch"], row["hidden"], q)
-    worst_flow = max(worst_flow, abs(mine[row["arch"]][0] - row["flow_init"]["log10_ratio"]))
 print(f"parameter counts of all {len(results['table'])} rows rebuilt: equal")
-print(f"gradient-flow column recomputed: max |difference| of log10 ratios = {worst_flow:.1e}")
+print(f"gradient-flow column recomputed per seed: max |difference| = {worst_flow:.1e}")
 
 width = results["equal_width"]
 equal_width_ratio = {
@@ -253,28 +268,16 @@ equal_width_ratio = {
 
 
 def my_verdict(claim):
-    """The verdict of a claim about the models at initialisation, from my numbers; else None."""
+    """The verdict of a claim decided by exact counts, from my numbers; else None."""
     holds = None
     if claim["cell"] == "parameters" and claim["pattern"] == "hierarchical":
         holds = equal_width_ratio["hierarchical"] > 1
     elif claim["cell"] == "parameters":
         holds = equal_width_ratio[claim["pattern"]] > equal_width_ratio["hierarchical"]
-    elif claim["cell"] == "gradient flow" and claim["claim"] == "standard BPTT":
-        holds = mine["hierarchical"][1] == mine["vanilla"][1]
-    elif claim["cell"] == "gradient flow" and claim["claim"] == "challenging":
-        holds = mine["deep-transition"][0] < mine["vanilla"][0]
-    elif claim["cell"] == "gradient flow" and claim["claim"] == "improved":
-        holds = abs(mine["deep-transition-skip"][0]) < abs(mine["deep-transition"][0])
-    elif claim["cell"] == "depth adds optimisation difficulty":  # the sweep, without skip
-        by_q = sorted(
-            results["sweep"]["deep-transition"].values(), key=lambda r: r["transition_depth"]
-        )
-        logs = [flow_at_init(r["arch"], r["hidden"], r["transition_depth"])[0] for r in by_q]
-        holds = all(a > b for a, b in zip(logs[:-1], logs[1:], strict=True))
     elif claim["cell"] == "combining patterns costs computation":
         parts = ("hierarchical", "deep-transition-skip")
         holds = all(state_path[COMBINED] > state_path[part] for part in parts)
-    return None if holds is None else ("supported" if holds else "not supported")
+    return None if holds is None else ("supported" if holds else "contradicted")
 
 
 checked = 0
@@ -288,13 +291,13 @@ for number, claim in enumerate(results["claims"], start=1):
             f"report {claim['verdict']}, recomputed {verdict}: {agrees}"
         )
         assert verdict == claim["verdict"]
-print(f"{checked} claims recomputed from the public API; all agree with the report")
+print(f"{checked} exact-count claims recomputed from the public API; all agree with the report")
 
 # %% [markdown]
-# Every parameter count and every gradient-flow number of the table comes out of the public API
-# again (the log10 ratios to the last digit: the runs are seeded), and so does every verdict that
-# depends only on the models at initialisation. The training claims need the trained models;
-# `jobs/` in the report folder holds every job's settings and result, to rerun any one of them.
+# Every parameter count and every seed's gradient-flow number of the table comes out of the
+# public API again (to the last digit: the runs are seeded), and so does every verdict decided
+# by exact counts. The tested claims need the trained models; `jobs/` in the report folder holds
+# every job's settings and result, to rerun any one of them.
 #
 # The report also draws the figures of tutorials 3, 6 and 7 for all architectures at once. Here
 # is its depth sweep, read from the report folder:
@@ -310,8 +313,8 @@ png = next(name for name in figure_info["files"] if name.endswith(".png"))
 figure, ax = plt.subplots(figsize=(8, 4), layout="constrained")
 ax.imshow(plt.imread(report_dir / png))
 ax.set_axis_off()
-ax.set_title(f"from the report: {figure_info['caption']}", fontsize="small")
-print(f"shown: {png} ({figure_info['caption']})")
+ax.set_title("from the report: " + figure_key.replace("_", " "), fontsize="small")
+print(f"shown: {png} ({figure_info['caption'][:60]}...)")
 plt.show()
 print(f"figures and the report saved to {out_dir}")
 
@@ -363,12 +366,12 @@ answer_1 = None  # your answer: a formula in Hr, L, q, D_task and O_task
 exercise_1.check(answer_1)
 
 # %% [markdown]
-# **Exercise 2.** Below which log10 gradient ratio over the report's probe of T steps does
-# numrnn call the flow "vanishing"? (The verdict uses the per-step rate ratio$^{1/(T-1)}$ and
-# `diagnostics.VANISHING_BELOW`.)
+# **Exercise 2.** Below which log10 gradient ratio over the report's flow measurement (the sweep
+# task's T steps) does numrnn call a layer's flow "vanishing"? (The verdict uses the per-step
+# rate ratio$^{1/(T-1)}$ and `diagnostics.VANISHING_BELOW`.)
 
 # %%
-T_probe = protocol["flow_T"]  # the probe's T
+T_probe = flow_task.seq_len  # the flow measurement's T: the sweep task's length
 print(f"T = {T_probe}")
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
@@ -395,9 +398,10 @@ answer_2 = None  # your answer: a log10 ratio (a negative number)
 exercise_2.check(answer_2)
 
 # %% [markdown]
-# **Exercise 3** (open). Run the full comparison, `numrnn compare --out my_report` (about three
-# minutes on two cores), and read its claims again. Which verdicts of the training claims
-# change? Which gradient-flow verdicts cannot change, and why?
+# **Exercise 3** (open). Run the full comparison, `numrnn compare --out my_report` (several
+# minutes on two cores: about 400 s of CPU time), and read its claims again. Which verdicts of
+# the training claims change? Then run it again with `--seed-offset 1000`: which verdicts
+# repeat on disjoint seeds, and which move between "supported" and "inconclusive"?
 
 # %% [markdown]
 # ## Solutions

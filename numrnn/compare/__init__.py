@@ -4,10 +4,11 @@
 module                     job
 =========================  ==================================================================
 :mod:`.protocol`           what a fair comparison holds equal (:class:`Protocol`, DEFAULT, QUICK)
+:mod:`.stats`              the tests behind every verdict (Mann–Whitney, Fisher, Holm, three-way)
 :mod:`.budget`             the hidden size that meets a parameter budget (:func:`solve_width`)
 :mod:`.jobs`               one job: plain settings in, plain results out (:func:`run_job`)
 :mod:`.sweep`              plan, run and resume the jobs on any executor (:func:`run_sweep`)
-:mod:`.results`            the table, the depth sweep and the verdicts (:func:`collect_results`)
+:mod:`.results`            the table, the depth sweeps and the verdicts (:func:`collect_results`)
 :mod:`.report`             report.md, report.html, results.json and the figures
 =========================  ==================================================================
 

@@ -10,18 +10,20 @@ cluster or across an interruption, and what :func:`job_key` hashes.
 Two kinds:
 
 ``"train"`` (:func:`train_settings`)
-    One architecture × task × seed × tuned settings (the learning rate, and
-    the residual branch's initial scale where there is one): the gradient flow at
-    initialisation, a training run with the protocol's optimizer, clipping
-    and step budget, the final validation (and test) metric, the time per
-    step, and the gradient flow after training.
+    One architecture × task × seed × tuning point (the learning rate, and
+    the residual branch's initial scale where there is one) × step count (a
+    rung of the successive halving, or the full budget): a training run with
+    the protocol's optimizer and clipping, the final validation (and test)
+    metric, the time per step and, for a reporting run, the per-layer
+    gradient flow at initialisation and at every evaluation.
 ``"flow"`` (:func:`flow_settings`)
-    One architecture at initialisation: its (L, T) gradient-norm map and the
-    singular values of its step Jacobians, for the figures.
+    One architecture at initialisation: its (L, T) gradient-norm map, the
+    singular values of its step Jacobians and the norms of their products,
+    for the figures.
 
-Gradient flow is always :func:`numrnn.diagnostics.gradient_flow`: standard
-normal inputs, an mse loss on the last of ``flow_T`` steps, the core's own
-backward pass.
+Gradient flow is always :func:`numrnn.diagnostics.flow_by_layer`: float64,
+on the first ``flow_batch`` sequences of the task's own validation inputs,
+at the task's own length, every layer, with underflow kept as a bound.
 
 Shape legend: L layers, T steps, B batch, H hidden size.
 """
@@ -44,6 +46,7 @@ from ..training.trainer import Trainer, TrainingDiverged
 
 __all__ = [
     "FORMAT_VERSION",
+    "VALIDATION_SEED",
     "TEST_SEED",
     "train_settings",
     "flow_settings",
@@ -54,25 +57,37 @@ __all__ = [
     "build_model",
 ]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """Version of the settings/result layout; part of every key: a new layout never reuses a job."""
 
+VALIDATION_SEED = 0
+"""Seed of the validation set of synthetic tasks (it picks the tuning point), plus the offset."""
+
 TEST_SEED = 1
-"""Seed of the test set of synthetic tasks (their validation set, which picks lr, is seed 0)."""
+"""Seed of the test set of synthetic tasks (it scores the reporting runs), plus the run's offset."""
 
 HISTORY_POINTS = 200
 """At most this many steps of each run's loss and gradient norm are kept (evenly spaced)."""
 
 
 def train_settings(
-    protocol, arch: str, task, hidden: int, transition_depth: int, seed: int, tuning: dict
+    protocol,
+    arch: str,
+    task,
+    hidden: int,
+    transition_depth: int,
+    seed: int,
+    tuning: dict,
+    *,
+    steps: int | None = None,
+    reporting: bool = True,
 ) -> dict:
     """The settings of a training job.
 
     Parameters
     ----------
     protocol : numrnn.compare.Protocol
-        Supplies the shared rules (steps, optimizer, clip, batch, dtype, probes).
+        Supplies the shared rules (steps, optimizer, clip, batch, dtype, probes, seed offset).
     arch : str
         A key of :data:`numrnn.presets.ARCHITECTURES`.
     task : numrnn.compare.TaskSpec
@@ -85,6 +100,11 @@ def train_settings(
     tuning : dict
         One point of :meth:`numrnn.compare.Protocol.tuning_grid`: ``{"lr": lr}``,
         plus ``"residual_scale"`` for an architecture with a residual branch.
+    steps : int or None, default None
+        Training steps (a rung of the successive halving); None: ``protocol.steps``.
+    reporting : bool, default True
+        A reporting run also measures the per-layer gradient flow at
+        initialisation and at every evaluation; a tuning run does not.
 
     Returns
     -------
@@ -106,15 +126,16 @@ def train_settings(
         "transition_depth": int(transition_depth),
         "seed": int(seed),
         "lr": float(tuning["lr"]),
-        "steps": protocol.steps,
+        "steps": protocol.steps if steps is None else int(steps),
         "optimizer": protocol.optimizer,
         "clip": protocol.clip,
         "batch_size": protocol.batch_size,
         "eval_every": protocol.eval_every,
         "dtype": protocol.dtype,
-        "flow_T": protocol.flow_T,
         "flow_batch": protocol.flow_batch,
-        "test_seed": TEST_SEED,
+        "measure_flow": bool(reporting),
+        "validation_seed": VALIDATION_SEED + protocol.seed_offset,
+        "test_seed": TEST_SEED + protocol.seed_offset,
     }
     if "residual_scale" in tuning:  # absent for the others: their jobs keep their keys
         settings["residual_scale"] = float(tuning["residual_scale"])
@@ -137,7 +158,7 @@ def flow_settings(
     protocol : numrnn.compare.Protocol
     arch : str
     task : numrnn.compare.TaskSpec
-        Gives D and O.
+        Gives D, O, T and the inputs.
     hidden, transition_depth, seed : int
         As for :func:`train_settings`.
     residual_scale : float or None, default None
@@ -157,10 +178,10 @@ def flow_settings(
         "hidden": int(hidden),
         "transition_depth": int(transition_depth),
         "seed": int(seed),
-        "dtype": protocol.dtype,
-        "flow_T": protocol.flow_T,
+        "dtype": "float64",
         "flow_batch": protocol.flow_batch,
         "spectra_T": protocol.spectra_T,
+        "validation_seed": VALIDATION_SEED + protocol.seed_offset,
     }
     if residual_scale is not None:
         settings["residual_scale"] = float(residual_scale)
@@ -202,19 +223,22 @@ def job_label(settings: dict) -> str:
     )
     if settings["kind"] == "train":
         label += f" lr {settings['lr']:g}"
+        if not settings.get("measure_flow", True):
+            label += f" (tuning, {settings['steps']} steps)"
     if "residual_scale" in settings:
         label += f" residual scale {settings['residual_scale']:g}"
     return label if settings["kind"] == "train" else label + " flow"
 
 
 def build_task(settings: dict, *, seed: int | None = None):
-    """The task of a job's settings (validation set seed 0, or ``seed``).
+    """The task of a job's settings, its held-out set drawn with ``settings["validation_seed"]``.
 
     Parameters
     ----------
     settings : dict
     seed : int or None
-        For synthetic tasks: the seed of the held-out set (None: the task's default, 0).
+        For synthetic tasks: the seed of the held-out set (None: the settings'
+        ``validation_seed``, else the task's default, 0).
 
     Returns
     -------
@@ -228,9 +252,16 @@ def build_task(settings: dict, *, seed: int | None = None):
             f"task {name!r} is not available in this installation (tasks: {list(TASKS)}); the "
             f"polyphonic-music task needs the optional extra: python -m pip install 'numrnn[music]'"
         )
-    if seed is not None:
+    if seed is None:
+        seed = settings.get("validation_seed")
+    if seed is not None and _seeded(name):
         task["seed"] = seed
     return make_task(name, dtype=dtype, **task)
+
+
+def _seeded(name: str) -> bool:
+    """Whether task ``name`` draws its held-out set from a ``seed`` (the synthetic ones)."""
+    return isinstance(TASKS.get(name), type) and issubclass(TASKS[name], SyntheticTask)
 
 
 def build_model(settings: dict, input_size: int, output_size: int):
@@ -255,22 +286,47 @@ def _finite(value):
     return value if math.isfinite(value) else None
 
 
-def _flow(model, settings: dict) -> dict | None:
-    """The gradient-flow summary of ``model`` as JSON (None: no finite gradient at step T)."""
+def flow_inputs(task, flow_batch: int) -> np.ndarray:
+    """The task's own inputs for the gradient flow: the first sequences of its validation set.
+
+    Parameters
+    ----------
+    task : numrnn.training.tasks.Task
+    flow_batch : int
+        B, at most the validation set's first batch.
+
+    Returns
+    -------
+    ndarray of shape (T, B, D), float64
+    """
+    x = task.validation_batches(flow_batch)[0].x
+    return np.asarray(x[:, :flow_batch], dtype=np.float64)  # (T, B, D)
+
+
+def _flow(model, x: np.ndarray, seed: int) -> dict | None:
+    """The per-layer gradient flow of ``model`` on ``x`` as JSON (None: none could be measured)."""
     try:
-        flow = diagnostics.gradient_flow(
-            model, settings["flow_T"], batch_size=settings["flow_batch"], seed=settings["seed"]
-        )
-        log_ratio = diagnostics.log_gradient_ratio(flow.grad_norms[-1])
+        flow = diagnostics.flow_by_layer(model, x, seed=seed)
     except (ValueError, FloatingPointError):
         return None
-    return {
-        "ratio": _finite(flow.ratio),
-        "log10_ratio": _finite(log_ratio / math.log(10)),
-        "rate": _finite(flow.rate),
-        "verdict": flow.verdict,
-        "grad_norms": [[_finite(v) for v in row] for row in flow.grad_norms],
-    }
+    return _json_ready(flow.to_dict())
+
+
+def _json_ready(value):
+    """NaN and inf as None, all the way down (results.json is strict JSON)."""
+    if isinstance(value, dict):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return _json_ready(value.tolist())
+    if isinstance(value, (float, np.floating)):
+        return _finite(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
 
 
 def _thin(values: np.ndarray, every: int) -> list:
@@ -283,10 +339,11 @@ def _thin(values: np.ndarray, every: int) -> list:
 def _train(settings: dict) -> dict:
     task = build_task(settings)
     model = build_model(settings, task.input_size, task.output_size)
+    measure_flow = settings["measure_flow"]
+    x_flow = flow_inputs(task, settings["flow_batch"]) if measure_flow else None
     result = {
         "parameters": diagnostics.parameter_counts(model),
         "sequential_depth": diagnostics.sequential_depth(model.config)._asdict(),
-        "flow_init": _flow(model, settings),
         "baseline": _finite(task.baseline.value),
         "baseline_description": task.baseline.description,
         "metric_name": task.metric_name,
@@ -304,6 +361,7 @@ def _train(settings: dict) -> dict:
     )
     steps, every = settings["steps"], settings["eval_every"]
     eval_step, val_metric, diverged = [0], [trainer.evaluate().metric], None
+    flows = [_flow(model, x_flow, settings["seed"])] if measure_flow else []
     train_seconds = 0.0
     try:
         while trainer.step < steps:
@@ -313,6 +371,8 @@ def _train(settings: dict) -> dict:
             if trainer.step % every == 0 or trainer.step == steps:
                 eval_step.append(trainer.step)
                 val_metric.append(trainer.evaluate().metric)
+                if measure_flow:
+                    flows.append(_flow(model, x_flow, settings["seed"]))
     except TrainingDiverged as error:
         diverged = {"step": error.step, "quantity": error.quantity}
     history = trainer.history
@@ -336,7 +396,8 @@ def _train(settings: dict) -> dict:
             "test_metric": None if test is None else _finite(test),
             "test_baseline": None if test_baseline is None else _finite(test_baseline),
             "held_out": "test" if test_baseline is not None else "validation",
-            "flow_trained": None if diverged is not None else _flow(model, settings),
+            "flow_init": flows[0] if flows else None,
+            "flow_during_training": {"eval_step": eval_step[: len(flows)], "flow": flows},
             "timing": {
                 "seconds_per_step": train_seconds / done if done else None,
                 "steps_per_second": done / train_seconds if train_seconds > 0 else None,
@@ -354,36 +415,29 @@ def _train(settings: dict) -> dict:
     return result
 
 
-def _spectra(model, settings: dict) -> list:
-    x, _, _ = diagnostics.last_step_problem(
-        model,
-        settings["spectra_T"],
-        batch_size=min(settings["flow_batch"], 4),
-        seed=settings["seed"],
-    )
+def _spectra(model, x: np.ndarray) -> list:
+    """Singular values of every step Jacobian on the first ``spectra_T`` steps of ``x``."""
     return [
         [[[float(f"{v:.6g}") for v in sigma] for sigma in step] for step in layer]
         for layer in diagnostics.jacobian_spectra(model, x)
     ]  # per layer (T, B, H)
 
 
-def _span_log10(model, settings: dict) -> list:
-    """log10 ‖∂h_T/∂h_t‖₂ of the top layer for distance T - t = 0..flow_T-1 (None: exactly 0)."""
-    x, _, _ = diagnostics.last_step_problem(
-        model, settings["flow_T"], batch_size=min(settings["flow_batch"], 4), seed=settings["seed"]
-    )
+def _span_log10(model, x: np.ndarray) -> list:
+    """log10 ‖∂h_T/∂h_t‖₂ of the top layer for distance T - t = 0..T-1 (None: exactly 0)."""
     log_norms = diagnostics.span_norms(model, x, log=True) / math.log(10)  # (T,), by distance
     return [float(f"{v:.6g}") if math.isfinite(v) else None for v in log_norms]
 
 
 def _flow_job(settings: dict) -> dict:
-    task = build_task(settings)
+    task = build_task(settings)  # float64, as the settings say
     model = build_model(settings, task.input_size, task.output_size)
+    x = flow_inputs(task, settings["flow_batch"])  # (T, B, D)
     return {
         "parameters": diagnostics.parameter_counts(model),
-        "flow_init": _flow(model, settings),
-        "spectra": _spectra(model, settings),
-        "span_log10": _span_log10(model, settings),
+        "flow_init": _flow(model, x, settings["seed"]),
+        "spectra": _spectra(model, x[: settings["spectra_T"], : min(settings["flow_batch"], 4)]),
+        "span_log10": _span_log10(model, x[:, : min(settings["flow_batch"], 4)]),
     }
 
 
@@ -399,12 +453,14 @@ def run_job(settings: dict) -> dict:
     -------
     dict
         ``{"key", "settings", "result"}``; the result of a ``"train"`` job
-        holds ``parameters``, ``sequential_depth``, ``flow_init``,
-        ``flow_trained``, ``final_val_metric``, ``test_metric``, ``baseline``,
-        ``diverged``, ``timing`` and a thinned ``history``; that of a
-        ``"flow"`` job ``parameters``, ``flow_init``, ``spectra`` (per
-        layer, (T, B, H) singular values) and ``span_log10`` (log10 of
-        ``‖∂h_T/∂h_t‖₂`` by distance T - t, top layer). NaN and inf become None.
+        holds ``parameters``, ``sequential_depth``, ``flow_init`` and
+        ``flow_during_training`` (per-layer flow, ``FlowByLayer.to_dict()``,
+        for a reporting run; None and empty for a tuning run),
+        ``final_val_metric``, ``test_metric``, ``baseline``, ``diverged``,
+        ``timing`` and a thinned ``history``; that of a ``"flow"`` job
+        ``parameters``, ``flow_init``, ``spectra`` (per layer, (T, B, H)
+        singular values) and ``span_log10`` (log10 of ``‖∂h_T/∂h_t‖₂`` by
+        distance T - t, top layer). NaN and inf become None.
 
     Raises
     ------

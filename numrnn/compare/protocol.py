@@ -1,15 +1,16 @@
 """The comparison protocol: what is compared, on what, and under which shared rules.
 
 A :class:`Protocol` fixes everything a fair comparison must hold equal: the
-parameter budget every architecture's width is solved for, the one learning
-rate grid every architecture is tuned on (with, for an architecture whose
-layers have a residual branch, the branch's initial scale), the optimizer,
-clipping, batch size, step budget and seeds. It is plain data (frozen, JSON-ready), so it can
-be written into the report and hashed into each job's settings.
+parameter budget every architecture's width is solved for, the number of
+tuning points every architecture gets (learning rates, and for an
+architecture whose layers have a residual branch, the branch's initial
+scale) and the successive halving that chooses among them, the optimizer,
+clipping, batch size, step budget, and the tuning and reporting seeds (disjoint). It is plain
+data (frozen, JSON-ready), so it can be written into the report and hashed into each job's
+settings.
 
-:data:`DEFAULT` is what ``numrnn compare`` runs with no argument (about three
-minutes on two cores: 191 s measured); :data:`QUICK` is ``--quick`` (under 30 s, what the
-tests use).
+:data:`DEFAULT` is what ``numrnn compare`` runs with no argument; :data:`QUICK` is
+``--quick`` (seconds; what the tests use; its numbers decide nothing).
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def task_names() -> list:
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """One task of the comparison: a task name and its sequence length.
+    """One task of the comparison: a task name, its sequence length and its other settings.
 
     Attributes
     ----------
@@ -85,16 +86,23 @@ class TaskSpec:
         ``"charlm"``, ...) or ``"chorales"``.
     seq_len : int or None
         T; None keeps the task's own default.
+    options : tuple of (str, value) pairs
+        Further keywords of the task (e.g. ``(("burn_in", 10),)`` for sine), JSON values.
     """
 
     name: str
     seq_len: int | None = None
+    options: tuple = ()
 
     def __post_init__(self):
         if not isinstance(self.name, str) or self.name not in task_names():
             raise ValueError(f"task must be one of {task_names()}; got {self.name!r}")
         if self.seq_len is not None:
             check_int(self.seq_len, "seq_len", minimum=2)
+        options = tuple(tuple(pair) for pair in dict(self.options).items())
+        if any(key in ("name", "seq_len", "dtype") for key, _ in options):
+            raise ValueError(f"options must not set name, seq_len or dtype; got {dict(options)!r}")
+        object.__setattr__(self, "options", options)
 
     @property
     def label(self) -> str:
@@ -103,11 +111,11 @@ class TaskSpec:
 
     def settings(self) -> dict:
         """The keywords of :func:`numrnn.training.tasks.make_task` (without dtype), JSON-ready."""
-        return (
-            {"name": self.name}
-            if self.seq_len is None
-            else {"name": self.name, "seq_len": self.seq_len}
-        )
+        settings = {"name": self.name}
+        if self.seq_len is not None:
+            settings["seq_len"] = self.seq_len
+        settings.update(dict(self.options))
+        return settings
 
 
 def parse_task(text: str) -> TaskSpec:
@@ -157,6 +165,13 @@ def _check_positive_floats(values, name: str) -> tuple:
     return tuple(float(v) for v in values)
 
 
+def _geometric_grid(low: float, high: float, points: int) -> tuple:
+    """``points`` values from ``low`` to ``high``, evenly spaced in log, at 2 significant digits."""
+    if points == 1:
+        return (float(f"{math.sqrt(low * high):.2g}"),)
+    return tuple(float(f"{low * (high / low) ** (k / (points - 1)):.2g}") for k in range(points))
+
+
 @dataclass(frozen=True)
 class Protocol:
     """Everything the comparison holds equal across architectures.
@@ -165,42 +180,51 @@ class Protocol:
     ----------
     tasks : tuple of TaskSpec
         The tasks, each trained and scored separately. The last one carries
-        the depth sweep, the timing and the trained gradient flow: choose one
-        that models of the budget can learn within the step budget, so that
-        the sweep separates depths that learn from depths that do not.
+        the depth sweeps and the timing: choose one on which the plain q = 1
+        transition learns reliably, so that the sweep separates depths that
+        learn from depths that do not.
     architectures : tuple of str
         Keys of :data:`numrnn.presets.ARCHITECTURES`.
+    tuning_seeds : int
+        Seeds ``seed_offset + 0 .. tuning_seeds - 1`` train every point of the
+        tuning grid; the point is chosen by their mean validation metric.
     seeds : int
-        Seeds 0..seeds-1 per architecture and task (weights and batches; the
-        validation and test sets are fixed).
+        Reporting seeds, disjoint from the tuning seeds: seeds
+        ``seed_offset + tuning_seeds .. + seeds - 1`` train the chosen point
+        and are the only runs the table and the verdicts use (a point chosen
+        on seeds that also report it wins by the luck that chose it).
+    seed_offset : int
+        Added to every seed of the run (tuning, reporting, the flow pictures)
+        and to the seeds of the held-out sets: ``--seed-offset 1000`` reruns
+        the whole protocol on seeds disjoint from the default's.
     budget : int
         Parameter budget: every model's hidden size is solved so that its
         parameter count is within ``tolerance`` of it.
     tolerance : float
         Largest allowed relative distance of a count from ``budget``.
     steps : int
-        Updates per run, the same for every architecture.
-    lr_grid : tuple of float
-        Learning rates tried on seeds 0..tuning_seeds-1 of every architecture
-        (and of every depth in the sweep); the one with the best mean final
-        validation metric over those seeds is used for all seeds.
+        Updates per reporting run, the same for every architecture.
+    lr_range : tuple of float
+        ``(lowest, highest)`` learning rate tried.
+    tuning_points : int
+        Points of every architecture's tuning grid, the same number for all
+        (:meth:`tuning_grid`): ``tuning_points`` learning rates spread
+        geometrically over ``lr_range``, or, for an architecture with a
+        residual branch, ``tuning_points / len(residual_scales)`` learning
+        rates × each residual scale.
     residual_scales : tuple of float
         Initial scales of the residual branch (``residual_scale`` of
-        :func:`numrnn.init.init_params`), tried with every learning rate of
-        ``lr_grid`` by the architectures that have such a branch
-        (:func:`has_residual_branch`): the best pair is used for all seeds.
-        The default holds numrnn's own (0.01, which starts the state near the
-        identity path: Fixup, ReZero) and the plain draw (1): which one lets
-        a residual model learn depends on the optimizer and the step budget,
-        and a comparison that fixed either would measure the initialisation
-        rather than the architecture. Those architectures get
-        ``len(residual_scales)`` times as many tuning runs; the report says so.
-    tuning_seeds : int
-        Seeds 0..tuning_seeds-1 are trained at every point of the tuning grid,
-        and the point is chosen by their mean validation metric (a run that
-        diverged makes its point the worst). One seed picks the point that was
-        lucky once: measured, a residual model chosen on seed 0 (0.0036 on
-        sine-50) ended at 0.31 and 0.46 on seeds 1 and 2. At most ``seeds``.
+        :func:`numrnn.init.init_params`) tried by the architectures that have
+        such a branch (:func:`has_residual_branch`). The default holds
+        numrnn's own (0.01, which starts the state near the identity path:
+        Fixup, ReZero) and the plain draw (1).
+    tuning_rungs : tuple of float
+        Successive halving: the fractions of ``steps`` trained at each rung,
+        increasing, the last 1.0. Every point trains the first rung; after
+        each rung but the last the best ``1 / halving_rate`` of the points
+        (at least one) go on to the next.
+    halving_rate : int
+        The factor by which each rung cuts the points.
     optimizer : str
         The update rule (:data:`numrnn.training.optim.OPTIMIZERS`).
     clip : float
@@ -208,44 +232,50 @@ class Protocol:
     batch_size : int
         B.
     eval_every : int
-        Validation every this many steps (for the training curves).
+        Validation (and per-layer gradient flow) every this many steps.
     depths : tuple of int
-        Transition depths q of the sweep (``--depths``); empty: no sweep.
+        Transition depths q of the sweeps (``--depths``); empty: no sweep.
     sweep_architectures : tuple of str
         The architectures swept over q.
-    flow_T : int
-        Length of the gradient-flow probe (loss on its last step only).
+    fixed_width_sweep : bool
+        Besides the budget-matched sweep (H shrinks as q grows), sweep q at
+        the one width of the preset's q on the sweep task, so that depth is
+        not confounded with width.
     flow_batch : int
-        Sequences of the gradient-flow probe.
+        Sequences of the gradient-flow measurements (the task's own inputs).
     spectra_T : int
         Steps whose step-Jacobian singular values are computed per architecture.
     dtype : str
-        ``"float32"`` or ``"float64"``.
-    learned_fraction : float
-        A run has learnt a task when its metric is below this fraction of
-        the task's trivial baseline (0.5: it removed half the baseline's error).
+        ``"float32"`` or ``"float64"``: training; gradient flow is always float64.
     """
 
-    tasks: tuple = (TaskSpec("sine", 50), TaskSpec("adding", 50), TaskSpec("adding", 20))
+    tasks: tuple = (
+        TaskSpec("sine", 40, (("burn_in", 10),)),
+        TaskSpec("count-mod", 20, (("modulus", 3),)),
+        TaskSpec("adding", 10),
+    )
     architectures: tuple = tuple(ARCHITECTURES)
-    seeds: int = 3
+    tuning_seeds: int = 2
+    seeds: int = 6
+    seed_offset: int = 0
     budget: int = 2000
     tolerance: float = 0.05
-    steps: int = 600
-    lr_grid: tuple = (1e-3, 3e-3, 1e-2)
+    steps: int = 400
+    lr_range: tuple = (1e-3, 3e-2)
+    tuning_points: int = 6
     residual_scales: tuple = (RESIDUAL_SCALE, 1.0)
-    tuning_seeds: int = 2
+    tuning_rungs: tuple = (0.2, 1.0)
+    halving_rate: int = 3
     optimizer: str = "adam"
     clip: float = 1.0
     batch_size: int = 32
     eval_every: int = 50
-    depths: tuple = (1, 2, 4, 8)
+    depths: tuple = (1, 2, 4, 16)
     sweep_architectures: tuple = SWEEP_ARCHITECTURES
-    flow_T: int = 100
+    fixed_width_sweep: bool = True
     flow_batch: int = 8
     spectra_T: int = 20
     dtype: str = "float32"
-    learned_fraction: float = 0.5
 
     def __post_init__(self):
         tasks = tuple(self.tasks)
@@ -263,19 +293,30 @@ class Protocol:
             )
         check_int(self.seeds, "seeds", minimum=1)
         check_int(self.tuning_seeds, "tuning_seeds", minimum=1)
-        if self.tuning_seeds > self.seeds:
-            raise ValueError(
-                f"tuning_seeds must be at most seeds ({self.seeds}); got {self.tuning_seeds}"
-            )
+        check_int(self.seed_offset, "seed_offset", minimum=0)
         check_int(self.budget, "budget", minimum=10)
         if not (isinstance(self.tolerance, float) and 0 < self.tolerance < 1):
             raise ValueError(f"tolerance must be a float in (0, 1); got {self.tolerance!r}")
         check_int(self.steps, "steps", minimum=1)
-        lr_grid = _check_positive_floats(self.lr_grid, "lr_grid")
+        lr_range = _check_positive_floats(self.lr_range, "lr_range")
+        if len(lr_range) != 2 or lr_range[0] > lr_range[1]:
+            raise ValueError(f"lr_range must be (lowest, highest); got {self.lr_range!r}")
+        check_int(self.tuning_points, "tuning_points", minimum=1)
         residual_scales = _check_positive_floats(self.residual_scales, "residual_scales")
-        for name, grid in (("lr_grid", lr_grid), ("residual_scales", residual_scales)):
-            if len(set(grid)) != len(grid):
-                raise ValueError(f"{name} must not repeat; got {list(grid)}")
+        if len(set(residual_scales)) != len(residual_scales):
+            raise ValueError(f"residual_scales must not repeat; got {list(residual_scales)}")
+        if self.tuning_points % len(residual_scales):
+            raise ValueError(
+                f"tuning_points must be a multiple of the number of residual_scales "
+                f"({len(residual_scales)}), so that every architecture gets as many tuning "
+                f"points; got {self.tuning_points}"
+            )
+        rungs = _check_positive_floats(self.tuning_rungs, "tuning_rungs")
+        if list(rungs) != sorted(set(rungs)) or rungs[-1] != 1.0:
+            raise ValueError(
+                f"tuning_rungs must be increasing fractions of steps ending at 1.0; got {rungs}"
+            )
+        check_int(self.halving_rate, "halving_rate", minimum=2)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}; got {self.optimizer!r}")
         _check_positive_floats([self.clip], "clip")
@@ -291,29 +332,45 @@ class Protocol:
                 raise ValueError(
                     f"sweep_architectures must be among {list(SWEEP_ARCHITECTURES)}; got {name!r}"
                 )
-        check_int(self.flow_T, "flow_T", minimum=2)
+        if not isinstance(self.fixed_width_sweep, bool):
+            raise TypeError(
+                f"fixed_width_sweep must be True or False; got {self.fixed_width_sweep!r}"
+            )
         check_int(self.flow_batch, "flow_batch", minimum=1)
         check_int(self.spectra_T, "spectra_T", minimum=1)
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64'; got {self.dtype!r}")
-        if not (isinstance(self.learned_fraction, float) and 0 < self.learned_fraction <= 1):
-            raise ValueError(
-                f"learned_fraction must be a float in (0, 1]; got {self.learned_fraction!r}"
-            )
         object.__setattr__(self, "tasks", tasks)
         object.__setattr__(self, "architectures", architectures)
-        object.__setattr__(self, "lr_grid", lr_grid)
+        object.__setattr__(self, "lr_range", lr_range)
         object.__setattr__(self, "residual_scales", residual_scales)
+        object.__setattr__(self, "tuning_rungs", rungs)
         object.__setattr__(self, "depths", tuple(sorted(int(q) for q in depths)))
         object.__setattr__(self, "sweep_architectures", tuple(self.sweep_architectures))
 
     @property
     def sweep_task(self) -> TaskSpec:
-        """The task of the depth sweep, the timing and the trained-flow columns: the last one."""
+        """The task of the depth sweeps and the timing: the last one."""
         return self.tasks[-1]
 
+    @property
+    def tuning_seed_list(self) -> list:
+        """The seeds that choose each architecture's tuning point."""
+        return [self.seed_offset + k for k in range(self.tuning_seeds)]
+
+    @property
+    def reporting_seed_list(self) -> list:
+        """The seeds that measure the chosen points: disjoint from :attr:`tuning_seed_list`."""
+        first = self.seed_offset + self.tuning_seeds
+        return [first + k for k in range(self.seeds)]
+
+    @property
+    def rung_steps(self) -> list:
+        """Training steps of each rung of the successive halving (the last: :attr:`steps`)."""
+        return [max(1, round(fraction * self.steps)) for fraction in self.tuning_rungs]
+
     def tuning_grid(self, arch: str) -> list:
-        """The settings tried on the tuning seeds of ``arch``; the best is used for all seeds.
+        """The settings tried on the tuning seeds of ``arch``: ``tuning_points`` of them.
 
         Parameters
         ----------
@@ -323,25 +380,26 @@ class Protocol:
         Returns
         -------
         list of dict
-            ``{"lr": lr}`` for every lr of :attr:`lr_grid`; for an architecture
-            with a residual branch, ``{"lr": lr, "residual_scale": scale}`` for
-            every pair of :attr:`lr_grid` × :attr:`residual_scales` (lr-major).
+            ``{"lr": lr}`` for ``tuning_points`` learning rates spread
+            geometrically over :attr:`lr_range` (2 significant digits); for an
+            architecture with a residual branch, ``{"lr": lr, "residual_scale":
+            scale}`` for ``tuning_points / len(residual_scales)`` learning rates
+            × every scale (lr-major). Every architecture gets as many points.
 
         Examples
         --------
         >>> from numrnn.compare import Protocol
-        >>> protocol = Protocol(lr_grid=(1e-3, 1e-2), residual_scales=(0.01, 1.0))
+        >>> protocol = Protocol(lr_range=(1e-3, 1e-2), tuning_points=2)
         >>> protocol.tuning_grid("vanilla")
         [{'lr': 0.001}, {'lr': 0.01}]
-        >>> len(protocol.tuning_grid("deep-transition-skip"))
-        4
+        >>> protocol.tuning_grid("deep-transition-skip")
+        [{'lr': 0.0032, 'residual_scale': 0.01}, {'lr': 0.0032, 'residual_scale': 1.0}]
         """
         if not has_residual_branch(arch):
-            return [{"lr": lr} for lr in self.lr_grid]
+            return [{"lr": lr} for lr in _geometric_grid(*self.lr_range, self.tuning_points)]
+        rates = _geometric_grid(*self.lr_range, self.tuning_points // len(self.residual_scales))
         return [
-            {"lr": lr, "residual_scale": scale}
-            for lr in self.lr_grid
-            for scale in self.residual_scales
+            {"lr": lr, "residual_scale": scale} for lr in rates for scale in self.residual_scales
         ]
 
     def replace(self, **changes) -> "Protocol":
@@ -352,8 +410,18 @@ class Protocol:
         """JSON-ready, for the report."""
         data = asdict(self)
         data["tasks"] = [task.settings() for task in self.tasks]
-        for key in ("architectures", "lr_grid", "residual_scales", "depths", "sweep_architectures"):
+        for key in (
+            "architectures",
+            "lr_range",
+            "residual_scales",
+            "tuning_rungs",
+            "depths",
+            "sweep_architectures",
+        ):
             data[key] = list(data[key])
+        data["tuning_seeds_used"] = self.tuning_seed_list
+        data["reporting_seeds_used"] = self.reporting_seed_list
+        data["rung_steps"] = self.rung_steps
         return data
 
 
@@ -362,16 +430,16 @@ DEFAULT = Protocol()
 
 QUICK = Protocol(
     tasks=(TaskSpec("adding", 10), TaskSpec("adding", 20)),
+    tuning_seeds=1,
     seeds=2,
     budget=300,
     tolerance=0.1,
-    steps=25,
-    lr_grid=(3e-3, 1e-2),
+    steps=20,
+    tuning_points=2,
     batch_size=16,
     eval_every=5,
     depths=(1, 2),
-    flow_T=30,
     flow_batch=4,
     spectra_T=8,
 )
-"""``numrnn compare --quick``: the whole pipeline in seconds (what the tests use)."""
+"""``numrnn compare --quick``: the whole pipeline in seconds; its numbers decide nothing."""

@@ -1,15 +1,16 @@
 """Run the comparison's jobs: plan them, send them to an executor, keep every finished one.
 
-The sweep has two rounds. Round one trains the tuning seeds (0 and 1 by
-default) of every configuration (architecture × task, and transition depth q
-of the depth sweep) at every point of its tuning grid
-(:meth:`numrnn.compare.Protocol.tuning_grid`: every learning rate of the
-protocol's grid, times every initial scale of the residual branch for an
-architecture that has one). The point with the best mean final *validation*
-metric over those seeds is then chosen per configuration, and round two
-trains the other seeds with it and computes each architecture's
-gradient-flow picture at the initialisation it chose. So every architecture
-is tuned on the same learning rates, by the same rule, on held-out data.
+The sweep runs in rounds. The tuning rounds are a successive halving: every
+configuration (architecture × task, and transition depth q of the depth
+sweeps) trains every point of its tuning grid
+(:meth:`numrnn.compare.Protocol.tuning_grid`, the same number of points for
+every architecture) on the tuning seeds for the first rung's steps; the best
+``1 / halving_rate`` of the points by mean *validation* metric go on to the
+next rung, and the best point of the last rung (the full step budget) is
+chosen. The last round trains the chosen point on the reporting seeds, which
+no tuning run used, and computes each architecture's gradient-flow picture
+at the initialisation it chose. So every architecture is tuned with as many
+points, by the same rule, on held-out data, and measured on fresh seeds.
 
 Jobs are pure (:func:`numrnn.compare.jobs.run_job`) and go through any
 :class:`concurrent.futures.Executor`: worker processes on this machine, this
@@ -31,13 +32,15 @@ import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
-from .budget import preset_depth, solve_width
+from .budget import count_parameters, preset_depth, solve_width
 from .jobs import build_task, flow_settings, job_key, job_label, run_job, train_settings
 from .protocol import Protocol
 
 __all__ = [
     "InlineExecutor",
     "Configuration",
+    "halving_schedule",
+    "rank_tuning",
     "Sweep",
     "plan_configurations",
     "choose_tuning",
@@ -78,6 +81,10 @@ class Configuration(NamedTuple):
         ``(total - budget) / budget``.
     input_size, output_size : int
         D and O of the task.
+    roles : tuple of str
+        Where the report uses it: ``"main"`` (the table, the preset's q),
+        ``"budget sweep"`` (q swept at the parameter budget), ``"width sweep"``
+        (q swept at one fixed width).
     """
 
     arch: str
@@ -88,6 +95,7 @@ class Configuration(NamedTuple):
     relative_error: float
     input_size: int
     output_size: int
+    roles: tuple = ("main",)
 
 
 class Sweep(NamedTuple):
@@ -101,12 +109,13 @@ class Sweep(NamedTuple):
         ``index of configuration -> list of dict``, its
         :meth:`~numrnn.compare.Protocol.tuning_grid`.
     tuning_results : dict
-        ``(index, k) -> [result of seed 0, 1, ...]``: the tuning seeds at point
-        ``k`` of its tuning grid.
+        ``(index, rung, k) -> [result of each tuning seed]``: point ``k`` of
+        its tuning grid at rung ``rung`` of the successive halving (only the
+        points that reached that rung).
     chosen : dict
         ``index -> k``, the point chosen on validation.
     seed_results : dict
-        ``index -> [result of seed 0, 1, ...]`` at the chosen point.
+        ``index -> [result of each reporting seed]`` at the chosen point.
     flow_results : dict
         ``arch -> result`` of the flow job (gradient map and Jacobian spectra), at the
         residual scale chosen for ``arch`` on the sweep task.
@@ -168,7 +177,7 @@ def write_json_atomically(path, data) -> None:
 
 
 def plan_configurations(protocol: Protocol) -> list:
-    """Every configuration of the main table and of the depth sweep, widths solved.
+    """Every configuration of the main table and of the depth sweeps, widths solved.
 
     Parameters
     ----------
@@ -178,9 +187,11 @@ def plan_configurations(protocol: Protocol) -> list:
     -------
     list of Configuration
         Task-major for the main table (each architecture at its preset's q),
-        then the sweep (each swept architecture at each q, on
-        ``protocol.sweep_task``). A sweep configuration equal to a main one
-        (same architecture and q) is listed once.
+        then the budget-matched sweep (each swept architecture at each q, on
+        ``protocol.sweep_task``, H solved for the budget), then, if
+        ``protocol.fixed_width_sweep``, the fixed-width sweep (each q at the
+        width the preset's q has at the budget). A configuration planned
+        twice (same architecture, task, q and H) is listed once, with every role.
 
     Raises
     ------
@@ -192,29 +203,76 @@ def plan_configurations(protocol: Protocol) -> list:
     for task in protocol.tasks:
         built = build_task({"task": task.settings(), "dtype": protocol.dtype})
         sizes[task.label] = (built.input_size, built.output_size)
-    wanted = [
-        (arch, task, preset_depth(arch))
-        for task in protocol.tasks
-        for arch in protocol.architectures
-    ]
-    wanted += [
-        (arch, protocol.sweep_task, q)
-        for arch in protocol.sweep_architectures
-        for q in protocol.depths
-    ]
-    configurations, seen = [], set()
-    for arch, task, q in wanted:
-        if (arch, task.label, q) in seen:
-            continue
-        seen.add((arch, task.label, q))
+    planned = {}  # (arch, task label, q, H) -> Configuration
+
+    def add(arch, task, q, role, hidden=None):
         D, O = sizes[task.label]
-        width = solve_width(
-            arch, D, O, protocol.budget, tolerance=protocol.tolerance, transition_depth=q
+        if hidden is None:
+            width = solve_width(
+                arch, D, O, protocol.budget, tolerance=protocol.tolerance, transition_depth=q
+            )
+            hidden, counts = width.hidden, width.parameters
+        else:
+            counts = count_parameters(arch, D, O, hidden, q)
+        key = (arch, task.label, q, hidden)
+        if key in planned:
+            planned[key] = planned[key]._replace(roles=planned[key].roles + (role,))
+            return
+        error = (counts["total"] - protocol.budget) / protocol.budget
+        planned[key] = Configuration(arch, task, q, hidden, counts, error, D, O, (role,))
+
+    for task in protocol.tasks:
+        for arch in protocol.architectures:
+            add(arch, task, preset_depth(arch), "main")
+    for arch in protocol.sweep_architectures:
+        for q in protocol.depths:
+            add(arch, protocol.sweep_task, q, "budget sweep")
+    if protocol.fixed_width_sweep:
+        for arch in protocol.sweep_architectures:
+            D, O = sizes[protocol.sweep_task.label]
+            hidden = solve_width(
+                arch,
+                D,
+                O,
+                protocol.budget,
+                tolerance=protocol.tolerance,
+                transition_depth=preset_depth(arch),
+            ).hidden
+            for q in protocol.depths:
+                add(arch, protocol.sweep_task, q, "width sweep", hidden)
+    return list(planned.values())
+
+
+def rank_tuning(grid: list, results: list) -> list:
+    """The points of a tuning grid, best first, by mean final validation metric over their seeds.
+
+    Parameters
+    ----------
+    grid : list of dict
+        Points of :meth:`numrnn.compare.Protocol.tuning_grid` of one architecture.
+    results : list of list of dict
+        Per point (in the order of ``grid``), the train jobs' results of the
+        tuning seeds. A point where any run diverged (or has no finite
+        metric) counts as +inf. Ties go to the smaller learning rate, then
+        to the smaller residual scale.
+
+    Returns
+    -------
+    list of int
+        Indices into ``grid``, best first.
+    """
+    if len(grid) != len(results) or not grid or not all(results):
+        raise ValueError(
+            "grid and results must be non-empty and of one length, with at least one result "
+            f"per point; got {len(grid)} points and {[len(r) for r in results]} results"
         )
-        configurations.append(
-            Configuration(arch, task, q, width.hidden, width.parameters, width.relative_error, D, O)
-        )
-    return configurations
+
+    def score(k):
+        values = [run["final_val_metric"] for run in results[k]]
+        mean = math.inf if None in values else sum(values) / len(values)
+        return (mean, grid[k]["lr"], grid[k].get("residual_scale", 0.0))
+
+    return sorted(range(len(grid)), key=score)
 
 
 def choose_tuning(grid: list, results: list) -> int:
@@ -222,13 +280,8 @@ def choose_tuning(grid: list, results: list) -> int:
 
     Parameters
     ----------
-    grid : list of dict
-        :meth:`numrnn.compare.Protocol.tuning_grid` of one architecture.
-    results : list of list of dict
-        Per point (in the order of ``grid``), the train jobs' results of the
-        tuning seeds. A point where any run diverged (or has no finite
-        metric) counts as +inf. Ties go to the smaller learning rate, then
-        to the smaller residual scale.
+    grid, results
+        As for :func:`rank_tuning`, whose first point this is.
 
     Returns
     -------
@@ -243,21 +296,10 @@ def choose_tuning(grid: list, results: list) -> int:
     >>> choose_tuning(grid, [runs(1.0, 3.0), runs(2.0, 2.0), runs(0.1, None)])
     1
     """
-    if len(grid) != len(results) or not grid or not all(results):
-        raise ValueError(
-            "grid and results must be non-empty and of one length, with at least one result "
-            f"per point; got {len(grid)} points and {[len(r) for r in results]} results"
-        )
-
-    def score(k):
-        values = [run["final_val_metric"] for run in results[k]]
-        mean = math.inf if None in values else sum(values) / len(values)
-        return (mean, grid[k]["lr"], grid[k].get("residual_scale", 0.0))
-
-    return min(range(len(grid)), key=score)
+    return rank_tuning(grid, results)[0]
 
 
-def _settings_of(protocol, configuration, seed, tuning):
+def _settings_of(protocol, configuration, seed, tuning, steps=None, reporting=True):
     return train_settings(
         protocol,
         configuration.arch,
@@ -266,6 +308,8 @@ def _settings_of(protocol, configuration, seed, tuning):
         configuration.transition_depth,
         seed,
         tuning,
+        steps=steps,
+        reporting=reporting,
     )
 
 
@@ -286,10 +330,14 @@ def summary_line(job: dict) -> str:
     label = job_label(settings)
     flow = result.get("flow_init")
     ratio = (
-        "no finite gradient" if flow is None or flow["ratio"] is None else f"{flow['ratio']:.2g}"
+        ""
+        if flow is None
+        else f", worst layer {flow['worst']['layer']} at init: log10 gradient ratio "
+        f"{'' if flow['worst']['bound'] is None else flow['worst']['bound'] + ' '}"
+        f"{flow['worst']['log10_ratio']:.3g} ({flow['verdict']})"
     )
     if settings["kind"] == "flow":
-        return f"{label}: gradient ratio at init {ratio}"
+        return f"{label}{ratio}"
     if result["diverged"] is not None:
         outcome = f"diverged at step {result['diverged']['step']}"
     else:
@@ -299,7 +347,7 @@ def summary_line(job: dict) -> str:
         )
     seconds = result["timing"]["seconds_per_step"]
     speed = "" if seconds is None else f", {seconds * 1e3:.2f} ms/step"
-    return f"{label}: {outcome}, gradient ratio at init {ratio}{speed}"
+    return f"{label}: {outcome}{ratio}{speed}"
 
 
 def _run_round(jobs, executor, jobs_dir: Path, bar, counts, in_flight: int) -> dict:
@@ -340,15 +388,41 @@ def _run_round(jobs, executor, jobs_dir: Path, bar, counts, in_flight: int) -> d
     return finished
 
 
+def halving_schedule(protocol: Protocol, points: int) -> list:
+    """How many points of a tuning grid train at each rung of the successive halving.
+
+    Parameters
+    ----------
+    protocol : Protocol
+    points : int
+        Points of the grid.
+
+    Returns
+    -------
+    list of int
+        One count per rung: ``points`` at the first, then each count the
+        previous one divided by ``protocol.halving_rate``, rounded up.
+
+    Examples
+    --------
+    >>> from numrnn.compare import DEFAULT
+    >>> halving_schedule(DEFAULT, 6)
+    [6, 2]
+    """
+    counts = [points]
+    for _ in protocol.tuning_rungs[1:]:
+        counts.append(max(1, math.ceil(counts[-1] / protocol.halving_rate)))
+    return counts
+
+
 def count_jobs(protocol: Protocol, configurations: list) -> int:
     """How many jobs the sweep runs (before any is found done): for the progress bar."""
     flows = len(protocol.architectures)
-    return flows + sum(
-        len(protocol.tuning_grid(c.arch)) * protocol.tuning_seeds
-        + protocol.seeds
-        - protocol.tuning_seeds
+    tuning = sum(
+        sum(halving_schedule(protocol, len(protocol.tuning_grid(c.arch)))) * protocol.tuning_seeds
         for c in configurations
     )
+    return flows + tuning + len(configurations) * protocol.seeds
 
 
 def run_sweep(
@@ -408,36 +482,53 @@ def run_sweep(
             index: protocol.tuning_grid(configuration.arch)
             for index, configuration in enumerate(configurations)
         }
-        tuning_seeds = range(protocol.tuning_seeds)
-        tuning_jobs = {
-            (index, k, seed): _settings_of(protocol, configuration, seed, point)
-            for index, configuration in enumerate(configurations)
-            for k, point in enumerate(grids[index])
-            for seed in tuning_seeds
-        }
-        first = _run_round(list(tuning_jobs.values()), executor, jobs_dir, bar, counts, in_flight)
-        tuning_results = {
-            (index, k): [
-                first[job_key(tuning_jobs[(index, k, seed)])]["result"] for seed in tuning_seeds
-            ]
-            for index, grid in grids.items()
-            for k in range(len(grid))
-        }
+        tuning_seeds = protocol.tuning_seed_list
+        alive = {index: list(range(len(grid))) for index, grid in grids.items()}
+        tuning_results = {}
+        for rung, steps in enumerate(protocol.rung_steps):
+            if rung:  # successive halving: the best of the last rung go on
+                for index, grid in grids.items():
+                    ranked = rank_tuning(
+                        [grid[k] for k in alive[index]],
+                        [tuning_results[(index, rung - 1, k)] for k in alive[index]],
+                    )
+                    keep = halving_schedule(protocol, len(grid))[rung]
+                    alive[index] = sorted(alive[index][r] for r in ranked[:keep])
+            jobs = {
+                (index, k, seed): _settings_of(
+                    protocol, configurations[index], seed, grids[index][k], steps, False
+                )
+                for index in grids
+                for k in alive[index]
+                for seed in tuning_seeds
+            }
+            done = _run_round(list(jobs.values()), executor, jobs_dir, bar, counts, in_flight)
+            for index in grids:
+                for k in alive[index]:
+                    tuning_results[(index, rung, k)] = [
+                        done[job_key(jobs[(index, k, seed)])]["result"] for seed in tuning_seeds
+                    ]
+        last = len(protocol.rung_steps) - 1
         chosen = {
-            index: choose_tuning(grid, [tuning_results[(index, k)] for k in range(len(grid))])
+            index: alive[index][
+                rank_tuning(
+                    [grid[k] for k in alive[index]],
+                    [tuning_results[(index, last, k)] for k in alive[index]],
+                )[0]
+            ]
             for index, grid in grids.items()
         }
         seed_jobs = {
             (index, seed): _settings_of(protocol, configuration, seed, grids[index][chosen[index]])
             for index, configuration in enumerate(configurations)
-            for seed in range(protocol.tuning_seeds, protocol.seeds)
+            for seed in protocol.reporting_seed_list
         }
         flow_jobs = {}  # each architecture's picture at the initialisation its tuning chose
         for arch in protocol.architectures:
             index, match = next(
                 (i, c)
                 for i, c in enumerate(configurations)
-                if c.arch == arch and c.task == protocol.sweep_task
+                if c.arch == arch and c.task == protocol.sweep_task and "main" in c.roles
             )
             flow_jobs[arch] = flow_settings(
                 protocol,
@@ -445,6 +536,7 @@ def run_sweep(
                 protocol.sweep_task,
                 match.hidden,
                 match.transition_depth,
+                seed=protocol.reporting_seed_list[0],
                 residual_scale=grids[index][chosen[index]].get("residual_scale"),
             )
         done = _run_round(
@@ -458,10 +550,9 @@ def run_sweep(
     finally:
         bar.close()
     seed_results = {
-        index: tuning_results[(index, chosen[index])]
-        + [
+        index: [
             done[job_key(seed_jobs[(index, seed)])]["result"]
-            for seed in range(protocol.tuning_seeds, protocol.seeds)
+            for seed in protocol.reporting_seed_list
         ]
         for index in range(len(configurations))
     }
