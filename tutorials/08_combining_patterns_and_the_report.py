@@ -363,7 +363,7 @@ boundary = next(
 check_answer(2, answer_2, boundary, rtol=1e-4)
 
 # %% [markdown]
-# **Exercise 3** (open). Run the full comparison, `numrnn compare --out my_report` (about three
-# minutes on two cores), and read its claims again. Which verdicts of the training claims
+# **Exercise 3** (open). Run the full comparison, `numrnn compare --out my_report` (several
+# minutes on two cores: about 400 s of CPU time), and read its claims again. Which verdicts of the training claims
 # change? Then run it again with `--seed-offset 1000`: which verdicts repeat on disjoint seeds,
 # and which move between "supported" and "inconclusive"?

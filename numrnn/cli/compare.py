@@ -2,14 +2,18 @@
 
 Trains every architecture (vanilla, hierarchical, deep transition, deep
 transition + skip, DT(S) shortcut, stacked residual deep transition) on each
-task, at a parameter budget they all meet within a few percent, each with its
-learning rate chosen from one grid on validation data, over several seeds;
-sweeps the transition depth q of the deep transition with and without skip;
-measures gradient flow at initialisation and after training; and writes
-DIR/report.md, DIR/report.html (self-contained), DIR/results.json and the
-figures (PNG and SVG). Jobs run in worker processes (--workers) or on a Dask
-cluster (--scheduler); each finished job is kept in DIR/jobs/, so rerunning the
-same command resumes an interrupted sweep.
+task, at a parameter budget they all meet within a few percent; gives every
+architecture the same number of tuning points, chosen by successive halving on
+the tuning seeds; measures the chosen settings on fresh reporting seeds;
+sweeps the transition depth q of the deep transition with and without skip, at
+the budget and at one fixed width; measures the gradient flow of every layer in
+float64 at initialisation and during training; decides each of the chapter's
+claims with a stated one-sided test (supported, contradicted or inconclusive);
+and writes DIR/report.md, DIR/report.html (self-contained), DIR/results.json and
+the figures (PNG and SVG). Jobs run in worker processes (--workers), each
+limited to one BLAS thread, or on a Dask cluster (--scheduler); each finished
+job is kept in DIR/jobs/, so rerunning the same command resumes an interrupted
+sweep. Needs the ``compare`` extra (scipy, threadpoolctl).
 """
 
 from __future__ import annotations
@@ -115,7 +119,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--steps",
         default=None,
         metavar="N",
-        help=f"training steps per run (default {DEFAULT.steps})",
+        help=f"training steps of a reporting run; the tuning rungs are fractions of it "
+        f"(default {DEFAULT.steps})",
     )
     parser.add_argument(
         "--eval-every",
