@@ -616,3 +616,48 @@ def test_has_residual_branch_reads_the_preset_and_names_a_bad_architecture():
     assert has_residual_branch("hierarchical-deep-transition-skip")
     with pytest.raises(ValueError, match=r"arch must be one of \[.*\]; got 'lstm'"):
         has_residual_branch("lstm")
+
+
+def test_early_stopping_scores_the_best_validation_checkpoint_and_only_then_changes_the_key():
+    """With early stopping a run ends with the parameters of its lowest validation metric: its
+    held-out score is that of the same run stopped there. Fails if the checkpoint is not restored
+    (the score would be the last step's), or if it holds views of the arrays the optimizer keeps
+    updating (the restored values would be the last step's); the flag is hashed only when on."""
+    task = parse_task("adding:6")
+    protocol = TINY.replace(steps=30, eval_every=5, early_stopping=True)
+    settings = train_settings(protocol, "vanilla", task, 8, 1, 0, {"lr": 0.03}, reporting=False)
+    result = run_job(settings)["result"]
+    history = result["history"]
+    best = int(np.argmin(history["val_metric"]))
+    assert result["stopped_at"] == history["eval_step"][best] < protocol.steps
+    assert result["final_val_metric"] == history["val_metric"][best] < history["val_metric"][-1]
+    stopped = dict(settings, steps=result["stopped_at"])
+    del stopped["early_stopping"]
+    there = run_job(stopped)["result"]
+    assert there["stopped_at"] is None
+    assert result["test_metric"] == pytest.approx(there["test_metric"], rel=1e-6)
+    assert result["final_val_metric"] == pytest.approx(there["final_val_metric"], rel=1e-6)
+    plain = train_settings(TINY, "vanilla", task, 8, 1, 0, {"lr": 0.03})
+    assert "early_stopping" not in plain
+    with pytest.raises(TypeError, match="early_stopping must be True or False; got 'yes'"):
+        TINY.replace(early_stopping="yes")
+
+
+def test_early_stopping_and_eval_every_flags_reach_the_protocol(tmp_path, capsys):
+    """--early-stopping and --eval-every set their fields (fails if a flag is parsed but
+    dropped); a bad cadence is a one-line error naming the flag."""
+    import argparse
+
+    from numrnn.cli.compare import add_arguments, make_protocol
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    default = make_protocol(parser.parse_args(["--out", "x"]))
+    assert (default.early_stopping, default.eval_every) == (False, 50)
+    flags = ["--out", "x", "--early-stopping", "--eval-every", "25"]
+    protocol = make_protocol(parser.parse_args(flags))
+    assert (protocol.early_stopping, protocol.eval_every) == (True, 25)
+    code = main(["compare", "--out", str(tmp_path / "o"), "--quick", "--eval-every", "0"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "--eval-every must be a whole number >= 1; got 0" in err

@@ -20,7 +20,9 @@
 * The PyTorch mapping of ``docs/compare_with_pytorch.py`` gives ``torch.nn.RNN``'s equations the
   same network (without torch; with torch, where it is installed, the full comparison).
 * The ``numrnn compare`` files the gradient-flow page includes are what
-  ``docs/generate_compare.py`` makes of the committed ``results.json``.
+  ``docs/generate_compare.py`` makes of the committed ``results.json``; likewise the chorales
+  run's tables in ``docs/music.md`` and ``docs/generate_music.py``, whose tests against the
+  vanilla RNN follow Holm.
 """
 
 from __future__ import annotations
@@ -1042,3 +1044,83 @@ def test_derivations_page_shows_the_labels(built_docs: Path):
     html = (built_docs / "derivations.html").read_text(encoding="utf-8")
     for label in sorted(_cited_labels()):
         assert f"<strong>({label})" in html and f"\\tag{{{label}}}" in html, label
+
+
+# --------------------------------------------------------------------------- chorales at full size
+
+
+def _music_results(values: dict) -> dict:
+    """A results.json of one chorales task with these per-seed held-out values per architecture."""
+    return {
+        "tasks": {"chorales-32": {"baseline": 10.6}},
+        "rules": {"alpha": 0.05},
+        "protocol": {"reporting_seeds_used": list(range(2, 2 + len(values["vanilla"])))},
+        "table": [
+            {
+                "arch": arch,
+                "hidden": 10,
+                "parameters": {"total": 100},
+                "metrics": {
+                    "chorales-32": {
+                        "values": seeds,
+                        "median": float(np.median(seeds)),
+                        "mean": float(np.mean(seeds)),
+                        "sd": float(np.std(seeds, ddof=1)),
+                        "lr": 0.01,
+                        "residual_scale": None,
+                    }
+                },
+            }
+            for arch, seeds in values.items()
+        ],
+    }
+
+
+def test_the_music_ordering_tests_each_architecture_against_the_vanilla_rnn():
+    """Separated seeds are 'supported' (better) or 'contradicted' (worse), the same seeds
+    shuffled 'inconclusive', after Holm over both directions of every comparison. Fails if the
+    directions are swapped, if Holm is skipped (the raw p of 19/924 would pass where the
+    adjusted one, 6 × 19/924, must not), or if the table is not ordered by median."""
+    pytest.importorskip("scipy")
+    generate = _load_docs_script("generate_music")
+    vanilla = [9.0, 9.1, 9.2, 9.3, 9.4, 9.5]
+    results = _music_results(
+        {
+            "vanilla": vanilla,
+            "hierarchical": [8.0, 8.1, 8.2, 8.3, 8.4, 8.5],  # every seed better
+            "deep-transition": [9.6, 9.7, 9.8, 9.9, 10.0, 10.1],  # every seed worse
+            "deep-transition-shortcut": [9.05, 9.15, 9.25, 9.35, 9.45, 9.55],  # interleaved
+            "deep-transition-skip": [8.7, 8.8, 8.9, 8.95, 9.15, 9.25],  # p = 19/924 raw
+        }
+    )
+    verdicts = {row["arch"]: row for row in generate.vs_vanilla(results, "chorales-32")}
+    assert verdicts["hierarchical"]["verdict"] == "supported"
+    assert verdicts["deep-transition"]["verdict"] == "contradicted"
+    assert verdicts["deep-transition-shortcut"]["verdict"] == "inconclusive"
+    skip = verdicts["deep-transition-skip"]
+    assert skip["p_better"] < 0.05 and skip["verdict"] == "inconclusive"
+    assert skip["holm_better"] == pytest.approx(6 * skip["p_better"], rel=1e-9)
+    table = generate.ordering_markdown(results)
+    ranks = [line.split(" | ")[1] for line in table.splitlines() if line.startswith("| 1 ")]
+    assert ranks == ["hierarchical (stacked, L=2)"]
+    assert table.index("| 5 | deep transition (q=2)") > table.index("| 4 | DT(S)")
+    del results["table"][0]
+    with pytest.raises(ValueError, match="results must include the vanilla RNN; got"):
+        generate.vs_vanilla(results, "chorales-32")
+
+
+def test_the_music_ordering_is_generated_from_the_committed_results():
+    """docs/_static/music/*.md are what docs/generate_music.py makes of the committed
+    results.json (a hand edit, or a rerun whose includes were not regenerated, fails here), and
+    docs/music.md shows them."""
+    pytest.importorskip("scipy")
+    generate = _load_docs_script("generate_music")
+    folder = DOCS / "_static" / "music"
+    results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    page = (DOCS / "music.md").read_text(encoding="utf-8")
+    for name, make in generate.INCLUDES.items():
+        assert (folder / name).read_text(encoding="utf-8") == make(results), (
+            f"{name} was edited by hand"
+        )
+        assert f"_static/music/{name}" in page, f"docs/music.md does not show {name}"
+    assert results["protocol"]["early_stopping"] and results["protocol"]["seeds"] >= 5

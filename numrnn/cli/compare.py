@@ -123,6 +123,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"(default {DEFAULT.steps})",
     )
     parser.add_argument(
+        "--eval-every",
+        default=None,
+        metavar="N",
+        help=f"validation (and gradient flow) every N steps (default {DEFAULT.eval_every})",
+    )
+    parser.add_argument(
+        "--early-stopping",
+        action="store_true",
+        help="every run keeps the parameters of its evaluation with the lowest validation metric "
+        "(initialisation included), not its last step's; tuning and held-out scores use them",
+    )
+    parser.add_argument(
         "--depths",
         default=None,
         metavar="Q,Q,...",
@@ -219,10 +231,13 @@ def make_protocol(args: argparse.Namespace):
         ("--seeds", "seeds", 1),
         ("--budget", "budget", 10),
         ("--steps", "steps", 1),
+        ("--eval-every", "eval_every", 1),
     ):
         value = getattr(args, field)
         if value is not None:
             changes[field] = _whole(value, flag, minimum)
+    if args.early_stopping:
+        changes["early_stopping"] = True
     if args.seed_offset is not None:
         changes["seed_offset"] = _whole(args.seed_offset, "--seed-offset", 0)
     if args.depths is not None:
@@ -327,9 +342,20 @@ def _command(args: argparse.Namespace) -> str:
         words += ["--task", task]
     for arch in args.arch or []:
         words += ["--arch", arch]
-    for flag in ("seed_offset", "seeds", "budget", "steps", "depths", "workers", "scheduler"):
+    for flag in (
+        "seed_offset",
+        "seeds",
+        "budget",
+        "steps",
+        "eval_every",
+        "depths",
+        "workers",
+        "scheduler",
+    ):
         if getattr(args, flag) is not None:
             words += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
+    if args.early_stopping:
+        words.append("--early-stopping")
     if args.no_progress:
         words.append("--no-progress")
     threads = [  # read, never set: they change the times per step, so the report shows them

@@ -139,6 +139,8 @@ def train_settings(
     }
     if "residual_scale" in tuning:  # absent for the others: their jobs keep their keys
         settings["residual_scale"] = float(tuning["residual_scale"])
+    if protocol.early_stopping:  # absent when off: the jobs of other runs keep their keys
+        settings["early_stopping"] = True
     return settings
 
 
@@ -336,6 +338,19 @@ def _thin(values: np.ndarray, every: int) -> list:
     return [_finite(values[i]) for i in kept]
 
 
+class _Checkpoint:
+    """A copy of a model's parameters at one evaluation, with the step and validation metric."""
+
+    def __init__(self, model, step: int, metric: float):
+        self.params = {name: value.copy() for name, value in model.params.items()}
+        self.step, self.metric = int(step), float(metric)
+
+    def restore(self, model) -> None:
+        """Write the copied values back into the model's own arrays (in place)."""
+        for name, value in self.params.items():
+            model.params[name][...] = value
+
+
 def _train(settings: dict) -> dict:
     task = build_task(settings)
     model = build_model(settings, task.input_size, task.output_size)
@@ -362,6 +377,8 @@ def _train(settings: dict) -> dict:
     steps, every = settings["steps"], settings["eval_every"]
     eval_step, val_metric, diverged = [0], [trainer.evaluate().metric], None
     flows = [_flow(model, x_flow, settings["seed"])] if measure_flow else []
+    early_stopping = settings.get("early_stopping", False)
+    best = _Checkpoint(model, 0, val_metric[0]) if early_stopping else None
     train_seconds = 0.0
     try:
         while trainer.step < steps:
@@ -373,12 +390,17 @@ def _train(settings: dict) -> dict:
                 val_metric.append(trainer.evaluate().metric)
                 if measure_flow:
                     flows.append(_flow(model, x_flow, settings["seed"]))
+                if early_stopping and val_metric[-1] < best.metric:
+                    best = _Checkpoint(model, trainer.step, val_metric[-1])
     except TrainingDiverged as error:
         diverged = {"step": error.step, "quantity": error.quantity}
     history = trainer.history
     done = int(trainer.step)
     thin = max(1, math.ceil(max(done, 1) / HISTORY_POINTS))
     final = val_metric[-1] if diverged is None else float("nan")
+    if best is not None and diverged is None:
+        best.restore(model)  # the held-out score below is the best checkpoint's
+        final = best.metric
     test = test_baseline = test_task = None
     if isinstance(task, SyntheticTask):  # a fresh draw: the test set
         test_task = build_task(settings, seed=settings["test_seed"])
@@ -393,6 +415,7 @@ def _train(settings: dict) -> dict:
             "diverged": diverged,
             "steps_done": done,
             "final_val_metric": _finite(final),
+            "stopped_at": None if best is None or diverged is not None else best.step,
             "test_metric": None if test is None else _finite(test),
             "test_baseline": None if test_baseline is None else _finite(test_baseline),
             "held_out": "test" if test_baseline is not None else "validation",
@@ -456,7 +479,9 @@ def run_job(settings: dict) -> dict:
         holds ``parameters``, ``sequential_depth``, ``flow_init`` and
         ``flow_during_training`` (per-layer flow, ``FlowByLayer.to_dict()``,
         for a reporting run; None and empty for a tuning run),
-        ``final_val_metric``, ``test_metric``, ``baseline``, ``diverged``,
+        ``final_val_metric`` (with ``settings["early_stopping"]``, the best
+        evaluation's, whose step is ``stopped_at``, else the last one's),
+        ``test_metric`` (of the same parameters), ``baseline``, ``diverged``,
         ``timing`` and a thinned ``history``; that of a ``"flow"`` job
         ``parameters``, ``flow_init``, ``spectra`` (per layer, (T, B, H)
         singular values) and ``span_log10`` (log10 of ``‖∂h_T/∂h_t‖₂`` by

@@ -233,6 +233,12 @@ class Protocol:
         B.
     eval_every : int
         Validation (and per-layer gradient flow) every this many steps.
+    early_stopping : bool
+        Every run ends with the parameters of its evaluation (initialisation
+        included) with the lowest validation metric, not with its last step's:
+        the tuning choice and the held-out score then use that checkpoint. Off
+        by default; on for a data set where a run of ``steps`` updates
+        overfits (``--early-stopping``).
     depths : tuple of int
         Transition depths q of the sweeps (``--depths``); empty: no sweep.
     sweep_architectures : tuple of str
@@ -270,6 +276,7 @@ class Protocol:
     clip: float = 1.0
     batch_size: int = 32
     eval_every: int = 50
+    early_stopping: bool = False
     depths: tuple = (1, 2, 4, 16)
     sweep_architectures: tuple = SWEEP_ARCHITECTURES
     fixed_width_sweep: bool = True
@@ -322,6 +329,8 @@ class Protocol:
         _check_positive_floats([self.clip], "clip")
         check_int(self.batch_size, "batch_size", minimum=1)
         check_int(self.eval_every, "eval_every", minimum=1)
+        if not isinstance(self.early_stopping, bool):
+            raise TypeError(f"early_stopping must be True or False; got {self.early_stopping!r}")
         depths = tuple(self.depths)
         for q in depths:
             check_int(q, "depths", minimum=1)

@@ -360,7 +360,15 @@ def report_blocks(results: dict, figures: dict) -> list:
                 f"(this run: offset {protocol['seed_offset']}).",
                 f"Optimizer {protocol['optimizer']}, global-norm clipping at {protocol['clip']}, "
                 f"{protocol['steps']} steps of batch {protocol['batch_size']}, "
-                f"{protocol['dtype']}, the same for every architecture.",
+                f"{protocol['dtype']}, validation every {protocol['eval_every']} steps, the same "
+                "for every architecture."
+                + (
+                    " Early stopping: every run (tuning and reporting) ends with the parameters of "
+                    "its evaluation with the lowest validation metric, initialisation included; "
+                    "its validation and held-out metrics are that checkpoint's."
+                    if protocol.get("early_stopping")
+                    else ""
+                ),
                 "Held-out metric: the test set, which took no part in choosing the tuning point "
                 "(a fresh draw for synthetic tasks). Every cell gives the median and "
                 "interquartile range over the reporting seeds, the mean ± SAMPLE sd, and how many "
