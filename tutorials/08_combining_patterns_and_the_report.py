@@ -398,8 +398,8 @@ answer_2 = None  # your answer: a log10 ratio (a negative number)
 exercise_2.check(answer_2)
 
 # %% [markdown]
-# **Exercise 3** (open). Run the full comparison, `numrnn compare --out my_report` (several
-# minutes on two cores: about 400 s of CPU time), and read its claims again. Which verdicts of
+# **Exercise 3** (open). Run the full comparison, `numrnn compare --out my_report` (about three
+# minutes on two cores: some 320 s of CPU time), and read its claims again. Which verdicts of
 # the training claims change? Then run it again with `--seed-offset 1000`: which verdicts
 # repeat on disjoint seeds, and which move between "supported" and "inconclusive"?
 
