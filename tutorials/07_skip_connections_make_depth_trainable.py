@@ -195,7 +195,8 @@ for q in depths:
 # depends on two inputs that can be up to 19 steps earlier: the gradient must reach them. Both
 # models, q = 8 and H = 16 with the same initial weights, train for 300 steps of Adam (learning
 # rate 3e-3, batches of 32, clipping at 1). One seed: a short run shows the shape of the effect,
-# not a benchmark (tutorial 8's `numrnn compare` tunes learning rates and averages seeds).
+# not a benchmark (tutorial 8's `numrnn compare` tunes every architecture alike and tests
+# its claims on fresh seeds).
 
 # %%
 task = tasks.AddingTask(seq_len=20, seed=0, validation_size=256)
