@@ -56,17 +56,9 @@ def plot_history(history, keys=("loss",), ax=None, log: bool = False):
     ValueError
         If a key is missing, an entry is not 1-D, or its length matches no step column.
     """
-    if not isinstance(history, Mapping) and callable(getattr(history, "to_arrays", None)):
-        history = history.to_arrays()
-    if not isinstance(history, Mapping):
-        raise TypeError(
-            f"history must be a dict of str to 1-D arrays (or have to_arrays()); "
-            f"got {type(history).__name__}"
-        )
-    if isinstance(history.get("steps"), Mapping) and isinstance(
-        history.get("evaluations"), Mapping
-    ):
-        history = _flat_history_json(history)
+    history = _history_mapping(
+        history, "history must be a dict of str to 1-D arrays (or have to_arrays())"
+    )
     if isinstance(keys, str):
         keys = (keys,)
     if not hasattr(keys, "__iter__"):
@@ -101,6 +93,20 @@ def plot_history(history, keys=("loss",), ax=None, log: bool = False):
     return ax
 
 
+def _history_mapping(history, rule: str) -> Mapping:
+    """``history`` as a dict of columns: a History's ``to_arrays()``, a ``history.json`` layout
+    flattened (:func:`_flat_history_json`), or the dict itself; a TypeError states ``rule``."""
+    if not isinstance(history, Mapping) and callable(getattr(history, "to_arrays", None)):
+        history = history.to_arrays()
+    if not isinstance(history, Mapping):
+        raise TypeError(f"{rule}; got {type(history).__name__}")
+    if isinstance(history.get("steps"), Mapping) and isinstance(
+        history.get("evaluations"), Mapping
+    ):
+        return _flat_history_json(history)
+    return history
+
+
 def _flat_history_json(data: Mapping) -> dict:
     """The columns of a ``history.json`` layout: steps' columns, then ``eval_step`` and
     ``val_*``."""
@@ -127,20 +133,11 @@ def _steps_of(key: str, columns: dict) -> np.ndarray:
 def _history_columns(history, label: str) -> dict:
     """``step, loss, grad_norm, eval_step, val_metric`` arrays from a History, its dict, or
     history.json."""
-    if not isinstance(history, Mapping) and callable(getattr(history, "to_arrays", None)):
-        history = history.to_arrays()
-    if not isinstance(history, Mapping):
-        raise TypeError(
-            f"named_histories[{label!r}] must be a History, a dict of arrays or the dict of a "
-            f"history.json; got {type(history).__name__}"
-        )
-    if "steps" in history and "evaluations" in history:  # the layout of history.json
-        steps, evaluations = history["steps"], history["evaluations"]
-        history = {
-            **steps,
-            "eval_step": evaluations.get("step", []),
-            **{key: value for key, value in evaluations.items() if key != "step"},
-        }
+    history = _history_mapping(
+        history,
+        f"named_histories[{label!r}] must be a History, a dict of arrays or the dict of a "
+        f"history.json",
+    )
     columns = {}
     for key in ("step", "loss", "grad_norm", "eval_step", "val_metric"):
         if key not in history:
